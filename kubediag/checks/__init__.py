@@ -1,0 +1,13 @@
+"""The checks. Importing this package registers every check module in the one table (base.REGISTRY)."""
+
+from kubediag.checks import (  # noqa: F401
+    consumers,
+    endpoints,
+    existence,
+    exposure,
+    netpol,
+    pods,
+    ports,
+    selection,
+    traffic,
+)

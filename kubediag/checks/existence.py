@@ -1,0 +1,217 @@
+"""Existence and spec: does the Service exist, and can its spec produce endpoints at all?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kubediag.checks.base import NotApplicable, check
+from kubediag.labels import labels_of
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.snapshot import Snapshot, name_of, ns_of
+from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
+
+
+@check(
+    id="KD101",
+    category=Category.SERVICE_NOT_FOUND,
+    stage=Stage.EXISTENCE,
+    title="The Service exists",
+    needs=[Kind.SERVICE],
+    what="""
+GETs the Service by name in the namespace. When it is missing, looks for a Service of that name in other
+namespaces (short names resolve only in the client's own namespace), for close names in this namespace, and
+for a Deployment of that name that was never exposed.""",
+    why="""
+Clients resolve `name.namespace.svc.cluster.local`; with no Service there is no DNS record and no virtual IP:
+`could not resolve host` / NXDOMAIN, and an Ingress pointing at it answers 503.""",
+    example="""
+# A Deployment and no Service at all
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}""",
+    fix="""
+Create the Service (`kubectl -n shop expose deployment/web --port=80 --target-port=8080`), or call the
+Service by its namespace-qualified name (`web.other-namespace`) when it lives elsewhere.""",
+)
+def service_exists(snap: Snapshot) -> Iterator[Finding]:
+    if snap.service is not None:
+        return
+    data = snap.data
+    hints: list[str] = []
+    evidence = [Evidence("Service", snap.namespace, snap.name, "metadata.name", "not found", "a Service")]
+    if snap.namespace in data.missing_namespaces:
+        others = closest(snap.namespace, {ns_of(s) for s in data.lookalike_services} | set(data.namespaces_by_name))
+        hints.append(f"namespace {snap.namespace} does not exist" + (f" (did you mean {', '.join(others)}?)"
+                                                                    if others else ""))
+        evidence = [Evidence("Namespace", None, snap.namespace, "metadata.name", "not found", "a namespace")]
+    elsewhere = sorted(ns_of(s) for s in data.lookalike_services if name_of(s) == snap.name
+                       and ns_of(s) != snap.namespace)
+    if elsewhere:
+        hints.append(f"a Service named {snap.name} exists in namespace(s) {', '.join(elsewhere)}"
+                     f" (reach it as {snap.name}.{elsewhere[0]})")
+    near = closest(snap.name, [name_of(s) for s in data.lookalike_services if ns_of(s) == snap.namespace])
+    if near:
+        hints.append(f"close names in {snap.namespace}: {', '.join(near)}")
+    deploys = [d for d in data.deployments_by_ns.get(snap.namespace, ()) if name_of(d) == snap.name
+               or name_of(d) in closest(snap.name, [name_of(x) for x in data.deployments_by_ns.get(snap.namespace, ())])]
+    remediation = f"kubectl -n {snap.namespace} get services   # find the right name"
+    if deploys:
+        d = deploys[0]
+        ports = [p for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+                 for p in c.get("ports") or []]
+        target = ports[0].get("containerPort") if ports else 80
+        hints.append(f"deployment/{name_of(d)} exists but no Service exposes it")
+        remediation = (f"kubectl -n {snap.namespace} expose deployment/{name_of(d)} --name={snap.name} "
+                       f"--port=80 --target-port={target}")
+        evidence.append(Evidence("Deployment", snap.namespace, name_of(d), "metadata.name", name_of(d),
+                                 f"a Service named {snap.name} selecting its pods"))
+    elif elsewhere:
+        remediation = f"use the qualified name {snap.name}.{elsewhere[0]}.svc.cluster.local from this namespace"
+    message = f"Service {snap.namespace}/{snap.name} does not exist"
+    if hints:
+        message += ": " + "; ".join(hints)
+    yield service_exists.finding(Severity.CRITICAL, message, remediation, evidence)
+
+
+@check(
+    id="KD102",
+    category=Category.EXTERNALNAME_INVALID,
+    stage=Stage.SPEC,
+    title="An ExternalName is a valid DNS name",
+    needs=[Kind.SERVICE],
+    what="For `type: ExternalName`, `spec.externalName` must be a DNS name, not an IP address.",
+    why="""
+An ExternalName Service is only a DNS CNAME. An IP address in it becomes a CNAME to a name that does not
+resolve, and HTTP/TLS clients send the wrong Host header and SNI.""",
+    example="""
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec: {type: ExternalName, externalName: 10.0.0.5}""",
+    fix="""
+Use a DNS name in `externalName`. For an IP address, use a Service without a selector and an EndpointSlice
+that lists the address.""",
+)
+def externalname_valid(snap: Snapshot) -> Iterator[Finding]:
+    if snap.svc_type != "ExternalName":
+        raise NotApplicable("not an ExternalName Service")
+    ext = str(snap.spec.get("externalName") or "")
+    host = ext[:-1] if ext.endswith(".") else ext
+    if is_ip_address(host):
+        problem = "is an IP address"
+    elif not is_dns1123_subdomain(host):
+        problem = "is not a valid DNS name" if host else "is empty"
+    else:
+        return
+    yield externalname_valid.finding(
+        Severity.CRITICAL,
+        f"ExternalName Service {snap.namespace}/{snap.name} points at {ext!r}, which {problem}",
+        "Replace spec.externalName with a DNS name; for a fixed IP use a selectorless Service plus an "
+        "EndpointSlice (labels: kubernetes.io/service-name: " + snap.name + ") listing the address.",
+        [Evidence("Service", snap.namespace, snap.name, "spec.externalName", ext or "<empty>", "a DNS name")],
+    )
+
+
+def _selectorless(snap: Snapshot) -> None:
+    if snap.svc_type == "ExternalName":
+        raise NotApplicable("an ExternalName Service has no endpoints by design")
+    if snap.selector:
+        raise NotApplicable("the Service has a selector")
+
+
+@check(
+    id="KD103",
+    category=Category.SELECTORLESS_NO_ENDPOINTS,
+    stage=Stage.SPEC,
+    title="A selectorless Service has endpoints",
+    needs=[Kind.SERVICE, Kind.ENDPOINTSLICE],
+    what="""
+A Service without a selector gets endpoints only from EndpointSlices (or Endpoints, mirrored into slices)
+that someone manages by hand. Checks that such slices exist, list addresses, and name the Service's ports.""",
+    why="""
+With no selector the endpointslice controller never creates endpoints; without manual ones the virtual IP
+has no backends and kube-proxy rejects connections.""",
+    example="""
+apiVersion: v1
+kind: Service
+metadata: {name: legacy-db, namespace: shop}
+spec: {ports: [{port: 5432}]}   # no selector, and no EndpointSlice""",
+    fix="""
+Add the selector that matches the pods, or create an EndpointSlice labelled
+`kubernetes.io/service-name: <service>` whose port names match the Service's port names.""",
+)
+def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
+    _selectorless(snap)
+    slices = snap.slices
+    addresses = [a for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses") or []]
+    svc_port_names = {str(p.get("name") or "") for p in snap.ports}
+    slice_port_names = {str(p.get("name") or "") for s in slices for p in s.get("ports") or []}
+    ev = Evidence("Service", snap.namespace, snap.name, "spec.selector", "<none>", "a selector or manual EndpointSlices")
+    fix = (f"Add spec.selector to Service {snap.name}, or create an EndpointSlice with label "
+           f"kubernetes.io/service-name={snap.name} listing the backend addresses and port names "
+           f"{sorted(svc_port_names)}")
+    if not slices:
+        yield selectorless_endpoints.finding(
+            Severity.CRITICAL,
+            f"Service {snap.namespace}/{snap.name} has no selector and no EndpointSlice: it has no backends",
+            fix, [ev])
+    elif not addresses:
+        yield selectorless_endpoints.finding(
+            Severity.CRITICAL,
+            f"Service {snap.namespace}/{snap.name} has no selector and its EndpointSlices list no addresses",
+            fix, [ev, Evidence("EndpointSlice", snap.namespace, name_of(slices[0]), "endpoints", "[]",
+                               "at least one address")])
+    elif svc_port_names and not svc_port_names & slice_port_names:
+        yield selectorless_endpoints.finding(
+            Severity.CRITICAL,
+            f"EndpointSlices of {snap.namespace}/{snap.name} name ports {sorted(slice_port_names)} but the Service "
+            f"names {sorted(svc_port_names)}: no Service port has endpoints",
+            f"Rename the EndpointSlice ports to {sorted(svc_port_names)} (names must match exactly)",
+            [Evidence("EndpointSlice", snap.namespace, name_of(slices[0]), "ports[].name",
+                      ",".join(sorted(slice_port_names)), ",".join(sorted(svc_port_names)))])
+
+
+@check(
+    id="KD104",
+    category=Category.STALE_ENDPOINTS,
+    stage=Stage.SPEC,
+    title="Controller-managed endpoints point at pods that exist",
+    needs=[Kind.SERVICE, Kind.ENDPOINTSLICE, Kind.POD],
+    what="""
+For a Service without a selector, finds EndpointSlices still managed by the endpointslice controller whose
+endpoints reference pods that no longer exist.""",
+    why="""
+When a selector is removed, the controllers deliberately leave the last slices in place. Nothing updates them
+again: traffic keeps going to IPs of pods that are gone (or reused by other pods).""",
+    example="""
+# kubectl patch svc web --type=json -p '[{"op":"remove","path":"/spec/selector"}]'
+# then the pods are deleted: the slices keep listing their IPs""",
+    fix="""
+Restore the selector, or delete the stale slices:
+`kubectl -n <ns> delete endpointslice -l kubernetes.io/service-name=<service>` and manage endpoints by hand.""",
+)
+def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
+    _selectorless(snap)
+    managed = [s for s in snap.slices
+               if labels_of(s).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io"]
+    if not managed:
+        raise NotApplicable("no controller-managed EndpointSlices")
+    existing = {name_of(p) for p in snap.namespace_pods}
+    refs = [(s, e) for s in managed for e in s.get("endpoints") or []
+            if (e.get("targetRef") or {}).get("kind") == "Pod"]
+    stale = [(s, e) for s, e in refs if (e.get("targetRef") or {}).get("name") not in existing]
+    if not stale:
+        return
+    sev = Severity.CRITICAL if len(stale) == len(refs) else Severity.WARNING
+    names = sorted({str((e.get("targetRef") or {}).get("name")) for _, e in stale})
+    yield stale_endpoints.finding(
+        sev,
+        f"Service {snap.namespace}/{snap.name} has no selector, but {len(stale)} of {len(refs)} endpoints in its "
+        f"controller-managed EndpointSlices point at pods that no longer exist ({', '.join(names[:5])})",
+        f"kubectl -n {snap.namespace} delete endpointslice -l kubernetes.io/service-name={snap.name}   "
+        "# or restore spec.selector",
+        [Evidence("EndpointSlice", snap.namespace, name_of(s), "endpoints[].targetRef",
+                  f"pod/{(e.get('targetRef') or {}).get('name')} ({', '.join(e.get('addresses') or [])})",
+                  "an existing pod") for s, e in stale[:5]],
+    )
+

@@ -1,0 +1,1 @@
+"""(checks of this stage are being written)"""

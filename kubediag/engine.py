@@ -1,0 +1,129 @@
+"""Runs the ordered chain over a Snapshot and decides the root cause and status. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubediag.checks.base import Check, NotApplicable, ordered_checks
+from kubediag.model import (
+    REQUIRED_KINDS,
+    CheckResult,
+    Finding,
+    Outcome,
+    Severity,
+    Status,
+    Unavailable,
+)
+from kubediag.snapshot import Snapshot
+
+EXISTENCE_CHECK = "KD101"
+
+
+@dataclass(frozen=True)
+class Report:
+    namespace: str
+    name: str
+    service: dict[str, Any] | None
+    status: Status
+    root_cause: Finding | None
+    results: tuple[CheckResult, ...]
+    errors: tuple[Unavailable, ...]
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for r in self.results for f in r.findings)
+
+    @property
+    def skipped(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if r.outcome is Outcome.SKIPPED)
+
+    @property
+    def worst(self) -> Severity | None:
+        sevs = [f.severity for f in self.findings]
+        return max(sevs, key=lambda s: s.rank) if sevs else None
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.errors)
+
+
+def _service_summary(snap: Snapshot) -> dict[str, Any] | None:
+    if snap.service is None:
+        return None
+    spec = snap.spec
+    return {
+        "namespace": snap.namespace,
+        "name": snap.name,
+        "type": snap.svc_type,
+        "cluster_ip": spec.get("clusterIP"),
+        "ports": [
+            {
+                "name": p.get("name"),
+                "port": p.get("port"),
+                "target_port": p.get("targetPort", p.get("port")),
+                "protocol": p.get("protocol", "TCP"),
+                "node_port": p.get("nodePort"),
+            }
+            for p in snap.ports
+        ],
+        "dns": snap.dns_name,
+        "selector": dict(snap.selector),
+    }
+
+
+def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
+    def skipped(reason: str) -> CheckResult:
+        return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
+
+    if snap.service is None and chk.id != EXISTENCE_CHECK:
+        return skipped("the Service does not exist")
+    missing = [m for k in sorted(chk.needs) if (m := snap.data.missing(k)) is not None]
+    if missing:
+        return skipped("; ".join(m.describe() for m in missing))
+    if blocked_by is not None and not chk.independent:
+        return skipped(f"follows from the root cause {blocked_by}")
+    try:
+        found = tuple(chk.func(snap))
+    except NotApplicable as exc:
+        return skipped(f"not applicable: {exc}")
+    problems = tuple(f for f in found if f.severity is not Severity.INFO)
+    notes = tuple(f.message for f in found if f.severity is Severity.INFO)
+    outcome = Outcome.FAILED if problems else Outcome.PASSED
+    return CheckResult(chk.id, chk.title, chk.stage, outcome, findings=found, notes=notes)
+
+
+def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
+    """Run the chain. After the first critical finding, only independent checks still run."""
+    chain = list(checks) if checks is not None else ordered_checks()
+    results: list[CheckResult] = []
+    blocked_by: str | None = None
+    status: Status | None = None
+    for chk in chain:
+        res = _run_one(chk, snap, blocked_by)
+        results.append(res)
+        if status is None and res.outcome is Outcome.SKIPPED and chk.needs & REQUIRED_KINDS:
+            if any(snap.data.missing(k) for k in chk.needs & REQUIRED_KINDS):
+                status = Status.UNKNOWN  # data gap before any root cause: we cannot say
+        if res.outcome is Outcome.FAILED and blocked_by is None:
+            if any(f.severity is Severity.CRITICAL for f in res.findings):
+                blocked_by = chk.id
+                if status is None:
+                    status = Status.BROKEN
+    if snap.service is None and not any(r.check_id == EXISTENCE_CHECK and r.findings for r in results):
+        status = Status.UNKNOWN
+    findings = [f for r in results for f in r.findings if f.severity is not Severity.INFO]
+    if status is None:
+        status = Status.DEGRADED if findings else Status.HEALTHY
+    root = next((f for f in findings if f.severity is Severity.CRITICAL), None) or next(iter(findings), None)
+    errors = tuple(snap.data.unavailable[k] for k in sorted(snap.data.unavailable))
+    return Report(
+        namespace=snap.namespace,
+        name=snap.name,
+        service=_service_summary(snap),
+        status=status,
+        root_cause=root,
+        results=tuple(results),
+        errors=errors,
+    )

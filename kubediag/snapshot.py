@@ -1,0 +1,233 @@
+"""The immutable snapshot the checks judge: what was read from the API, indexed, plus per-Service views.
+
+`ClusterData` holds raw objects (API JSON) for one namespace (`svc`) or the whole scope (`audit`), with
+indexes built once so that diagnosing N Services is O(services + pods), not O(services x pods).
+`Snapshot` is one Service's view of it. Both are pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from kubediag.labels import labels_of, map_selector_matches
+from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def meta(obj: Obj) -> Mapping[str, Any]:
+    m = obj.get("metadata")
+    return m if isinstance(m, Mapping) else {}
+
+
+def name_of(obj: Obj) -> str:
+    return str(meta(obj).get("name") or "")
+
+
+def ns_of(obj: Obj) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+@dataclass(frozen=True)
+class ClusterData:
+    """Everything read from the API for a scope. Kinds never requested are in neither `read` nor `unavailable`."""
+
+    services: tuple[Obj, ...] = ()
+    endpointslices: tuple[Obj, ...] = ()
+    pods: tuple[Obj, ...] = ()
+    nodes: tuple[Obj, ...] = ()
+    networkpolicies: tuple[Obj, ...] = ()
+    namespaces: tuple[Obj, ...] = ()
+    events: tuple[Obj, ...] = ()
+    ingresses: tuple[Obj, ...] = ()
+    deployments: tuple[Obj, ...] = ()
+    read: frozenset[Kind] = frozenset()
+    unavailable: Mapping[Kind, Unavailable] = field(default_factory=dict)
+    # Services with the looked-up name in other namespaces, and the names in the target namespace:
+    # only gathered when the target Service does not exist.
+    lookalike_services: tuple[Obj, ...] = ()
+    missing_namespaces: frozenset[str] = frozenset()
+    # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
+    foreign_matches: tuple[Obj, ...] = ()
+    server: str = ""
+
+    @classmethod
+    def build(cls, read: Iterable[Kind] | None = None, **kinds: Any) -> ClusterData:
+        """Convenience for fixtures: lists become tuples; `read` defaults to every kind given."""
+        given = {k: tuple(v) for k, v in kinds.items() if k in cls.__dataclass_fields__ and isinstance(v, list)}
+        rest = {k: v for k, v in kinds.items() if k not in given}
+        read_kinds = frozenset(read) if read is not None else frozenset(Kind(k) for k in given if k in Kind._value2member_map_)
+        return cls(read=read_kinds, **given, **rest)
+
+    # ---- availability -------------------------------------------------------------------------------
+    def missing(self, kind: Kind) -> Unavailable | None:
+        """Why `kind` cannot be relied on, or None when it was read completely."""
+        if kind in self.unavailable:
+            return self.unavailable[kind]
+        if kind not in self.read:
+            return Unavailable(kind, "not-read", f"{kind.value} were not gathered")
+        return None
+
+    @property
+    def incomplete_required(self) -> bool:
+        return any(k in self.unavailable for k in REQUIRED_KINDS)
+
+    # ---- indexes ------------------------------------------------------------------------------------
+    @cached_property
+    def pods_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
+        out: dict[str, list[Obj]] = defaultdict(list)
+        for p in self.pods:
+            out[ns_of(p)].append(p)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _pod_label_index(self) -> Mapping[tuple[str, str, str], tuple[Obj, ...]]:
+        out: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+        for p in self.pods:
+            ns = ns_of(p)
+            for k, v in labels_of(p).items():
+                out[(ns, k, str(v))].append(p)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def pods_matching(self, namespace: str, selector: Mapping[str, str]) -> tuple[Obj, ...]:
+        """Pods in `namespace` whose labels contain every pair of a (non-empty) Service selector."""
+        if not selector:
+            return ()
+        idx = self._pod_label_index
+        candidates = min((idx.get((namespace, k, str(v)), ()) for k, v in selector.items()), key=len)
+        return tuple(p for p in candidates if map_selector_matches(selector, labels_of(p)))
+
+    def pods_matching_any_ns(self, selector: Mapping[str, str]) -> tuple[Obj, ...]:
+        return tuple(p for ns in self.pods_by_ns for p in self.pods_matching(ns, selector))
+
+    @cached_property
+    def slices_by_service(self) -> Mapping[tuple[str, str], tuple[Obj, ...]]:
+        out: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        for s in self.endpointslices:
+            svc = labels_of(s).get(SERVICE_NAME_LABEL)
+            if svc:
+                out[(ns_of(s), svc)].append(s)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def events_by_object(self) -> Mapping[tuple[str, str, str], tuple[Obj, ...]]:
+        out: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+        for e in self.events:
+            inv = e.get("involvedObject") or e.get("regarding") or {}
+            out[(str(inv.get("namespace") or ns_of(e)), str(inv.get("kind")), str(inv.get("name")))].append(e)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def events_for(self, kind: str, namespace: str, name: str) -> tuple[Obj, ...]:
+        return self.events_by_object.get((namespace, kind, name), ())
+
+    def _by_ns(self, objs: tuple[Obj, ...]) -> Mapping[str, tuple[Obj, ...]]:
+        out: dict[str, list[Obj]] = defaultdict(list)
+        for o in objs:
+            out[ns_of(o)].append(o)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def ingresses_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
+        return self._by_ns(self.ingresses)
+
+    @cached_property
+    def networkpolicies_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
+        return self._by_ns(self.networkpolicies)
+
+    @cached_property
+    def deployments_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
+        return self._by_ns(self.deployments)
+
+    @cached_property
+    def services_by_key(self) -> Mapping[tuple[str, str], Obj]:
+        return {(ns_of(s), name_of(s)): s for s in self.services}
+
+    @cached_property
+    def namespaces_by_name(self) -> Mapping[str, Obj]:
+        return {name_of(n): n for n in self.namespaces}
+
+    @cached_property
+    def nodes_by_name(self) -> Mapping[str, Obj]:
+        return {name_of(n): n for n in self.nodes}
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present."""
+        obj = self.namespaces_by_name.get(namespace)
+        labels = dict(labels_of(obj)) if obj else {}
+        labels.setdefault("kubernetes.io/metadata.name", namespace)
+        return labels
+
+
+@dataclass(frozen=True)
+class ClientRef:
+    """The `--from` client: a pod (namespace/name)."""
+
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One Service's view of the cluster data."""
+
+    namespace: str
+    name: str
+    data: ClusterData
+    client: ClientRef | None = None
+
+    @cached_property
+    def service(self) -> Obj | None:
+        return self.data.services_by_key.get((self.namespace, self.name))
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        svc = self.service or {}
+        spec = svc.get("spec")
+        return spec if isinstance(spec, Mapping) else {}
+
+    @property
+    def svc_type(self) -> str:
+        return str(self.spec.get("type") or "ClusterIP")
+
+    @property
+    def selector(self) -> Mapping[str, str]:
+        sel = self.spec.get("selector")
+        return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, Mapping) else {}
+
+    @property
+    def ports(self) -> tuple[Mapping[str, Any], ...]:
+        ports = self.spec.get("ports") or []
+        return tuple(p for p in ports if isinstance(p, Mapping))
+
+    @property
+    def headless(self) -> bool:
+        return self.spec.get("clusterIP") == "None"
+
+    @cached_property
+    def selected_pods(self) -> tuple[Obj, ...]:
+        return self.data.pods_matching(self.namespace, self.selector)
+
+    @cached_property
+    def namespace_pods(self) -> tuple[Obj, ...]:
+        return self.data.pods_by_ns.get(self.namespace, ())
+
+    @cached_property
+    def slices(self) -> tuple[Obj, ...]:
+        return self.data.slices_by_service.get((self.namespace, self.name), ())
+
+    @cached_property
+    def client_pod(self) -> Obj | None:
+        if self.client is None:
+            return None
+        for p in self.data.pods_by_ns.get(self.client.namespace, ()):
+            if name_of(p) == self.client.name:
+                return p
+        return None
+
+    @property
+    def dns_name(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.cluster.local"

@@ -1,0 +1,68 @@
+"""Small pure helpers for names: edit distance, close names, DNS name validation."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insert, delete, substitute), O(len(a) * len(b))."""
+    if a == b:
+        return 0
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def is_close(a: str, b: str, max_distance: int = 2) -> bool:
+    """Same but for case, separators, or a couple of edits (`front-end` ~ `frontend`, `Web` ~ `web`)."""
+    if a == b:
+        return False
+    fold_a, fold_b = a.lower().replace("-", "").replace("_", ""), b.lower().replace("-", "").replace("_", "")
+    if fold_a == fold_b:
+        return True
+    return abs(len(a) - len(b)) <= max_distance and edit_distance(a.lower(), b.lower()) <= max_distance
+
+
+def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Candidates close to `name`, nearest first."""
+    scored = sorted(
+        {(edit_distance(name.lower(), c.lower()), c) for c in candidates if c != name and is_close(name, c)}
+    )
+    return [c for _, c in scored[:limit]]
+
+
+def is_dns1123_label(value: str) -> bool:
+    return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def is_dns1035_label(value: str) -> bool:
+    return len(value) <= 63 and bool(_DNS1035_LABEL.match(value))
+
+
+def is_dns1123_subdomain(value: str) -> bool:
+    return 0 < len(value) <= 253 and all(is_dns1123_label(p) for p in value.split("."))
+
+
+def is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def env_prefix(service_name: str) -> str:
+    """The prefix of a Service's discovery variables: `my-svc` -> `MY_SVC` (MY_SVC_SERVICE_HOST)."""
+    return service_name.upper().replace("-", "_")

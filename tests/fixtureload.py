@@ -1,0 +1,71 @@
+"""Load YAML object fixtures into ClusterData / Snapshot (no cluster, no mocks: the objects are the input)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubediag.model import Kind, Unavailable
+from kubediag.snapshot import ClientRef, ClusterData, Snapshot
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checks"
+
+KIND_FIELDS = {
+    "Service": "services",
+    "EndpointSlice": "endpointslices",
+    "Pod": "pods",
+    "Node": "nodes",
+    "NetworkPolicy": "networkpolicies",
+    "Namespace": "namespaces",
+    "Event": "events",
+    "Ingress": "ingresses",
+    "Deployment": "deployments",
+}
+
+
+@dataclass
+class Fixture:
+    path: Path
+    check_id: str
+    description: str
+    snapshot: Snapshot
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
+def build_data(objects: list[dict[str, Any]], unavailable: dict[str, str] | None = None,
+               **extra: Any) -> ClusterData:
+    buckets: dict[str, list[dict[str, Any]]] = {f: [] for f in KIND_FIELDS.values()}
+    for obj in objects:
+        buckets[KIND_FIELDS[obj["kind"]]].append(obj)
+    missing = {Kind(k): Unavailable(Kind(k), "forbidden" if "forbidden" in v else "error", v)
+               for k, v in (unavailable or {}).items()}
+    return ClusterData(
+        read=frozenset(Kind) - frozenset(missing),
+        unavailable=missing,
+        **{k: tuple(v) for k, v in buckets.items()},
+        **extra,
+    )
+
+
+def load_fixture(path: Path) -> Fixture:
+    doc = yaml.safe_load(path.read_text())
+    ns, name = doc["target"].split("/", 1)
+    client = None
+    if doc.get("from"):
+        cns, cname = doc["from"].split("/", 1)
+        client = ClientRef(cns, cname)
+    extra: dict[str, Any] = {}
+    if doc.get("lookalike_services"):
+        extra["lookalike_services"] = tuple(doc["lookalike_services"])
+    if doc.get("missing_namespaces"):
+        extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
+    data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
+    return Fixture(path, path.parent.name, doc.get("description", ""), Snapshot(ns, name, data, client),
+                   doc.get("expect") or {})
+
+
+def all_fixtures() -> list[Path]:
+    return sorted(FIXTURES.glob("KD*/*.yaml"))

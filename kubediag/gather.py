@@ -1,0 +1,407 @@
+"""Gathering: the only module that talks to the Kubernetes API (and imports `kubernetes`).
+
+The official client provides configuration (kubeconfig contexts, in-cluster service account, exec plugins),
+authentication and transport; responses are read as raw JSON (`_preload_content=False` style) because the
+client's model deserialisation of large lists is slow and the checks read plain dicts anyway.
+Every request is a read (GET); nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from kubediag.model import Kind, Obj, Unavailable
+from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
+from kubediag.snapshot import ClusterData, name_of
+
+SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+API_PATHS: dict[Kind, str] = {
+    Kind.SERVICE: "/api/v1/{ns}services",
+    Kind.ENDPOINTSLICE: "/apis/discovery.k8s.io/v1/{ns}endpointslices",
+    Kind.POD: "/api/v1/{ns}pods",
+    Kind.NODE: "/api/v1/nodes",
+    Kind.NETWORKPOLICY: "/apis/networking.k8s.io/v1/{ns}networkpolicies",
+    Kind.NAMESPACE: "/api/v1/namespaces",
+    Kind.EVENT: "/api/v1/{ns}events",
+    Kind.INGRESS: "/apis/networking.k8s.io/v1/{ns}ingresses",
+    Kind.DEPLOYMENT: "/apis/apps/v1/{ns}deployments",
+}
+
+
+class ClusterError(Exception):
+    """The cluster cannot be used at all: unreachable, unauthenticated, bad kubeconfig, deadline passed."""
+
+
+class ConfigError(ClusterError):
+    """kubeconfig/context problems: said before any request."""
+
+
+def kind_path(kind: Kind, namespace: str | None) -> str:
+    ns = f"namespaces/{quote(namespace, safe='')}/" if namespace and not kind.cluster_scoped else ""
+    return API_PATHS[kind].format(ns=ns)
+
+
+def permission(verb: str, kind: Kind, namespace: str | None) -> str:
+    scope = f" in namespace {namespace}" if namespace and not kind.cluster_scoped else " (cluster-wide)"
+    return f"{verb} {kind.value}{scope}"
+
+
+@dataclass
+class RequestLog:
+    """Every request made, for --debug and the benchmark's request count."""
+
+    entries: list[tuple[str, str, int | str, float]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, method: str, path: str, status: int | str, seconds: float) -> None:
+        with self.lock:
+            self.entries.append((method, path, status, seconds))
+
+
+def _redact(text: str) -> str:
+    """Never print credentials: drop anything that looks like a bearer token."""
+    import re
+
+    return re.sub(r"(?i)(bearer\s+|token[\"':= ]+)[A-Za-z0-9._\-]+", r"\1<redacted>", text)
+
+
+class Client:
+    """A thin reader over the official client's ApiClient: GET and paginated LIST returning JSON dicts."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.log = RequestLog()
+        self.default_namespace = "default"
+        self._api = self._load(kubeconfig, context)
+        self.server: str = str(self._api.configuration.host)
+
+    # ---- configuration ------------------------------------------------------------------------------
+    def _load(self, kubeconfig: str | None, context: str | None) -> Any:
+        try:
+            from kubernetes import client as k8s_client
+            from kubernetes import config as k8s_config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise ConfigError(f"the kubernetes package cannot be imported: {exc}") from exc
+        cfg = k8s_client.Configuration()
+        paths = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+        files = [p for p in paths.split(os.pathsep) if p]
+        have_file = any(Path(p).is_file() for p in files)
+        if kubeconfig and not Path(kubeconfig).is_file():
+            raise ConfigError(f"kubeconfig {kubeconfig} does not exist")
+        if have_file:
+            first = next(p for p in files if Path(p).is_file())
+            try:
+                contexts, current = k8s_config.list_kube_config_contexts(config_file=first)
+                names = [c["name"] for c in contexts]
+                if context and context not in names:
+                    raise ConfigError(
+                        f"context {context!r} not found in {first} (contexts: {', '.join(names) or 'none'})"
+                    )
+                chosen = next((c for c in contexts if c["name"] == context), current) if context else current
+                if chosen:
+                    self.default_namespace = (chosen.get("context") or {}).get("namespace") or "default"
+                k8s_config.load_kube_config(config_file=first, context=context, client_configuration=cfg,
+                                            persist_config=False)
+            except ConfigError:
+                raise
+            except (ConfigException, ValueError, KeyError, TypeError, OSError) as exc:
+                raise ConfigError(f"kubeconfig {first}: {_redact(str(exc)).splitlines()[0]}") from exc
+            except Exception as exc:  # yaml errors and exec-plugin failures come in many types
+                raise ConfigError(f"kubeconfig {first}: {_redact(str(exc)).splitlines()[0]}") from exc
+        else:
+            if context:
+                raise ConfigError(f"--context {context} given but no kubeconfig was found at {paths}")
+            try:
+                k8s_config.load_incluster_config(client_configuration=cfg)
+            except ConfigException as exc:
+                raise ConfigError(
+                    f"no kubeconfig at {paths} and not running in a cluster (set KUBECONFIG or --kubeconfig)"
+                ) from exc
+            ns_file = SA_DIR / "namespace"
+            if ns_file.is_file():
+                self.default_namespace = ns_file.read_text().strip() or "default"
+        cfg.retries = False  # retries are ours (kubediag.retry), within the deadline
+        cfg.connection_pool_maxsize = 16
+        return k8s_client.ApiClient(cfg)
+
+    # ---- requests -----------------------------------------------------------------------------------
+    def _get_once(self, path: str, query: Mapping[str, str]) -> Any:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"--timeout of {self.timeout:g}s passed")
+        method, url, headers, _, _ = self._api.param_serialize(
+            method="GET", resource_path=path, query_params=list(query.items()),
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+        )
+        start = time.monotonic()
+        per_try = min(remaining, max(5.0, self.timeout / 3))
+        try:
+            resp = self._api.call_api(method, url, header_params=headers,
+                                      _request_timeout=(min(per_try, 10.0), per_try))
+            body = resp.read()
+        except Exception as exc:
+            self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start)
+            raise
+        self.log.add("GET", path, resp.status, time.monotonic() - start)
+        if not 200 <= resp.status < 300:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException(http_resp=resp)
+        try:
+            return json.loads(body)
+        except ValueError as exc:  # a response cut halfway: retryable transport fault
+            raise ConnectionError(f"malformed response from {path}: {exc}") from exc
+
+    def get(self, path: str, query: Mapping[str, str] | None = None) -> Any:
+        return call_with_retry(lambda: self._get_once(path, query or {}), self.deadline)
+
+    def list(self, path: str, query: Mapping[str, str] | None = None, page: int = 500) -> list[Obj]:
+        """A paginated LIST (limit + continue). Items keep their kind's apiVersion/kind."""
+        items: list[Obj] = []
+        q = dict(query or {})
+        if page:
+            q["limit"] = str(page)
+        while True:
+            body = self.get(path, q)
+            kind = str(body.get("kind", "")).removesuffix("List")
+            api_version = body.get("apiVersion")
+            for it in body.get("items") or []:
+                it.setdefault("kind", kind)
+                it.setdefault("apiVersion", api_version)
+                items.append(it)
+            cont = (body.get("metadata") or {}).get("continue")
+            if not cont:
+                return items
+            q["continue"] = cont
+
+    def version(self) -> str:
+        try:
+            return str(self.get("/version").get("gitVersion", ""))
+        except Exception:
+            return ""
+
+
+def describe_failure(exc: BaseException, server: str) -> str:
+    """One line for a request that failed for good."""
+    status = http_status(exc)
+    if isinstance(exc, DeadlineExceeded):
+        return f"timed out talking to {server}: {exc}"
+    if status == 401:
+        return f"unauthorized by {server}: the credentials were rejected (expired token?)"
+    if status is not None:
+        reason = getattr(exc, "reason", "") or ""
+        return f"{server} answered {status} {reason}".strip()
+    reason = str(getattr(exc, "reason", "") or exc)
+    return f"cannot reach {server}: {_redact(reason.splitlines()[0] if reason else type(exc).__name__)}"
+
+
+@dataclass
+class _Gathered:
+    lists: dict[Kind, list[Obj]] = field(default_factory=dict)
+    unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
+
+
+def _fetch_kinds(client: Client, jobs: Mapping[Kind, Callable[[], list[Obj]]], namespace: str | None,
+                 required: Iterable[Kind], out: _Gathered) -> None:
+    """Run LIST jobs concurrently; forbidden/failing kinds become Unavailable; transport death is fatal."""
+    required = set(required)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
+        futures = {kind: pool.submit(fn) for kind, fn in jobs.items()}
+    for kind, fut in futures.items():
+        exc = fut.exception()
+        if exc is None:
+            out.lists[kind] = fut.result()
+            continue
+        status = http_status(exc)
+        if status == 403:
+            out.unavailable[kind] = Unavailable(kind, "forbidden", permission("list", kind, namespace))
+        elif status == 401:
+            raise ClusterError(describe_failure(exc, client.server)) from exc
+        elif status == 404:
+            out.unavailable[kind] = Unavailable(kind, "error", f"{kind.value} are not served by this API server")
+        elif status is None and (kind in required or isinstance(exc, DeadlineExceeded) or classify(exc).retry):
+            raise ClusterError(describe_failure(exc, client.server)) from exc
+        else:
+            out.unavailable[kind] = Unavailable(kind, "error", describe_failure(exc, client.server))
+
+
+def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[str, str] | None = None,
+                   ) -> ClusterData:
+    """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
+    out = _Gathered()
+    svc_path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}"
+    service: list[Obj] = []
+
+    def get_service() -> list[Obj]:
+        try:
+            obj = client.get(svc_path)
+        except Exception as exc:
+            if http_status(exc) == 404:
+                return []
+            raise
+        obj.setdefault("kind", "Service")
+        obj.setdefault("apiVersion", "v1")
+        return [obj]
+
+    def ns_list(kind: Kind, **query: str) -> Callable[[], list[Obj]]:
+        return lambda: client.list(kind_path(kind, namespace), query, page=0)
+
+    phase1: dict[Kind, Callable[[], list[Obj]]] = {
+        Kind.SERVICE: get_service,
+        Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
+        Kind.POD: ns_list(Kind.POD),
+        Kind.NETWORKPOLICY: ns_list(Kind.NETWORKPOLICY),
+        Kind.EVENT: ns_list(Kind.EVENT, fieldSelector=f"involvedObject.kind=Service,involvedObject.name={name}"),
+        Kind.INGRESS: ns_list(Kind.INGRESS),
+    }
+    _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+    service = out.lists.get(Kind.SERVICE, [])
+    pods = out.lists.get(Kind.POD, [])
+    extra: dict[str, Any] = {}
+
+    # ---- phase 2: only what this Service's situation calls for --------------------------------------
+    phase2: dict[Kind, Callable[[], list[Obj]]] = {}
+    spec = (service[0].get("spec") or {}) if service else {}
+    selector = spec.get("selector") or {}
+    from kubediag.snapshot import ClusterData as _CD
+
+    matched = _CD(pods=tuple(pods)).pods_matching(namespace, selector) if selector else ()
+    pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
+    if service and (spec.get("type") in ("NodePort", "LoadBalancer") or pending
+                    or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))):
+        phase2[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=0)
+    policies = out.lists.get(Kind.NETWORKPOLICY, [])
+    cross_ns_client = client_ref is not None and client_ref[0] != namespace
+    if (policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)) \
+            or cross_ns_client:
+        phase2[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=0)
+    if not service or (selector and not matched):
+        phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
+    if phase2:
+        _fetch_kinds(client, phase2, namespace, [], out)
+
+    foreign: list[Obj] = []
+    lookalikes: list[Obj] = []
+    missing_ns: set[str] = set()
+    if selector and not matched and Kind.POD in out.lists:
+        sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        try:
+            foreign = [p for p in client.list(kind_path(Kind.POD, None), {"labelSelector": sel}, page=50)
+                       if (p.get("metadata") or {}).get("namespace") != namespace][:20]
+        except Exception:
+            foreign = []  # only a hint; never a reason to fail
+    if not service and Kind.SERVICE in out.lists:
+        lookalikes, missing_ns = _lookalikes(client, namespace, name)
+    if cross_ns_client and client_ref is not None:
+        cns, cname = client_ref
+        try:
+            pod = client.get(f"/api/v1/namespaces/{quote(cns, safe='')}/pods/{quote(cname, safe='')}")
+            pod.setdefault("kind", "Pod")
+            pods = [*pods, pod]
+        except Exception as exc:
+            if http_status(exc) not in (403, 404):
+                raise ClusterError(describe_failure(exc, client.server)) from exc
+        try:
+            policies = [*policies, *client.list(kind_path(Kind.NETWORKPOLICY, cns), page=0)]
+        except Exception as exc:
+            out.unavailable[Kind.NETWORKPOLICY] = Unavailable(
+                Kind.NETWORKPOLICY, "forbidden" if http_status(exc) == 403 else "error",
+                permission("list", Kind.NETWORKPOLICY, cns))
+    extra["foreign_matches"] = tuple(foreign)
+    extra["lookalike_services"] = tuple(lookalikes)
+    extra["missing_namespaces"] = frozenset(missing_ns)
+    read = frozenset(out.lists) - frozenset(out.unavailable)
+    return ClusterData(
+        services=tuple(service),
+        endpointslices=tuple(out.lists.get(Kind.ENDPOINTSLICE, ())),
+        pods=tuple(pods),
+        nodes=tuple(out.lists.get(Kind.NODE, ())),
+        networkpolicies=tuple(policies),
+        namespaces=tuple(out.lists.get(Kind.NAMESPACE, ())),
+        events=tuple(out.lists.get(Kind.EVENT, ())),
+        ingresses=tuple(out.lists.get(Kind.INGRESS, ())),
+        deployments=tuple(out.lists.get(Kind.DEPLOYMENT, ())),
+        read=read,
+        unavailable=dict(out.unavailable),
+        server=client.server,
+        **extra,
+    )
+
+
+def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
+    """For a missing Service: same-name Services elsewhere, names in this namespace, does the ns exist."""
+    found: list[Obj] = []
+    missing: set[str] = set()
+    try:
+        client.get(f"/api/v1/namespaces/{quote(namespace, safe='')}")
+    except Exception as exc:
+        if http_status(exc) == 404:
+            missing.add(namespace)
+    for path, query in (
+        (kind_path(Kind.SERVICE, namespace), {}),
+        (kind_path(Kind.SERVICE, None), {"fieldSelector": f"metadata.name={name}"}),
+    ):
+        try:
+            found.extend(client.list(path, query, page=500))
+        except Exception:
+            continue  # hints only
+    if missing:
+        try:
+            found.extend({"kind": "Namespace", "metadata": {"name": name_of(n), "namespace": name_of(n)}}
+                         for n in client.list(kind_path(Kind.NAMESPACE, None), page=0))
+        except Exception:
+            pass
+    return found, missing
+
+
+def gather_scope(client: Client, namespaces: list[str] | None, page: int = 500) -> ClusterData:
+    """Bulk read for `audit`: one paginated LIST per kind for the scope, kinds fetched concurrently.
+
+    `namespaces=None` means every namespace (cluster-wide LISTs).
+    """
+    out = _Gathered()
+    kinds = [Kind.SERVICE, Kind.ENDPOINTSLICE, Kind.POD, Kind.NETWORKPOLICY, Kind.INGRESS, Kind.DEPLOYMENT,
+             Kind.EVENT]
+    jobs: dict[Kind, Callable[[], list[Obj]]] = {}
+    for kind in kinds:
+        if namespaces is None:
+            jobs[kind] = (lambda k=kind: client.list(kind_path(k, None), _event_query(k), page=page))
+        else:
+            jobs[kind] = (lambda k=kind: [o for ns in namespaces
+                                          for o in client.list(kind_path(k, ns), _event_query(k), page=page)])
+    jobs[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=page)
+    jobs[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=page)
+    scope_ns = None if namespaces is None else namespaces[0] if len(namespaces) == 1 else None
+    _fetch_kinds(client, jobs, scope_ns, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+    read = frozenset(out.lists) - frozenset(out.unavailable)
+    return ClusterData(
+        services=tuple(out.lists.get(Kind.SERVICE, ())),
+        endpointslices=tuple(out.lists.get(Kind.ENDPOINTSLICE, ())),
+        pods=tuple(out.lists.get(Kind.POD, ())),
+        nodes=tuple(out.lists.get(Kind.NODE, ())),
+        networkpolicies=tuple(out.lists.get(Kind.NETWORKPOLICY, ())),
+        namespaces=tuple(out.lists.get(Kind.NAMESPACE, ())),
+        events=tuple(out.lists.get(Kind.EVENT, ())),
+        ingresses=tuple(out.lists.get(Kind.INGRESS, ())),
+        deployments=tuple(out.lists.get(Kind.DEPLOYMENT, ())),
+        read=read,
+        unavailable=dict(out.unavailable),
+        server=client.server,
+    )
+
+
+def _event_query(kind: Kind) -> dict[str, str]:
+    # Only Service events matter to the checks (load balancer sync); pods are judged by their status.
+    return {"fieldSelector": "involvedObject.kind=Service"} if kind is Kind.EVENT else {}

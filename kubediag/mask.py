@@ -1,0 +1,91 @@
+"""--mask: replace label values, IP addresses and host names in a report with stable placeholders.
+
+Deterministic: the same value gets the same placeholder within one report, so the report still reads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kubediag.engine import Report
+from kubediag.labels import labels_of
+from kubediag.model import CheckResult, Evidence, Finding
+from kubediag.snapshot import ClusterData
+
+_IP = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])")
+
+
+@dataclass
+class Masker:
+    secrets: dict[str, str] = field(default_factory=dict)  # value -> placeholder
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def _token(self, value: str, kind: str) -> str:
+        if value not in self.secrets:
+            self.counters[kind] = self.counters.get(kind, 0) + 1
+            self.secrets[value] = f"<{kind}-{self.counters[kind]}>"
+        return self.secrets[value]
+
+    @classmethod
+    def from_data(cls, data: ClusterData) -> Masker:
+        m = cls()
+        objs: Iterable[Any] = (*data.pods, *data.services, *data.nodes, *data.deployments, *data.namespaces)
+        values = set()
+        for o in objs:
+            values.update(str(v) for v in labels_of(o).values() if len(str(v)) >= 2)
+        for v in sorted(values, key=lambda s: (-len(s), s)):
+            m._token(v, "label")
+        for n in data.nodes:
+            for a in (n.get("status") or {}).get("addresses") or []:
+                if a.get("type") in ("Hostname", "InternalDNS", "ExternalDNS"):
+                    m._token(str(a.get("address")), "host")
+            m._token(str((n.get("metadata") or {}).get("name")), "host")
+        return m
+
+    def text(self, s: str) -> str:
+        def ip(match: re.Match[str]) -> str:
+            raw = match.group()
+            try:
+                ipaddress.ip_network(raw, strict=False)
+            except ValueError:
+                return raw
+            return self._token(raw, "ip")
+
+        s = _IP.sub(ip, s)
+        for value in sorted(self.secrets, key=len, reverse=True):
+            if not self.secrets[value].startswith("<ip-") and value:
+                s = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", self.secrets[value], s)
+        return s
+
+    def finding(self, f: Finding) -> Finding:
+        return replace(
+            f,
+            message=self.text(f.message),
+            remediation=self.text(f.remediation),
+            evidence=tuple(
+                Evidence(e.kind, e.namespace, self.text(e.name), e.field, self.text(e.observed), self.text(e.expected))
+                for e in f.evidence
+            ),
+        )
+
+    def report(self, r: Report) -> Report:
+        results = tuple(
+            replace(res, findings=tuple(self.finding(f) for f in res.findings), reason=self.text(res.reason),
+                    notes=tuple(self.text(n) for n in res.notes))
+            for res in r.results
+        )
+        svc = None
+        if r.service is not None:
+            svc = dict(r.service)
+            if svc.get("cluster_ip"):
+                svc["cluster_ip"] = self.text(str(svc["cluster_ip"]))
+            svc["selector"] = {k: self.text(str(v)) for k, v in (svc.get("selector") or {}).items()}
+        root = self.finding(r.root_cause) if r.root_cause else None
+        return replace(r, service=svc, results=results, root_cause=root)
+
+
+__all__ = ["CheckResult", "Masker"]

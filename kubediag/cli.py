@@ -61,8 +61,15 @@ def _stdout_console(no_color: bool = False) -> Any:
     from rich.console import Console
 
     color = None if not (no_color or os.environ.get("NO_COLOR")) else "never"
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True, no_color=color == "never",
-                   force_terminal=None, emoji=False, markup=False)
+    return Console(
+        file=sys.stdout,
+        highlight=False,
+        soft_wrap=True,
+        no_color=color == "never",
+        force_terminal=None,
+        emoji=False,
+        markup=False,
+    )
 
 
 def exit_code_for(status: Status, worst: Severity | None, fail_on: FailOn) -> ExitCode:
@@ -76,7 +83,9 @@ def exit_code_for(status: Status, worst: Severity | None, fail_on: FailOn) -> Ex
 
 def _validate_namespace(ns: str) -> None:
     if not is_dns1123_label(ns):
-        raise UsageError(f"invalid namespace {ns!r}: must be a DNS-1123 label (lowercase letters, digits, '-')")
+        raise UsageError(
+            f"invalid namespace {ns!r}: must be a DNS-1123 label (lowercase letters, digits, '-')"
+        )
 
 
 def _parse_from(value: str | None, default_ns: str) -> tuple[str, str] | None:
@@ -130,26 +139,41 @@ def _debug_log(client: Any) -> None:
     sys.stderr.write(f"debug: {len(client.log.entries)} request(s) to {client.server}\n")
 
 
-KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.",
-                                                   envvar=None)]
+KubeconfigOpt = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", envvar=None)
+]
 ContextOpt = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1.0, help="Overall deadline in seconds.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show requests and tracebacks on stderr.")]
-FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on a finding at or above this severity.")]
-MaskOpt = Annotated[bool, typer.Option("--mask", help="Replace label values, IPs and host names with stable "
-                                                      "placeholders (for public tickets).")]
+FailOnOpt = Annotated[
+    FailOn, typer.Option("--fail-on", help="Exit 1 on a finding at or above this severity.")
+]
+MaskOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mask",
+        help="Replace label values, IPs and host names with stable placeholders (for public tickets).",
+    ),
+]
 
 
 @app.command("svc")
 def svc_cmd(
     name: Annotated[str, typer.Argument(help="The Service's name.")],
-    namespace: Annotated[str | None, typer.Option("-n", "--namespace", help="Namespace (default: the "
-                                                  "context's, then 'default').")] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("-n", "--namespace", help="Namespace (default: the context's, then 'default')."),
+    ] = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     output: Annotated[Output, typer.Option("-o", "--output", help="Report format.")] = Output.text,
-    from_: Annotated[str | None, typer.Option("--from", help="Client pod [NAMESPACE/]POD: evaluate its path "
-                                              "(NetworkPolicy ingress, egress and DNS).")] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Client pod [NAMESPACE/]POD: evaluate its path (NetworkPolicy ingress, egress and DNS).",
+        ),
+    ] = None,
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 30.0,
     mask: MaskOpt = False,
@@ -159,8 +183,10 @@ def svc_cmd(
 
     def run() -> None:
         if not is_dns1035_label(name):
-            raise UsageError(f"invalid Service name {name!r}: must be a DNS-1035 label "
-                             "(lowercase letters, digits, '-', starting with a letter)")
+            raise UsageError(
+                f"invalid Service name {name!r}: must be a DNS-1035 label "
+                "(lowercase letters, digits, '-', starting with a letter)"
+            )
         if namespace is not None:
             _validate_namespace(namespace)
         if from_ is not None:
@@ -217,11 +243,15 @@ def checks_cmd(
 
 
 @app.command("explain")
-def explain_cmd(check_id: Annotated[str, typer.Argument(help="A check ID, e.g. KD201, or a category.")]) -> None:
+def explain_cmd(
+    check_id: Annotated[str, typer.Argument(help="A check ID, e.g. KD201, or a category.")],
+) -> None:
     """Print one check's documentation."""
     from kubediag.checks.base import get_check, ordered_checks
 
-    chk = get_check(check_id) or next((c for c in ordered_checks() if c.category.value == check_id.lower()), None)
+    chk = get_check(check_id) or next(
+        (c for c in ordered_checks() if c.category.value == check_id.lower()), None
+    )
     if chk is None:
         _err(f"unknown check {check_id!r}; `kubediag checks` lists them")
         _exit(ExitCode.USAGE)

@@ -41,6 +41,8 @@ def checks_markdown() -> str:
         "| ID | stage | category | check |",
         "|---|---|---|---|",
     ]
-    head += [f"| [{c.id}](#{c.id.lower()}) | {c.stage.value} | `{c.category.value}` | {c.title} |"
-             for c in ordered_checks()]
+    head += [
+        f"| [{c.id}](#{c.id.lower()}) | {c.stage.value} | `{c.category.value}` | {c.title} |"
+        for c in ordered_checks()
+    ]
     return "\n".join(head) + "\n\n" + "\n".join(c.docs_markdown() for c in ordered_checks())

@@ -103,14 +103,14 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
     for chk in chain:
         res = _run_one(chk, snap, blocked_by)
         results.append(res)
-        if status is None and res.outcome is Outcome.SKIPPED and chk.needs & REQUIRED_KINDS:
-            if any(snap.data.missing(k) for k in chk.needs & REQUIRED_KINDS):
-                status = Status.UNKNOWN  # data gap before any root cause: we cannot say
-        if res.outcome is Outcome.FAILED and blocked_by is None:
-            if any(f.severity is Severity.CRITICAL for f in res.findings):
-                blocked_by = chk.id
-                if status is None:
-                    status = Status.BROKEN
+        data_gap = any(snap.data.missing(k) for k in chk.needs & REQUIRED_KINDS)
+        if status is None and res.outcome is Outcome.SKIPPED and data_gap:
+            status = Status.UNKNOWN  # a data gap before any root cause: we cannot say
+        critical = any(f.severity is Severity.CRITICAL for f in res.findings)
+        if res.outcome is Outcome.FAILED and blocked_by is None and critical:
+            blocked_by = chk.id
+            if status is None:
+                status = Status.BROKEN
     if snap.service is None and not any(r.check_id == EXISTENCE_CHECK and r.findings for r in results):
         status = Status.UNKNOWN
     findings = [f for r in results for f in r.findings if f.severity is not Severity.INFO]

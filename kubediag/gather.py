@@ -8,6 +8,7 @@ Every request is a read (GET); nothing is ever written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -78,7 +79,9 @@ def _redact(text: str) -> str:
 class Client:
     """A thin reader over the official client's ApiClient: GET and paginated LIST returning JSON dicts."""
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0
+    ) -> None:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.log = RequestLog()
@@ -112,8 +115,9 @@ class Client:
                 chosen = next((c for c in contexts if c["name"] == context), current) if context else current
                 if chosen:
                     self.default_namespace = (chosen.get("context") or {}).get("namespace") or "default"
-                k8s_config.load_kube_config(config_file=first, context=context, client_configuration=cfg,
-                                            persist_config=False)
+                k8s_config.load_kube_config(
+                    config_file=first, context=context, client_configuration=cfg, persist_config=False
+                )
             except ConfigError:
                 raise
             except (ConfigException, ValueError, KeyError, TypeError, OSError) as exc:
@@ -142,14 +146,18 @@ class Client:
         if remaining <= 0:
             raise DeadlineExceeded(f"--timeout of {self.timeout:g}s passed")
         method, url, headers, _, _ = self._api.param_serialize(
-            method="GET", resource_path=path, query_params=list(query.items()),
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+            method="GET",
+            resource_path=path,
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
         )
         start = time.monotonic()
         per_try = min(remaining, max(5.0, self.timeout / 3))
         try:
-            resp = self._api.call_api(method, url, header_params=headers,
-                                      _request_timeout=(min(per_try, 10.0), per_try))
+            resp = self._api.call_api(
+                method, url, header_params=headers, _request_timeout=(min(per_try, 10.0), per_try)
+            )
             body = resp.read()
         except Exception as exc:
             self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start)
@@ -213,8 +221,13 @@ class _Gathered:
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
 
 
-def _fetch_kinds(client: Client, jobs: Mapping[Kind, Callable[[], list[Obj]]], namespace: str | None,
-                 required: Iterable[Kind], out: _Gathered) -> None:
+def _fetch_kinds(
+    client: Client,
+    jobs: Mapping[Kind, Callable[[], list[Obj]]],
+    namespace: str | None,
+    required: Iterable[Kind],
+    out: _Gathered,
+) -> None:
     """Run LIST jobs concurrently; forbidden/failing kinds become Unavailable; transport death is fatal."""
     required = set(required)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
@@ -230,15 +243,23 @@ def _fetch_kinds(client: Client, jobs: Mapping[Kind, Callable[[], list[Obj]]], n
         elif status == 401:
             raise ClusterError(describe_failure(exc, client.server)) from exc
         elif status == 404:
-            out.unavailable[kind] = Unavailable(kind, "error", f"{kind.value} are not served by this API server")
-        elif status is None and (kind in required or isinstance(exc, DeadlineExceeded) or classify(exc).retry):
+            out.unavailable[kind] = Unavailable(
+                kind, "error", f"{kind.value} are not served by this API server"
+            )
+        elif status is None and (
+            kind in required or isinstance(exc, DeadlineExceeded) or classify(exc).retry
+        ):
             raise ClusterError(describe_failure(exc, client.server)) from exc
         else:
             out.unavailable[kind] = Unavailable(kind, "error", describe_failure(exc, client.server))
 
 
-def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[str, str] | None = None,
-                   ) -> ClusterData:
+def gather_service(
+    client: Client,
+    namespace: str,
+    name: str,
+    client_ref: tuple[str, str] | None = None,
+) -> ClusterData:
     """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
     out = _Gathered()
     svc_path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}"
@@ -263,7 +284,9 @@ def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[
         Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
         Kind.POD: ns_list(Kind.POD),
         Kind.NETWORKPOLICY: ns_list(Kind.NETWORKPOLICY),
-        Kind.EVENT: ns_list(Kind.EVENT, fieldSelector=f"involvedObject.kind=Service,involvedObject.name={name}"),
+        Kind.EVENT: ns_list(
+            Kind.EVENT, fieldSelector=f"involvedObject.kind=Service,involvedObject.name={name}"
+        ),
         Kind.INGRESS: ns_list(Kind.INGRESS),
     }
     _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
@@ -279,13 +302,17 @@ def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[
 
     matched = _CD(pods=tuple(pods)).pods_matching(namespace, selector) if selector else ()
     pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
-    if service and (spec.get("type") in ("NodePort", "LoadBalancer") or pending
-                    or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))):
+    if service and (
+        spec.get("type") in ("NodePort", "LoadBalancer")
+        or pending
+        or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))
+    ):
         phase2[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=0)
     policies = out.lists.get(Kind.NETWORKPOLICY, [])
     cross_ns_client = client_ref is not None and client_ref[0] != namespace
-    if (policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)) \
-            or cross_ns_client:
+    if (
+        policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)
+    ) or cross_ns_client:
         phase2[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=0)
     if not service or (selector and not matched):
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
@@ -298,8 +325,11 @@ def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[
     if selector and not matched and Kind.POD in out.lists:
         sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         try:
-            foreign = [p for p in client.list(kind_path(Kind.POD, None), {"labelSelector": sel}, page=50)
-                       if (p.get("metadata") or {}).get("namespace") != namespace][:20]
+            foreign = [
+                p
+                for p in client.list(kind_path(Kind.POD, None), {"labelSelector": sel}, page=50)
+                if (p.get("metadata") or {}).get("namespace") != namespace
+            ][:20]
         except Exception:
             foreign = []  # only a hint; never a reason to fail
     if not service and Kind.SERVICE in out.lists:
@@ -317,8 +347,10 @@ def gather_service(client: Client, namespace: str, name: str, client_ref: tuple[
             policies = [*policies, *client.list(kind_path(Kind.NETWORKPOLICY, cns), page=0)]
         except Exception as exc:
             out.unavailable[Kind.NETWORKPOLICY] = Unavailable(
-                Kind.NETWORKPOLICY, "forbidden" if http_status(exc) == 403 else "error",
-                permission("list", Kind.NETWORKPOLICY, cns))
+                Kind.NETWORKPOLICY,
+                "forbidden" if http_status(exc) == 403 else "error",
+                permission("list", Kind.NETWORKPOLICY, cns),
+            )
     extra["foreign_matches"] = tuple(foreign)
     extra["lookalike_services"] = tuple(lookalikes)
     extra["missing_namespaces"] = frozenset(missing_ns)
@@ -358,11 +390,11 @@ def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], s
         except Exception:
             continue  # hints only
     if missing:
-        try:
-            found.extend({"kind": "Namespace", "metadata": {"name": name_of(n), "namespace": name_of(n)}}
-                         for n in client.list(kind_path(Kind.NAMESPACE, None), page=0))
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            found.extend(
+                {"kind": "Namespace", "metadata": {"name": name_of(n), "namespace": name_of(n)}}
+                for n in client.list(kind_path(Kind.NAMESPACE, None), page=0)
+            )
     return found, missing
 
 
@@ -372,15 +404,24 @@ def gather_scope(client: Client, namespaces: list[str] | None, page: int = 500) 
     `namespaces=None` means every namespace (cluster-wide LISTs).
     """
     out = _Gathered()
-    kinds = [Kind.SERVICE, Kind.ENDPOINTSLICE, Kind.POD, Kind.NETWORKPOLICY, Kind.INGRESS, Kind.DEPLOYMENT,
-             Kind.EVENT]
-    jobs: dict[Kind, Callable[[], list[Obj]]] = {}
-    for kind in kinds:
+    kinds = [
+        Kind.SERVICE,
+        Kind.ENDPOINTSLICE,
+        Kind.POD,
+        Kind.NETWORKPOLICY,
+        Kind.INGRESS,
+        Kind.DEPLOYMENT,
+        Kind.EVENT,
+    ]
+
+    def job(kind: Kind) -> Callable[[], list[Obj]]:
         if namespaces is None:
-            jobs[kind] = (lambda k=kind: client.list(kind_path(k, None), _event_query(k), page=page))
-        else:
-            jobs[kind] = (lambda k=kind: [o for ns in namespaces
-                                          for o in client.list(kind_path(k, ns), _event_query(k), page=page)])
+            return lambda: client.list(kind_path(kind, None), _event_query(kind), page=page)
+        return lambda: [
+            o for ns in namespaces for o in client.list(kind_path(kind, ns), _event_query(kind), page=page)
+        ]
+
+    jobs: dict[Kind, Callable[[], list[Obj]]] = {kind: job(kind) for kind in kinds}
     jobs[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=page)
     jobs[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=page)
     scope_ns = None if namespaces is None else namespaces[0] if len(namespaces) == 1 else None

@@ -16,7 +16,9 @@ from kubediag.labels import labels_of
 from kubediag.model import CheckResult, Evidence, Finding
 from kubediag.snapshot import ClusterData
 
-_IP = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])")
+_IP = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
+)
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Masker:
     def from_data(cls, data: ClusterData) -> Masker:
         m = cls()
         objs: Iterable[Any] = (*data.pods, *data.services, *data.nodes, *data.deployments, *data.namespaces)
-        values = set()
+        values: set[str] = set()
         for o in objs:
             values.update(str(v) for v in labels_of(o).values() if len(str(v)) >= 2)
         for v in sorted(values, key=lambda s: (-len(s), s)):
@@ -67,15 +69,26 @@ class Masker:
             message=self.text(f.message),
             remediation=self.text(f.remediation),
             evidence=tuple(
-                Evidence(e.kind, e.namespace, self.text(e.name), e.field, self.text(e.observed), self.text(e.expected))
+                Evidence(
+                    e.kind,
+                    e.namespace,
+                    self.text(e.name),
+                    e.field,
+                    self.text(e.observed),
+                    self.text(e.expected),
+                )
                 for e in f.evidence
             ),
         )
 
     def report(self, r: Report) -> Report:
         results = tuple(
-            replace(res, findings=tuple(self.finding(f) for f in res.findings), reason=self.text(res.reason),
-                    notes=tuple(self.text(n) for n in res.notes))
+            replace(
+                res,
+                findings=tuple(self.finding(f) for f in res.findings),
+                reason=self.text(res.reason),
+                notes=tuple(self.text(n) for n in res.notes),
+            )
             for res in r.results
         )
         svc = None

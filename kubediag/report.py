@@ -29,15 +29,27 @@ def report_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "service": report.service
-        or {"namespace": report.namespace, "name": report.name, "type": None, "cluster_ip": None, "ports": [],
-            "dns": f"{report.name}.{report.namespace}.svc.cluster.local", "selector": {}},
+        or {
+            "namespace": report.namespace,
+            "name": report.name,
+            "type": None,
+            "cluster_ip": None,
+            "ports": [],
+            "dns": f"{report.name}.{report.namespace}.svc.cluster.local",
+            "selector": {},
+        },
         "status": report.status.value,
         "root_cause": report.root_cause.as_dict() if report.root_cause else None,
         "findings": [f.as_dict() for f in report.findings if f.severity is not Severity.INFO],
         "notes": [f.as_dict() for f in report.findings if f.severity is Severity.INFO],
         "checks": [
-            {"check_id": r.check_id, "title": r.title, "stage": r.stage.value, "outcome": r.outcome.value,
-             **({"reason": r.reason} if r.reason else {})}
+            {
+                "check_id": r.check_id,
+                "title": r.title,
+                "stage": r.stage.value,
+                "outcome": r.outcome.value,
+                **({"reason": r.reason} if r.reason else {}),
+            }
             for r in report.results
         ],
         "skipped": [{"check_id": r.check_id, "reason": r.reason} for r in report.skipped],
@@ -67,13 +79,23 @@ def to_markdown(report: Report) -> str:
     d = report_dict(report)
     svc = d["service"]
     lines = [f"### kubediag: Service `{_md(svc['namespace'])}/{_md(svc['name'])}` is **{d['status']}**", ""]
-    lines.append(f"- DNS: `{svc['dns']}` · type {svc.get('type') or '-'} · ClusterIP {svc.get('cluster_ip') or '-'}"
-                 f" · ports {_md(_ports_line(svc))}")
+    lines.append(
+        f"- DNS: `{svc['dns']}` · type {svc.get('type') or '-'} · ClusterIP {svc.get('cluster_ip') or '-'}"
+        f" · ports {_md(_ports_line(svc))}"
+    )
     rc = report.root_cause
     if rc:
-        lines += ["", f"**Root cause** ({rc.check_id} `{rc.category.value}`, {rc.severity.value}): {_md(rc.message)}",
-                  "", "| object | field | observed | expected |", "|---|---|---|---|"]
-        lines += [f"| {_md(_obj(e))} | {_md(e.field)} | {_md(e.observed)} | {_md(e.expected)} |" for e in rc.evidence]
+        lines += [
+            "",
+            f"**Root cause** ({rc.check_id} `{rc.category.value}`, {rc.severity.value}): {_md(rc.message)}",
+            "",
+            "| object | field | observed | expected |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_md(_obj(e))} | {_md(e.field)} | {_md(e.observed)} | {_md(e.expected)} |"
+            for e in rc.evidence
+        ]
         lines += ["", "**Fix**", "", "```", sanitize(rc.remediation), "```"]
     lines += ["", "| check | result |", "|---|---|"]
     for r in report.results:
@@ -83,7 +105,9 @@ def to_markdown(report: Report) -> str:
     others = [f for f in report.findings if f is not rc and f.severity is not Severity.INFO]
     if others:
         lines += ["", "**Also found**", ""]
-        lines += [f"- {f.check_id} `{f.category.value}` ({f.severity.value}): {_md(f.message)}" for f in others]
+        lines += [
+            f"- {f.check_id} `{f.category.value}` ({f.severity.value}): {_md(f.message)}" for f in others
+        ]
     notes = [f for f in report.findings if f.severity is Severity.INFO]
     if notes:
         lines += ["", "**Notes**", ""] + [f"- {f.check_id}: {_md(f.message)}" for f in notes]
@@ -97,8 +121,12 @@ def _obj(e: Evidence) -> str:
 
 
 # ---- Text (rich) -------------------------------------------------------------------------------------------
-_STATUS_STYLE = {Status.HEALTHY: "bold green", Status.DEGRADED: "bold yellow", Status.BROKEN: "bold red",
-                 Status.UNKNOWN: "bold magenta"}
+_STATUS_STYLE = {
+    Status.HEALTHY: "bold green",
+    Status.DEGRADED: "bold yellow",
+    Status.BROKEN: "bold red",
+    Status.UNKNOWN: "bold magenta",
+}
 _SEV_STYLE = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _MARK = {Outcome.PASSED: ("✓", "green"), Outcome.FAILED: ("✗", "red"), Outcome.SKIPPED: ("-", "dim")}
 
@@ -120,15 +148,20 @@ def render_text(report: Report, console: Any) -> None:
     svc = d["service"]
     console.print(t(("Service ", "bold"), (f"{svc['namespace']}/{svc['name']}", "bold"), f"  {svc['dns']}"))
     if report.service:
-        console.print(t(f"  type {svc['type']} · ClusterIP {svc.get('cluster_ip') or '-'} · ports ",
-                        _ports_line(svc)))
+        console.print(
+            t(f"  type {svc['type']} · ClusterIP {svc.get('cluster_ip') or '-'} · ports ", _ports_line(svc))
+        )
     console.print(t("  status: ", (report.status.value.upper(), _STATUS_STYLE[report.status])))
     rc = report.root_cause
     console.print()
     if rc:
         label = "Root cause" if rc.severity is Severity.CRITICAL else "Main problem"
-        console.print(t((f"{label}: ", "bold"), (f"{rc.check_id} {rc.category.value} ({rc.severity.value})",
-                                                  _SEV_STYLE[rc.severity])))
+        console.print(
+            t(
+                (f"{label}: ", "bold"),
+                (f"{rc.check_id} {rc.category.value} ({rc.severity.value})", _SEV_STYLE[rc.severity]),
+            )
+        )
         console.print(t("  ", rc.message))
         _evidence(console, t, rc)
         console.print(t(("  Fix: ", "bold")))
@@ -147,8 +180,14 @@ def render_text(report: Report, console: Any) -> None:
         console.print()
         console.print(t(("Also found", "bold")))
         for f in others:
-            console.print(t("  ", (f"{f.check_id} {f.category.value} ({f.severity.value})", _SEV_STYLE[f.severity]),
-                            ": ", f.message))
+            console.print(
+                t(
+                    "  ",
+                    (f"{f.check_id} {f.category.value} ({f.severity.value})", _SEV_STYLE[f.severity]),
+                    ": ",
+                    f.message,
+                )
+            )
             console.print(t("    fix: ", f.remediation.splitlines()[0] if f.remediation else ""))
     notes = [f for f in report.findings if f.severity is Severity.INFO]
     if notes:
@@ -163,14 +202,26 @@ def render_text(report: Report, console: Any) -> None:
 
 def _evidence(console: Any, t: Any, f: Finding) -> None:
     for e in f.evidence:
-        console.print(t("  · ", (_obj(e), "bold"), f" {e.field}: ", (e.observed, "red"), " (expected ",
-                        (e.expected, "green"), ")"))
+        console.print(
+            t(
+                "  · ",
+                (_obj(e), "bold"),
+                f" {e.field}: ",
+                (e.observed, "red"),
+                " (expected ",
+                (e.expected, "green"),
+                ")",
+            )
+        )
 
 
 def _result_line(console: Any, t: Any, r: CheckResult) -> None:
     mark, style = _MARK[r.outcome]
-    worst = max((f.severity for f in r.findings if f.severity is not Severity.INFO), key=lambda s: s.rank,
-                default=None)
+    worst = max(
+        (f.severity for f in r.findings if f.severity is not Severity.INFO),
+        key=lambda s: s.rank,
+        default=None,
+    )
     if worst is Severity.WARNING:
         mark, style = "!", "yellow"
     line = t("  ", (mark, style), f" {r.check_id} ", r.title)

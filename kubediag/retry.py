@@ -68,8 +68,10 @@ def classify(exc: BaseException) -> Classification:
         return Classification(False, None)  # TLS verification failures do not heal
     # Transport: urllib3 errors, ConnectionError, TimeoutError, OSError, ApiException(status=0)
     module = type(exc).__module__
-    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or module.startswith("urllib3") or (
-        getattr(exc, "status", None) == 0
+    if (
+        isinstance(exc, (ConnectionError, TimeoutError, OSError))
+        or module.startswith("urllib3")
+        or (getattr(exc, "status", None) == 0)
     ):
         return Classification(True, None)
     return Classification(False, None)
@@ -99,8 +101,12 @@ def _wait(retry_state: RetryCallState) -> float:
     return backoff(retry_state.attempt_number, ra)
 
 
-def call_with_retry(fn: Callable[[], T], deadline: float, clock: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], Any] = time.sleep) -> T:
+def call_with_retry(
+    fn: Callable[[], T],
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> T:
     """Call `fn` until it succeeds, fails finally, or the deadline would pass. Re-raises the last error."""
     if clock() >= deadline:
         raise DeadlineExceeded("the deadline passed before the request was sent")

@@ -8,7 +8,7 @@ indexes built once so that diagnosing N Services is O(services + pods), not O(se
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,14 +54,6 @@ class ClusterData:
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
     server: str = ""
-
-    @classmethod
-    def build(cls, read: Iterable[Kind] | None = None, **kinds: Any) -> ClusterData:
-        """Convenience for fixtures: lists become tuples; `read` defaults to every kind given."""
-        given = {k: tuple(v) for k, v in kinds.items() if k in cls.__dataclass_fields__ and isinstance(v, list)}
-        rest = {k: v for k, v in kinds.items() if k not in given}
-        read_kinds = frozenset(read) if read is not None else frozenset(Kind(k) for k in given if k in Kind._value2member_map_)
-        return cls(read=read_kinds, **given, **rest)
 
     # ---- availability -------------------------------------------------------------------------------
     def missing(self, kind: Kind) -> Unavailable | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,16 +103,28 @@ def pod_problem(pod: Obj) -> PodProblem | None:
     md = meta(pod)
     status = pod.get("status") or {}
     if md.get("deletionTimestamp"):
-        return PodProblem(Category.PODS_TERMINATING, "Terminating", f"deletionTimestamp {md['deletionTimestamp']}",
-                          "metadata.deletionTimestamp")
+        return PodProblem(
+            Category.PODS_TERMINATING,
+            "Terminating",
+            f"deletionTimestamp {md['deletionTimestamp']}",
+            "metadata.deletionTimestamp",
+        )
     if is_terminal(pod):
         phase = status.get("phase")
-        return PodProblem(Category.PODS_NO_IP, str(phase), f"pod is {phase} ({status.get('reason') or 'terminal'}); "
-                          "terminal pods are never endpoints", "status.phase")
+        return PodProblem(
+            Category.PODS_NO_IP,
+            str(phase),
+            f"pod is {phase} ({status.get('reason') or 'terminal'}); terminal pods are never endpoints",
+            "status.phase",
+        )
     sched = condition(pod, "PodScheduled")
     if sched is not None and sched.get("status") == "False":
-        return PodProblem(Category.PODS_UNSCHEDULABLE, str(sched.get("reason") or "Unschedulable"),
-                          str(sched.get("message") or "not scheduled"), "status.conditions[PodScheduled]")
+        return PodProblem(
+            Category.PODS_UNSCHEDULABLE,
+            str(sched.get("reason") or "Unschedulable"),
+            str(sched.get("message") or "not scheduled"),
+            "status.conditions[PodScheduled]",
+        )
     if not (pod.get("spec") or {}).get("nodeName") and status.get("phase", "Pending") == "Pending":
         return PodProblem(Category.PODS_UNSCHEDULABLE, "Pending", "no node assigned yet", "spec.nodeName")
     for key, cs in _statuses(pod):
@@ -123,30 +135,44 @@ def pod_problem(pod: Obj) -> PodProblem | None:
             detail = str(waiting.get("message") or f"image {cs.get('image')}")
             return PodProblem(Category.PODS_IMAGE_PULL, reason, detail, where)
         if reason in _CONFIG_REASONS:
-            return PodProblem(Category.PODS_CONFIG_ERROR, reason, str(waiting.get("message") or reason), where)
+            return PodProblem(
+                Category.PODS_CONFIG_ERROR, reason, str(waiting.get("message") or reason), where
+            )
     for key, cs in _statuses(pod):
         waiting = (cs.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") == "CrashLoopBackOff":
             last = (cs.get("lastState") or {}).get("terminated") or {}
             detail = f"restarts {cs.get('restartCount', 0)}"
             if last:
-                detail += f", last terminated: {last.get('reason') or 'Error'} (exit code {last.get('exitCode')})"
-            return PodProblem(Category.PODS_CRASHLOOP, "CrashLoopBackOff", detail,
-                              f"status.{key}[{cs.get('name')}].lastState.terminated")
+                detail += (
+                    f", last terminated: {last.get('reason') or 'Error'} (exit code {last.get('exitCode')})"
+                )
+            return PodProblem(
+                Category.PODS_CRASHLOOP,
+                "CrashLoopBackOff",
+                detail,
+                f"status.{key}[{cs.get('name')}].lastState.terminated",
+            )
     if not pod_ip(pod):
-        return PodProblem(Category.PODS_NO_IP, "NoPodIP", "scheduled but has no IP (sandbox/CNI not ready)",
-                          "status.podIP")
+        return PodProblem(
+            Category.PODS_NO_IP, "NoPodIP", "scheduled but has no IP (sandbox/CNI not ready)", "status.podIP"
+        )
     ready = condition(pod, "Ready")
     if not ready or ready.get("status") != "True":
         reason = str((ready or {}).get("reason") or "NotReady")
         gates = [str(g.get("conditionType")) for g in (pod.get("spec") or {}).get("readinessGates") or []]
         failing_gates = [g for g in gates if (condition(pod, g) or {}).get("status") != "True"]
         if failing_gates:
-            return PodProblem(Category.PODS_NOT_READY, "ReadinessGatesNotReady",
-                              f"readiness gates not true: {', '.join(failing_gates)}", "spec.readinessGates")
+            return PodProblem(
+                Category.PODS_NOT_READY,
+                "ReadinessGatesNotReady",
+                f"readiness gates not true: {', '.join(failing_gates)}",
+                "spec.readinessGates",
+            )
         probes = [
             f"{c.get('name')}: {_describe_probe(c.get('readinessProbe'))}"
-            for c in serving_containers(pod) if c.get("readinessProbe")
+            for c in serving_containers(pod)
+            if c.get("readinessProbe")
         ]
         detail = str((ready or {}).get("message") or "containers not ready")
         if probes:
@@ -168,3 +194,180 @@ def _describe_probe(probe: Mapping[str, Any] | None) -> str:
     if "exec" in probe:
         return "exec " + " ".join(str(a) for a in probe["exec"].get("command") or [])
     return "unknown"
+
+
+# ---- helpers for the pod, port, traffic-policy, exposure and consumer checks (pure) --------------------
+
+
+def pods_phrase(pods: Sequence[Obj], total: int) -> str:
+    """`2 of 3 pods of deployment/web`, or `3 of 5 selected pods (deployment/a, statefulset/b)`."""
+    owners = sorted({owner_label(p) for p in pods})
+    count = f"{len(pods)} of {total}" if len(pods) != total else ("all " + str(total) if total > 1 else "the")
+    noun = "pod" if total == 1 else "pods"
+    if len(owners) == 1 and not owners[0].startswith("pod/"):
+        return f"{count} {noun} of {owners[0]}"
+    if len(pods) == 1:
+        return f"{count} {noun} ({name_of(pods[0])})" if total > 1 else f"the pod {name_of(pods[0])}"
+    return f"{count} selected {noun} ({', '.join(owners[:3])}{', ...' if len(owners) > 3 else ''})"
+
+
+def template_owner(pod: Obj) -> Owner | None:
+    """The workload whose pod template can be patched (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job)."""
+    o = owner_of(pod)
+    if o and o.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        return o
+    return None
+
+
+def find_container(pod: Obj, name: str) -> Mapping[str, Any] | None:
+    spec = pod.get("spec") or {}
+    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
+        if c.get("name") == name:
+            return c  # type: ignore[no-any-return]
+    return None
+
+
+def waiting_status(pod: Obj, reasons: Iterable[str]) -> tuple[str, Mapping[str, Any]] | None:
+    """(status list key, container status) of the first container waiting with one of `reasons`."""
+    wanted = set(reasons)
+    for key, cs in _statuses(pod):
+        if ((cs.get("state") or {}).get("waiting") or {}).get("reason") in wanted:
+            return key, cs
+    return None
+
+
+def json_pointer(*parts: str | int) -> str:
+    """RFC 6901 pointer for `kubectl patch --type=json` (`/` in label keys becomes `~1`)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+# ---- nodes ---------------------------------------------------------------------------------------------
+
+
+def node_ready(node: Obj) -> bool:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return bool(c.get("status") == "True")
+    return False
+
+
+def node_schedulable(node: Obj) -> bool:
+    """Not cordoned (`spec.unschedulable`)."""
+    return not bool((node.get("spec") or {}).get("unschedulable"))
+
+
+def node_addresses(node: Obj, address_type: str) -> list[str]:
+    return [
+        str(a.get("address"))
+        for a in (node.get("status") or {}).get("addresses") or []
+        if a.get("type") == address_type and a.get("address")
+    ]
+
+
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
+    """core/v1 Toleration.ToleratesTaint: empty effect matches all; Exists with empty key matches every key."""
+    for t in tolerations:
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        op = t.get("operator") or "Equal"
+        if op == "Exists":
+            if not t.get("key") or t.get("key") == taint.get("key"):
+                return True
+        elif t.get("key") == taint.get("key") and str(t.get("value") or "") == str(taint.get("value") or ""):
+            return True
+    return False
+
+
+def untolerated_taints(pod: Obj, node: Obj) -> list[Mapping[str, Any]]:
+    """The node's NoSchedule/NoExecute taints the pod does not tolerate (PreferNoSchedule never blocks)."""
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    return [
+        t
+        for t in (node.get("spec") or {}).get("taints") or []
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t)
+    ]
+
+
+def format_taint(taint: Mapping[str, Any]) -> str:
+    value = taint.get("value")
+    return f"{taint.get('key')}{'=' + str(value) if value else ''}:{taint.get('effect')}"
+
+
+def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, op = str(expr.get("key", "")), expr.get("operator")
+    values = [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt") and key in labels and values:
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except ValueError:
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def node_selector_misses(pod: Obj, node: Obj) -> list[str]:
+    """Why the pod's nodeSelector / required node affinity excludes `node` ([] = it fits)."""
+    spec = pod.get("spec") or {}
+    labels = labels_of(node)
+    misses = [
+        f"lacks {k}={v}" + (f" (has {k}={labels[k]})" if k in labels else "")
+        for k, v in sorted((spec.get("nodeSelector") or {}).items())
+        if labels.get(k) != v
+    ]
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = required.get("nodeSelectorTerms") or []
+    if terms:
+        fields = {"metadata.name": name_of(node)}
+
+        def term_ok(term: Mapping[str, Any]) -> bool:
+            return all(
+                _node_requirement_matches(e, labels) for e in term.get("matchExpressions") or []
+            ) and all(_node_requirement_matches(e, fields) for e in term.get("matchFields") or [])
+
+        if not any(term_ok(t) for t in terms):
+            misses.append("does not match the required node affinity")
+    return misses
+
+
+# ---- events --------------------------------------------------------------------------------------------
+
+
+def event_time(event: Obj) -> str:
+    """The newest timestamp of a core/v1 or events.k8s.io/v1 Event (ISO strings compare in time order)."""
+    series = event.get("series") or {}
+    candidates = [
+        series.get("lastObservedTime"),
+        event.get("lastTimestamp"),
+        event.get("deprecatedLastTimestamp"),
+        event.get("eventTime"),
+        event.get("firstTimestamp"),
+        meta(event).get("creationTimestamp"),
+    ]
+    return max((str(c)[:19] for c in candidates if c), default="")
+
+
+def event_message(event: Obj) -> str:
+    return str(event.get("message") or event.get("note") or "").strip()
+
+
+def event_source(event: Obj) -> str:
+    return str(
+        (event.get("source") or {}).get("component")
+        or event.get("reportingController")
+        or event.get("reportingComponent")
+        or ""
+    )
+
+
+def newest_event(events: Iterable[Obj]) -> Obj | None:
+    return max(events, key=event_time, default=None)

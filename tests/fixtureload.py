@@ -35,13 +35,16 @@ class Fixture:
     expect: dict[str, Any] = field(default_factory=dict)
 
 
-def build_data(objects: list[dict[str, Any]], unavailable: dict[str, str] | None = None,
-               **extra: Any) -> ClusterData:
+def build_data(
+    objects: list[dict[str, Any]], unavailable: dict[str, str] | None = None, **extra: Any
+) -> ClusterData:
     buckets: dict[str, list[dict[str, Any]]] = {f: [] for f in KIND_FIELDS.values()}
     for obj in objects:
         buckets[KIND_FIELDS[obj["kind"]]].append(obj)
-    missing = {Kind(k): Unavailable(Kind(k), "forbidden" if "forbidden" in v else "error", v)
-               for k, v in (unavailable or {}).items()}
+    missing = {
+        Kind(k): Unavailable(Kind(k), "forbidden" if "forbidden" in v else "error", v)
+        for k, v in (unavailable or {}).items()
+    }
     return ClusterData(
         read=frozenset(Kind) - frozenset(missing),
         unavailable=missing,
@@ -63,8 +66,13 @@ def load_fixture(path: Path) -> Fixture:
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
-    return Fixture(path, path.parent.name, doc.get("description", ""), Snapshot(ns, name, data, client),
-                   doc.get("expect") or {})
+    return Fixture(
+        path,
+        path.parent.name,
+        doc.get("description", ""),
+        Snapshot(ns, name, data, client),
+        doc.get("expect") or {},
+    )
 
 
 def all_fixtures() -> list[Path]:

@@ -29,8 +29,11 @@ def test_check_fixture(path: Path) -> None:
         assert finding.remediation.strip()
         assert finding.evidence, "a failing finding carries evidence"
     text = " ".join(
-        [f.message + " " + f.remediation + " " + " ".join(str(e.as_dict()) for e in f.evidence)
-         for f in result.findings] + [result.reason]
+        [
+            f.message + " " + f.remediation + " " + " ".join(str(e.as_dict()) for e in f.evidence)
+            for f in result.findings
+        ]
+        + [result.reason]
     )
     for needle in expect.get("mentions", []):
         assert needle in text, f"{needle!r} not in {text!r}"

@@ -40,33 +40,60 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     hints: list[str] = []
     evidence = [Evidence("Service", snap.namespace, snap.name, "metadata.name", "not found", "a Service")]
     if snap.namespace in data.missing_namespaces:
-        others = closest(snap.namespace, {ns_of(s) for s in data.lookalike_services} | set(data.namespaces_by_name))
-        hints.append(f"namespace {snap.namespace} does not exist" + (f" (did you mean {', '.join(others)}?)"
-                                                                    if others else ""))
+        others = closest(
+            snap.namespace, {ns_of(s) for s in data.lookalike_services} | set(data.namespaces_by_name)
+        )
+        hints.append(
+            f"namespace {snap.namespace} does not exist"
+            + (f" (did you mean {', '.join(others)}?)" if others else "")
+        )
         evidence = [Evidence("Namespace", None, snap.namespace, "metadata.name", "not found", "a namespace")]
-    elsewhere = sorted(ns_of(s) for s in data.lookalike_services if name_of(s) == snap.name
-                       and ns_of(s) != snap.namespace)
+    elsewhere = sorted(
+        ns_of(s) for s in data.lookalike_services if name_of(s) == snap.name and ns_of(s) != snap.namespace
+    )
     if elsewhere:
-        hints.append(f"a Service named {snap.name} exists in namespace(s) {', '.join(elsewhere)}"
-                     f" (reach it as {snap.name}.{elsewhere[0]})")
+        hints.append(
+            f"a Service named {snap.name} exists in namespace(s) {', '.join(elsewhere)}"
+            f" (reach it as {snap.name}.{elsewhere[0]})"
+        )
     near = closest(snap.name, [name_of(s) for s in data.lookalike_services if ns_of(s) == snap.namespace])
     if near:
         hints.append(f"close names in {snap.namespace}: {', '.join(near)}")
-    deploys = [d for d in data.deployments_by_ns.get(snap.namespace, ()) if name_of(d) == snap.name
-               or name_of(d) in closest(snap.name, [name_of(x) for x in data.deployments_by_ns.get(snap.namespace, ())])]
+    deploys = [
+        d
+        for d in data.deployments_by_ns.get(snap.namespace, ())
+        if name_of(d) == snap.name
+        or name_of(d)
+        in closest(snap.name, [name_of(x) for x in data.deployments_by_ns.get(snap.namespace, ())])
+    ]
     remediation = f"kubectl -n {snap.namespace} get services   # find the right name"
     if deploys:
         d = deploys[0]
-        ports = [p for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-                 for p in c.get("ports") or []]
+        ports = [
+            p
+            for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+            for p in c.get("ports") or []
+        ]
         target = ports[0].get("containerPort") if ports else 80
         hints.append(f"deployment/{name_of(d)} exists but no Service exposes it")
-        remediation = (f"kubectl -n {snap.namespace} expose deployment/{name_of(d)} --name={snap.name} "
-                       f"--port=80 --target-port={target}")
-        evidence.append(Evidence("Deployment", snap.namespace, name_of(d), "metadata.name", name_of(d),
-                                 f"a Service named {snap.name} selecting its pods"))
+        remediation = (
+            f"kubectl -n {snap.namespace} expose deployment/{name_of(d)} --name={snap.name} "
+            f"--port=80 --target-port={target}"
+        )
+        evidence.append(
+            Evidence(
+                "Deployment",
+                snap.namespace,
+                name_of(d),
+                "metadata.name",
+                name_of(d),
+                f"a Service named {snap.name} selecting its pods",
+            )
+        )
     elif elsewhere:
-        remediation = f"use the qualified name {snap.name}.{elsewhere[0]}.svc.cluster.local from this namespace"
+        remediation = (
+            f"use the qualified name {snap.name}.{elsewhere[0]}.svc.cluster.local from this namespace"
+        )
     message = f"Service {snap.namespace}/{snap.name} does not exist"
     if hints:
         message += ": " + "; ".join(hints)
@@ -146,29 +173,55 @@ def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
     addresses = [a for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses") or []]
     svc_port_names = {str(p.get("name") or "") for p in snap.ports}
     slice_port_names = {str(p.get("name") or "") for s in slices for p in s.get("ports") or []}
-    ev = Evidence("Service", snap.namespace, snap.name, "spec.selector", "<none>", "a selector or manual EndpointSlices")
-    fix = (f"Add spec.selector to Service {snap.name}, or create an EndpointSlice with label "
-           f"kubernetes.io/service-name={snap.name} listing the backend addresses and port names "
-           f"{sorted(svc_port_names)}")
+    ev = Evidence(
+        "Service", snap.namespace, snap.name, "spec.selector", "<none>", "a selector or manual EndpointSlices"
+    )
+    fix = (
+        f"Add spec.selector to Service {snap.name}, or create an EndpointSlice with label "
+        f"kubernetes.io/service-name={snap.name} listing the backend addresses and port names "
+        f"{sorted(svc_port_names)}"
+    )
     if not slices:
         yield selectorless_endpoints.finding(
             Severity.CRITICAL,
             f"Service {snap.namespace}/{snap.name} has no selector and no EndpointSlice: it has no backends",
-            fix, [ev])
+            fix,
+            [ev],
+        )
     elif not addresses:
         yield selectorless_endpoints.finding(
             Severity.CRITICAL,
             f"Service {snap.namespace}/{snap.name} has no selector and its EndpointSlices list no addresses",
-            fix, [ev, Evidence("EndpointSlice", snap.namespace, name_of(slices[0]), "endpoints", "[]",
-                               "at least one address")])
+            fix,
+            [
+                ev,
+                Evidence(
+                    "EndpointSlice",
+                    snap.namespace,
+                    name_of(slices[0]),
+                    "endpoints",
+                    "[]",
+                    "at least one address",
+                ),
+            ],
+        )
     elif svc_port_names and not svc_port_names & slice_port_names:
         yield selectorless_endpoints.finding(
             Severity.CRITICAL,
             f"EndpointSlices of {snap.namespace}/{snap.name} name ports {sorted(slice_port_names)} but the Service "
             f"names {sorted(svc_port_names)}: no Service port has endpoints",
             f"Rename the EndpointSlice ports to {sorted(svc_port_names)} (names must match exactly)",
-            [Evidence("EndpointSlice", snap.namespace, name_of(slices[0]), "ports[].name",
-                      ",".join(sorted(slice_port_names)), ",".join(sorted(svc_port_names)))])
+            [
+                Evidence(
+                    "EndpointSlice",
+                    snap.namespace,
+                    name_of(slices[0]),
+                    "ports[].name",
+                    ",".join(sorted(slice_port_names)),
+                    ",".join(sorted(svc_port_names)),
+                )
+            ],
+        )
 
 
 @check(
@@ -192,13 +245,20 @@ Restore the selector, or delete the stale slices:
 )
 def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
     _selectorless(snap)
-    managed = [s for s in snap.slices
-               if labels_of(s).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io"]
+    managed = [
+        s
+        for s in snap.slices
+        if labels_of(s).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io"
+    ]
     if not managed:
         raise NotApplicable("no controller-managed EndpointSlices")
     existing = {name_of(p) for p in snap.namespace_pods}
-    refs = [(s, e) for s in managed for e in s.get("endpoints") or []
-            if (e.get("targetRef") or {}).get("kind") == "Pod"]
+    refs = [
+        (s, e)
+        for s in managed
+        for e in s.get("endpoints") or []
+        if (e.get("targetRef") or {}).get("kind") == "Pod"
+    ]
     stale = [(s, e) for s, e in refs if (e.get("targetRef") or {}).get("name") not in existing]
     if not stale:
         return
@@ -210,8 +270,15 @@ def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
         f"controller-managed EndpointSlices point at pods that no longer exist ({', '.join(names[:5])})",
         f"kubectl -n {snap.namespace} delete endpointslice -l kubernetes.io/service-name={snap.name}   "
         "# or restore spec.selector",
-        [Evidence("EndpointSlice", snap.namespace, name_of(s), "endpoints[].targetRef",
-                  f"pod/{(e.get('targetRef') or {}).get('name')} ({', '.join(e.get('addresses') or [])})",
-                  "an existing pod") for s, e in stale[:5]],
+        [
+            Evidence(
+                "EndpointSlice",
+                snap.namespace,
+                name_of(s),
+                "endpoints[].targetRef",
+                f"pod/{(e.get('targetRef') or {}).get('name')} ({', '.join(e.get('addresses') or [])})",
+                "an existing pod",
+            )
+            for s, e in stale[:5]
+        ],
     )
-

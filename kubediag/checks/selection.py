@@ -30,7 +30,9 @@ class NearMiss:
     fixed_selector: Mapping[str, str]  # the selector that would match this object
 
 
-def near_miss(selector: Mapping[str, str], labels: Mapping[str, str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
+def near_miss(
+    selector: Mapping[str, str], labels: Mapping[str, str]
+) -> tuple[tuple[str, ...], dict[str, str]] | None:
     """How `labels` nearly match `selector`: every pair matches exactly or nearly. None if not near."""
     diffs: list[str] = []
     fixed: dict[str, str] = {}
@@ -61,8 +63,10 @@ def near_miss(selector: Mapping[str, str], labels: Mapping[str, str]) -> tuple[t
 def _patch_cmd(snap: Snapshot, selector: Mapping[str, str]) -> str:
     # A JSON merge patch replaces keys; removed keys must be set to null.
     body = {k: selector.get(k) for k in sorted(set(snap.selector) | set(selector))}
-    return (f"kubectl -n {snap.namespace} patch service {snap.name} --type=merge "
-            f"-p '{json.dumps({'spec': {'selector': body}}, separators=(',', ':'))}'")
+    return (
+        f"kubectl -n {snap.namespace} patch service {snap.name} --type=merge "
+        f"-p '{json.dumps({'spec': {'selector': body}}, separators=(',', ':'))}'"
+    )
 
 
 @check(
@@ -111,38 +115,76 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
         tmpl_labels = labels_of(((d.get("spec") or {}).get("template")) or {})
         dep_labels = labels_of(d)
         if all(dep_labels.get(k) == v for k, v in sel.items()) and not all(
-                tmpl_labels.get(k) == v for k, v in sel.items()):
+            tmpl_labels.get(k) == v for k, v in sel.items()
+        ):
             missing = [f"{k}={v}" for k, v in sel.items() if tmpl_labels.get(k) != v]
             fixed = {k: v for k, v in tmpl_labels.items() if k in sel} or dict(tmpl_labels)
-            misses.append(NearMiss("Deployment", name_of(d), (
-                f"{', '.join(missing)} is on deployment/{name_of(d)}'s own labels but not on its pod template "
-                "(spec.template.metadata.labels)",), fixed))
-    elsewhere = sorted({ns_of(p) for p in snap.data.pods_matching_any_ns(sel) if ns_of(p) != snap.namespace}
-                       | {ns_of(p) for p in snap.data.foreign_matches})
-    parts = [f"Service {snap.namespace}/{snap.name} selects {format_map(sel)} but no pod in namespace "
-             f"{snap.namespace} has these labels"]
-    evidence = [Evidence("Service", snap.namespace, snap.name, "spec.selector", format_map(sel),
-                         "labels of at least one pod")]
-    remediation = (f"kubectl -n {snap.namespace} get pods --show-labels   # then set spec.selector to the "
-                   "pods' labels")
+            misses.append(
+                NearMiss(
+                    "Deployment",
+                    name_of(d),
+                    (
+                        f"{', '.join(missing)} is on deployment/{name_of(d)}'s own labels but not on its pod template "
+                        "(spec.template.metadata.labels)",
+                    ),
+                    fixed,
+                )
+            )
+    elsewhere = sorted(
+        {ns_of(p) for p in snap.data.pods_matching_any_ns(sel) if ns_of(p) != snap.namespace}
+        | {ns_of(p) for p in snap.data.foreign_matches}
+    )
+    parts = [
+        f"Service {snap.namespace}/{snap.name} selects {format_map(sel)} but no pod in namespace "
+        f"{snap.namespace} has these labels"
+    ]
+    evidence = [
+        Evidence(
+            "Service",
+            snap.namespace,
+            snap.name,
+            "spec.selector",
+            format_map(sel),
+            "labels of at least one pod",
+        )
+    ]
+    remediation = (
+        f"kubectl -n {snap.namespace} get pods --show-labels   # then set spec.selector to the pods' labels"
+    )
     if misses:
         best = misses[0]
         parts.append(f"near miss {best.obj_kind.lower()}/{best.name}: {'; '.join(best.differences)}")
         for m in misses[:5]:
-            evidence.append(Evidence(m.obj_kind, snap.namespace, m.name.split(" ", 1)[0], "metadata.labels",
-                                     "; ".join(m.differences), format_map(sel)))
+            evidence.append(
+                Evidence(
+                    m.obj_kind,
+                    snap.namespace,
+                    m.name.split(" ", 1)[0],
+                    "metadata.labels",
+                    "; ".join(m.differences),
+                    format_map(sel),
+                )
+            )
         if best.obj_kind == "Pod":
             remediation = _patch_cmd(snap, best.fixed_selector)
         else:
-            remediation = (f"Add {format_map(sel)} to deployment/{best.name} spec.template.metadata.labels (the "
-                           f"selector reads pod labels), or {_patch_cmd(snap, best.fixed_selector)}")
+            remediation = (
+                f"Add {format_map(sel)} to deployment/{best.name} spec.template.metadata.labels (the "
+                f"selector reads pod labels), or {_patch_cmd(snap, best.fixed_selector)}"
+            )
     if elsewhere:
-        parts.append(f"pods with these labels exist in namespace(s) {', '.join(elsewhere)}; a Service selects "
-                     "only pods in its own namespace")
-        evidence.append(Evidence("Namespace", None, elsewhere[0], "pods", "matching pods", f"in {snap.namespace}"))
+        parts.append(
+            f"pods with these labels exist in namespace(s) {', '.join(elsewhere)}; a Service selects "
+            "only pods in its own namespace"
+        )
+        evidence.append(
+            Evidence("Namespace", None, elsewhere[0], "pods", "matching pods", f"in {snap.namespace}")
+        )
         if not misses:
-            remediation = (f"Create the Service in namespace {elsewhere[0]} (or move the workload into "
-                           f"{snap.namespace}); clients then call {snap.name}.{elsewhere[0]}")
+            remediation = (
+                f"Create the Service in namespace {elsewhere[0]} (or move the workload into "
+                f"{snap.namespace}); clients then call {snap.name}.{elsewhere[0]}"
+            )
     if not snap.namespace_pods:
         parts.append(f"namespace {snap.namespace} has no pods at all")
     yield selector_matches.finding(Severity.CRITICAL, "; ".join(parts), remediation, evidence)
@@ -189,15 +231,26 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
             continue
         sample = missed[0]
         lacking = sorted(f"{k}={v}" for k, v in snap.selector.items() if labels_of(sample).get(k) != v)
-        keep = {k: v for k, v in snap.selector.items() if all(labels_of(p).get(k) == v for p in missed + pods)}
+        keep = {
+            k: v for k, v in snap.selector.items() if all(labels_of(p).get(k) == v for p in missed + pods)
+        }
         yield selector_partial.finding(
             Severity.WARNING,
             f"Service {snap.namespace}/{snap.name} selects {len(pods)} of {len(pods) + len(missed)} pods of "
             f"{owner}; pods such as {name_of(sample)} lack {', '.join(lacking)} and get no traffic",
-            _patch_cmd(snap, keep) if keep else
-            f"Give every pod of {owner} the labels {format_map(snap.selector)} in its pod template",
-            [Evidence("Pod", snap.namespace, name_of(sample), "metadata.labels",
-                      format_map(labels_of(sample)), format_map(snap.selector))],
+            _patch_cmd(snap, keep)
+            if keep
+            else f"Give every pod of {owner} the labels {format_map(snap.selector)} in its pod template",
+            [
+                Evidence(
+                    "Pod",
+                    snap.namespace,
+                    name_of(sample),
+                    "metadata.labels",
+                    format_map(labels_of(sample)),
+                    format_map(snap.selector),
+                )
+            ],
         )
 
 
@@ -221,26 +274,47 @@ shares the label on purpose is fine: say so with a distinct `track` label.""",
 )
 def selector_overbroad(snap: Snapshot) -> Iterator[Finding]:
     _needs_selector(snap)
-    owners = _owners(snap.selected_pods)
+    # bare pods (no owner) are not a workload of their own: they do not count towards "several"
+    owners = {k: v for k, v in _owners(snap.selected_pods).items() if not k.startswith("pod/")}
     if len(owners) < 2:
         return
     names = sorted(owners)
     distinguishing: list[str] = []
     first = labels_of(owners[names[0]][0])
     for k, v in sorted(first.items()):
-        if k != "pod-template-hash" and k not in snap.selector and all(
-                labels_of(ps[0]).get(k) != v for n, ps in owners.items() if n != names[0]):
+        if (
+            k != "pod-template-hash"
+            and k not in snap.selector
+            and all(labels_of(ps[0]).get(k) != v for n, ps in owners.items() if n != names[0])
+        ):
             distinguishing.append(f"{k}={v}")
     suggestion = {**snap.selector, **dict([distinguishing[0].split("=", 1)])} if distinguishing else None
     yield selector_overbroad.finding(
         Severity.WARNING,
         f"Service {snap.namespace}/{snap.name} selects pods of {len(owners)} workloads "
         f"({', '.join(f'{n} x{len(owners[n])}' for n in names)}); traffic is split between them",
-        _patch_cmd(snap, suggestion) if suggestion else
-        f"Add a label unique to the intended workload's pod template and to the selector of {snap.name}",
-        [Evidence("Service", snap.namespace, snap.name, "spec.selector", format_map(snap.selector),
-                  "labels of one workload")]
-        + [Evidence(o.split("/", 1)[0].capitalize(), snap.namespace, o.split("/", 1)[1], "pods selected",
-                    str(len(owners[o])), "0 (another workload)") for o in names[1:4]],
+        _patch_cmd(snap, suggestion)
+        if suggestion
+        else f"Add a label unique to the intended workload's pod template and to the selector of {snap.name}",
+        [
+            Evidence(
+                "Service",
+                snap.namespace,
+                snap.name,
+                "spec.selector",
+                format_map(snap.selector),
+                "labels of one workload",
+            )
+        ]
+        + [
+            Evidence(
+                o.split("/", 1)[0].capitalize(),
+                snap.namespace,
+                o.split("/", 1)[1],
+                "pods selected",
+                str(len(owners[o])),
+                "0 (another workload)",
+            )
+            for o in names[1:4]
+        ],
     )
-

@@ -1,0 +1,150 @@
+"""The chain: order, root cause, suppression of symptoms, status and exit codes, JSON Schema validity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from fixtureload import all_fixtures, build_data, load_fixture
+
+from kubediag.cli import FailOn, exit_code_for
+from kubediag.engine import diagnose
+from kubediag.model import ExitCode, Outcome, Severity, Status
+from kubediag.report import report_dict, to_markdown
+from kubediag.schemas import load
+from kubediag.snapshot import Snapshot
+
+SCHEMA = load("svc-report")
+
+
+def svc(name: str = "web", selector: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    s: dict[str, Any] = {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}], **spec}
+    if selector is not None:
+        s["selector"] = selector
+    return {
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"clusterIP": "10.96.0.10", "type": "ClusterIP", **s},
+    }
+
+
+def pod(
+    name: str, labels: dict[str, str], ready: bool = True, ip: str = "10.244.0.9", **status: Any
+) -> dict[str, Any]:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "labels": labels,
+            "creationTimestamp": "2026-01-02T00:00:00Z",
+        },
+        "spec": {
+            "nodeName": "node-a",
+            "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 8080}]}],
+        },
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True" if ready else "False"},
+            ],
+            **status,
+        },
+    }
+
+
+def slice_for(name: str, pods: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{name}-abc",
+            "namespace": "shop",
+            "labels": {
+                "kubernetes.io/service-name": name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+        },
+        "ports": [{"port": 8080, "protocol": "TCP", "name": ""}],
+        "endpoints": [
+            {
+                "addresses": [p["status"]["podIP"]],
+                "conditions": {"ready": True},
+                "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": "shop"},
+            }
+            for p in pods
+        ],
+    }
+
+
+def run(objects: list[dict[str, Any]], name: str = "web", **unavailable: str) -> Any:
+    return diagnose(Snapshot("shop", name, build_data(objects, unavailable or None)))
+
+
+def test_healthy_service() -> None:
+    pods = [pod("web-1", {"app": "web"}, ip="10.244.0.1"), pod("web-2", {"app": "web"}, ip="10.244.0.2")]
+    report = run([svc(selector={"app": "web"}), *pods, slice_for("web", pods)])
+    assert report.status is Status.HEALTHY, [f.message for f in report.findings]
+    assert report.root_cause is None
+    assert exit_code_for(report.status, report.worst, FailOn.critical) is ExitCode.OK
+    assert all(r.outcome is not Outcome.FAILED for r in report.results)
+
+
+def test_missing_service_is_the_root_and_nothing_else_runs() -> None:
+    report = run([pod("web-1", {"app": "web"})])
+    assert report.status is Status.BROKEN
+    assert report.root_cause is not None and report.root_cause.category.value == "service-not-found"
+    assert [r.check_id for r in report.results if r.outcome is not Outcome.SKIPPED] == ["KD101"]
+
+
+def test_first_failing_link_is_root_and_dependent_checks_are_suppressed() -> None:
+    # selector misses the pods: pods/endpoints/ports checks must not pile on as separate causes
+    report = run([svc(selector={"app": "front-end"}), pod("web-1", {"app": "frontend"})])
+    assert report.status is Status.BROKEN
+    assert report.root_cause is not None and report.root_cause.check_id == "KD201"
+    criticals = [f for f in report.findings if f.severity is Severity.CRITICAL]
+    assert [f.check_id for f in criticals] == ["KD201"]
+    after = [r for r in report.results if r.stage.order > report.results[4].stage.order]
+    suppressed = [r for r in after if "follows from the root cause KD201" in r.reason]
+    assert suppressed, "dependent checks are marked as following from the root cause"
+
+
+def test_unknown_when_pods_could_not_be_read() -> None:
+    report = run([svc(selector={"app": "web"})], pods="forbidden: list pods in namespace shop")
+    assert report.status is Status.UNKNOWN
+    assert report.root_cause is None or report.root_cause.category.value != "selector-no-match"
+    assert all(f.category.value != "selector-no-match" for f in report.findings)
+    assert exit_code_for(report.status, report.worst, FailOn.critical) is ExitCode.UNKNOWN
+    assert any("list pods in namespace shop" in r.reason for r in report.skipped)
+
+
+def test_optional_kind_forbidden_skips_only_its_checks() -> None:
+    pods = [pod("web-1", {"app": "web"})]
+    report = run(
+        [svc(selector={"app": "web"}), *pods, slice_for("web", pods)],
+        networkpolicies="forbidden: list networkpolicies in namespace shop",
+    )
+    assert report.status is Status.HEALTHY
+    assert report.incomplete
+    skipped = {r.check_id: r.reason for r in report.skipped}
+    assert any("list networkpolicies in namespace shop" in reason for reason in skipped.values())
+
+
+def test_fail_on_warning() -> None:
+    assert exit_code_for(Status.DEGRADED, Severity.WARNING, FailOn.critical) is ExitCode.OK
+    assert exit_code_for(Status.DEGRADED, Severity.WARNING, FailOn.warning) is ExitCode.FINDINGS
+    assert exit_code_for(Status.BROKEN, Severity.CRITICAL, FailOn.critical) is ExitCode.FINDINGS
+    assert exit_code_for(Status.HEALTHY, Severity.INFO, FailOn.warning) is ExitCode.OK
+
+
+@pytest.mark.parametrize("path", all_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_fixture_report_is_schema_valid(path: Any) -> None:
+    fx = load_fixture(path)
+    report = diagnose(fx.snapshot)
+    doc = report_dict(report)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["status"] in {"healthy", "degraded", "broken", "unknown"}
+    md = to_markdown(report)
+    assert f"`{fx.snapshot.namespace}/{fx.snapshot.name}`" in md

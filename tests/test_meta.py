@@ -1,0 +1,77 @@
+"""The check table is well formed: IDs, categories, docs, fixtures, e2e scenarios, generated docs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from fixtureload import FIXTURES
+
+from kubediag.checks.base import RETIRED_IDS, Check, ordered_checks
+from kubediag.docs import checks_markdown
+from kubediag.model import Category, Stage
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKS = ordered_checks()
+
+
+def scenario_categories() -> set[str]:
+    cats: set[str] = set()
+    for path in (ROOT / "e2e" / "scenarios").glob("*/scenario.yaml"):
+        exp = (yaml.safe_load(path.read_text()) or {}).get("expect") or {}
+        if exp.get("root_cause"):
+            cats.add(exp["root_cause"])
+        cats.update(exp.get("categories") or [])
+    return cats
+
+
+def test_ids_are_unique_stable_and_ordered() -> None:
+    ids = [c.id for c in CHECKS]
+    assert len(ids) == len(set(ids))
+    assert not set(ids) & RETIRED_IDS
+    for c in CHECKS:
+        assert re.fullmatch(r"KD\d{3}", c.id), c.id
+        # the hundreds digit names the stage: KD1xx existence/spec, KD2xx selection ... KD9xx consumers
+        assert int(c.id[2]) == {Stage.EXISTENCE: 1, Stage.SPEC: 1}.get(c.stage, c.stage.order), c.id
+    assert [c.stage.order for c in CHECKS] == sorted(c.stage.order for c in CHECKS)
+
+
+def test_every_category_has_a_check() -> None:
+    covered = {c.category for c in CHECKS}
+    # network-policy-reachability is the info-level companion of KD601 (who may reach the Service)
+    assert set(Category) - covered <= {Category.NETWORK_POLICY_REACHABILITY}
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
+def test_check_is_well_formed(chk: Check) -> None:
+    assert chk.category in set(Category)
+    assert chk.title and not chk.title.endswith(".")
+    for section in (chk.what, chk.why, chk.example, chk.fix):
+        assert len(section.strip()) > 20, f"{chk.id}: a documentation section is too thin"
+    assert chk.needs, f"{chk.id} declares the kinds it reads"
+    doc = chk.docs_markdown()
+    for heading in ("### What it checks", "### Why traffic breaks", "### Example", "### Fix"):
+        assert heading in doc
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
+def test_check_has_failing_and_passing_fixtures(chk: Check) -> None:
+    files = [p.name for p in (FIXTURES / chk.id).glob("*.yaml")]
+    assert any(f.startswith("fail") for f in files), f"{chk.id} has no failing fixture"
+    assert any(f.startswith("pass") for f in files), f"{chk.id} has no passing fixture"
+
+
+@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
+def test_check_has_an_e2e_scenario(chk: Check) -> None:
+    if chk.e2e_exempt:
+        assert len(chk.e2e_exempt) > 20, "an exemption says why"
+        return
+    assert chk.category.value in scenario_categories(), f"{chk.id} ({chk.category}) has no e2e scenario"
+
+
+def test_generated_check_docs_are_current() -> None:
+    doc = ROOT / "docs" / "checks.md"
+    assert doc.is_file(), "run `make docs`"
+    assert doc.read_text() == checks_markdown(), "docs/checks.md is stale: run `make docs`"

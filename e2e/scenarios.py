@@ -1,0 +1,212 @@
+"""Scenario loading, seeding and waiting, shared by the e2e tests and `make demo`.
+
+A scenario is a directory `e2e/scenarios/<name>/` with:
+  manifests.yaml   objects to apply; `${NS}` is replaced by the scenario's namespace (`kd-<name>`)
+  scenario.yaml    description, service, optional from, steps, wait conditions and the expectation
+
+Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "e2e" / "scenarios"
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: Path
+    namespace: str
+    service: str
+    description: str
+    expect: dict[str, Any]
+    client: str | None = None
+    steps: list[list[str]] = field(default_factory=list)
+    wait: list[dict[str, Any]] = field(default_factory=list)
+    demo: bool = False
+    kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
+
+    @property
+    def manifests(self) -> str:
+        return (self.path / "manifests.yaml").read_text().replace("${NS}", self.namespace)
+
+
+def load_all() -> list[Scenario]:
+    out = []
+    for d in sorted(SCENARIOS.iterdir()):
+        spec_file = d / "scenario.yaml"
+        if not spec_file.is_file():
+            continue
+        spec = yaml.safe_load(spec_file.read_text())
+        ns = f"kd-{d.name}"[:63]
+        sub = lambda v: v.replace("${NS}", ns) if isinstance(v, str) else v  # noqa: E731
+        out.append(
+            Scenario(
+                name=d.name,
+                path=d,
+                namespace=ns,
+                service=spec["service"],
+                description=spec.get("description", ""),
+                expect=spec["expect"],
+                client=sub(spec.get("from")),
+                steps=[[sub(a) for a in step] for step in spec.get("steps") or []],
+                wait=[{k: sub(v) for k, v in w.items()} for w in spec.get("wait") or []],
+                demo=bool(spec.get("demo")),
+            )
+        )
+    return out
+
+
+def kubectl_bin() -> str:
+    venv = Path(sys.executable).parent / "kubectl"
+    return str(venv) if venv.exists() else (shutil.which("kubectl") or "kubectl")
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 60) -> str:
+    proc = subprocess.run(
+        [kubectl_bin(), *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def kubediag_bin() -> str:
+    venv = Path(sys.executable).parent / "kubediag"
+    return str(venv) if venv.exists() else (shutil.which("kubediag") or "kubediag")
+
+
+def _docs(sc: Scenario) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(sc.manifests) if d]
+
+
+def extra_namespaces(sc: Scenario) -> list[str]:
+    return [d["metadata"]["name"] for d in _docs(sc) if d.get("kind") == "Namespace"]
+
+
+def seed(sc: Scenario) -> None:
+    """(Re)create the scenario's namespaces and apply its manifests (objects default to the scenario's ns)."""
+    for ns in [sc.namespace, *extra_namespaces(sc)]:
+        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=90s", check=False)
+    kubectl("create", "namespace", sc.namespace)
+    docs = _docs(sc)
+    for d in docs:
+        if d.get("kind") != "Namespace":
+            d.setdefault("metadata", {}).setdefault("namespace", sc.namespace)
+    # namespaces first, then everything else in manifest order
+    ordered = [d for d in docs if d.get("kind") == "Namespace"] + [d for d in docs if d.get("kind") != "Namespace"]
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(ordered))
+
+
+def run_steps(sc: Scenario) -> None:
+    for step in sc.steps:
+        if step and step[0] == "wait-for":
+            wait_for(sc, {"for": step[1], **({"count": int(step[2])} if len(step) > 2 else {})})
+            continue
+        if "-n" in step or "--namespace" in step:
+            kubectl(*step)
+        else:
+            kubectl("-n", sc.namespace, *step)
+
+
+def _pods(ns: str, selector: str) -> list[dict[str, Any]]:
+    out = kubectl("get", "pods", "-n", ns, "-l", selector, "-o", "json")
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+def _pod_state(p: dict[str, Any]) -> set[str]:
+    st = p.get("status") or {}
+    states: set[str] = set()
+    conds = {c["type"]: c for c in st.get("conditions") or []}
+    if conds.get("Ready", {}).get("status") == "True":
+        states.add("ready")
+    if conds.get("PodScheduled", {}).get("status") == "False":
+        states.add("unschedulable")
+    if st.get("podIP"):
+        states.add("has-ip")
+    if st.get("phase") == "Running":
+        states.add("running")
+    if (p.get("metadata") or {}).get("deletionTimestamp"):
+        states.add("terminating")
+    for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
+        reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+        if reason == "CrashLoopBackOff":
+            states.add("crashloop")
+        if reason in ("ImagePullBackOff", "ErrImagePull"):
+            states.add("image-pull")
+        if reason == "CreateContainerConfigError":
+            states.add("config-error")
+    if "running" in states and "ready" not in states and not states & {"crashloop"}:
+        states.add("not-ready")
+    if conds.get("PodScheduled", {}).get("status") == "True" and not st.get("podIP"):
+        states.add("no-ip")
+    return states
+
+
+def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
+    """Poll a real condition until it holds (bounded): pods in a state, or EndpointSlices published.
+
+    Forms:  {pods: SELECTOR, state: ready|not-ready|crashloop|image-pull|config-error|unschedulable|no-ip|
+                  terminating, count: N, namespace: NS}
+            {endpoints: SERVICE, ready: N}      (ready endpoints in the Service's EndpointSlices)
+            {for: SELECTOR-or-state shorthand}  (used by steps)
+    """
+    ns = cond.get("namespace", sc.namespace)
+    deadline = time.monotonic() + timeout
+    last = ""
+    delay = 0.2
+    while time.monotonic() < deadline:
+        if "endpoints" in cond:
+            out = kubectl("get", "endpointslices", "-n", ns, "-l",
+                          f"kubernetes.io/service-name={cond['endpoints']}", "-o", "json")
+            eps = [e for s in json.loads(out)["items"] for e in s.get("endpoints") or []]
+            ready = sum(1 for e in eps if (e.get("conditions") or {}).get("ready"))
+            want = int(cond.get("ready", 1))
+            last = f"{ready} ready endpoints, want {want}"
+            if ready == want:
+                return
+        else:
+            selector = cond.get("pods") or cond.get("for", "")
+            state = cond.get("state", "ready")
+            pods = _pods(ns, selector)
+            in_state = [p for p in pods if state in _pod_state(p)]
+            want = int(cond.get("count", len(pods) or 1))
+            last = f"{len(in_state)}/{len(pods)} pods {selector} in state {state}, want {want}"
+            if pods and len(in_state) >= want:
+                return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+    raise TimeoutError(f"scenario {sc.name}: timed out waiting: {last}")
+
+
+def settle(sc: Scenario) -> None:
+    run_steps(sc)
+    for cond in sc.wait:
+        wait_for(sc, cond)
+
+
+def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.CompletedProcess[str]:
+    args = [kubediag_bin(), "svc", sc.service, "-n", sc.namespace, "-o", output, "--timeout", "30", *extra]
+    if sc.client:
+        args += ["--from", sc.client]
+    env = {**os.environ, "NO_COLOR": "1"} if output == "json" else dict(os.environ)
+    return subprocess.run(args, capture_output=True, text=True, timeout=90, env=env, check=False)
+
+
+def cleanup(sc: Scenario) -> None:
+    for ns in [sc.namespace, *extra_namespaces(sc)]:
+        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)

@@ -35,7 +35,7 @@ e2e: cluster
 	source <(e2e/cluster env) && $(BIN)/pytest -q -m e2e e2e
 
 demo: cluster
-	source <(e2e/cluster env) && $(BIN)/python e2e/demo.py
+	source <(e2e/cluster env) && cd e2e && ../$(BIN)/python demo.py
 
 bench: cluster
 	source <(e2e/cluster env) && $(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -1,1 +1,123 @@
-"""(checks of this stage are being written)"""
+"""Endpoint plumbing: do the Service's EndpointSlices list its ready pods?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kubediag.checks.base import NotApplicable, check
+from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.snapshot import SERVICE_NAME_LABEL, Snapshot, name_of
+from kubediag.workloads import is_ready, pod_ip, pods_phrase
+
+
+def pod_ips(pod: Obj) -> set[str]:
+    status = pod.get("status") or {}
+    ips = {str(p.get("ip")) for p in status.get("podIPs") or [] if p.get("ip")}
+    if pod_ip(pod):
+        ips.add(pod_ip(pod))
+    return ips
+
+
+@check(
+    id="KD401",
+    category=Category.ENDPOINTS_MISSING,
+    stage=Stage.ENDPOINTS,
+    title="The EndpointSlices list the ready pods",
+    needs=[Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE],
+    what="""
+Compares the ready selected pods that have an IP with the endpoints of the EndpointSlices labelled
+`kubernetes.io/service-name=<service>` (matched by `targetRef` pod name or by address). Ready pods that no
+slice lists, or that every slice still lists as not ready, are missing.""",
+    why="""
+kube-proxy, DNS (headless Services) and Ingress controllers read EndpointSlices, not pods. Ready pods that
+no slice lists receive no traffic. When no slice exists at all for a Service with a selector and ready pods,
+the endpointslice controller in kube-controller-manager is not running (or runs without that controller).""",
+    example="""
+# kube-controller-manager is down: pods are Ready, but
+kubectl -n shop get endpointslices -l kubernetes.io/service-name=web
+# No resources found in shop namespace.""",
+    fix="""
+Check kube-controller-manager (`kubectl -n kube-system get pods -l component=kube-controller-manager`, its
+logs, its leader-election Lease, and that `--controllers` does not disable `endpointslice`). A few seconds
+of lag after a pod becomes ready is normal; if it persists, restart the controller manager.""",
+)
+def endpoints_missing(snap: Snapshot) -> Iterator[Finding]:
+    if snap.svc_type == "ExternalName":
+        raise NotApplicable("an ExternalName Service has no endpoints by design")
+    if not snap.selector:
+        raise NotApplicable("the Service has no selector")
+    ready = sorted((p for p in snap.selected_pods if is_ready(p) and pod_ip(p)), key=name_of)
+    if not ready:
+        raise NotApplicable("no selected pod is ready with an IP")
+    listed_names: dict[str, bool] = {}  # pod name -> listed as ready in some slice
+    listed_ips: dict[str, bool] = {}
+    for s in snap.slices:
+        for e in s.get("endpoints") or []:
+            ok = (e.get("conditions") or {}).get("ready") is not False  # nil means ready
+            ref = e.get("targetRef") or {}
+            if ref.get("kind", "Pod") == "Pod" and ref.get("name"):
+                name = str(ref["name"])
+                listed_names[name] = listed_names.get(name, False) or ok
+            for a in e.get("addresses") or []:
+                listed_ips[str(a)] = listed_ips.get(str(a), False) or ok
+
+    def state(pod: Obj) -> str:
+        """listed | not-ready | absent"""
+        flags = [listed_names[name_of(pod)]] if name_of(pod) in listed_names else []
+        flags += [listed_ips[ip] for ip in pod_ips(pod) if ip in listed_ips]
+        if not flags:
+            return "absent"
+        return "listed" if any(flags) else "not-ready"
+
+    missing = [p for p in ready if state(p) != "listed"]
+    if not missing:
+        return
+    ns = snap.namespace
+    stale = [p for p in missing if state(p) == "not-ready"]
+    selector = f"-l {SERVICE_NAME_LABEL}={snap.name}"
+    evidence = [
+        Evidence(
+            "Pod",
+            ns,
+            name_of(p),
+            "status.podIP",
+            f"{pod_ip(p)} ready, {'listed as not ready' if state(p) == 'not-ready' else 'in no EndpointSlice'}",
+            f"a ready endpoint in an EndpointSlice labelled {SERVICE_NAME_LABEL}={snap.name}",
+        )
+        for p in missing[:5]
+    ]
+    kcm = (
+        "kubectl -n kube-system get pods -l component=kube-controller-manager; "
+        "kubectl -n kube-system get lease kube-controller-manager   # is the controller manager running "
+        "with the endpointslice controller enabled?"
+    )
+    who = pods_phrase(missing, len(ready))
+    if not snap.slices:
+        message = (
+            f"Service {ns}/{snap.name} selects {len(ready)} ready pod(s) but has no EndpointSlice at all: "
+            "is the endpointslice controller in kube-controller-manager running?"
+        )
+        evidence.insert(
+            0,
+            Evidence("Service", ns, snap.name, "endpointslices", "none", f"EndpointSlices {selector}"),
+        )
+        yield endpoints_missing.finding(Severity.CRITICAL, message, kcm, evidence)
+        return
+    severity = Severity.CRITICAL if len(missing) == len(ready) else Severity.WARNING
+    message = (
+        f"Service {ns}/{snap.name}: {who} (ready, with an IP) are not listed as ready endpoints in its "
+        f"{len(snap.slices)} EndpointSlice(s)"
+    )
+    if stale:
+        message += f" ({len(stale)} listed as not ready although the pod is Ready)"
+    message += (
+        ": they receive no traffic; the endpointslice controller is lagging or stopped"
+        if severity is Severity.WARNING
+        else ": no ready pod receives traffic; is the endpointslice controller in kube-controller-manager running?"
+    )
+    yield endpoints_missing.finding(
+        severity,
+        message,
+        f"kubectl -n {ns} get endpointslices {selector} -o wide   # if this persists: {kcm}",
+        evidence,
+    )

@@ -1,0 +1,739 @@
+"""NetworkPolicy (networking.k8s.io/v1) decision procedure: may traffic go from one peer to another? Pure.
+
+The semantics, as the API defines them (networking/v1 types and defaulting, kubernetes.io network-policies):
+
+- A pod is *isolated* for a direction when a policy in its namespace selects it (`spec.podSelector`, `{}` =
+  every pod) and the direction is among the policy's effective types: `policyTypes` when set; otherwise
+  Ingress always, plus Egress when `egress` is non-empty (the API server's defaulting; an egress-only policy
+  written without `policyTypes` therefore also isolates ingress with no ingress rule: a silent deny).
+- A connection is allowed when the destination admits it on ingress AND the source admits it on egress. A
+  non-isolated side admits everything. Rules (across every isolating policy) are OR-ed; within a rule a peer
+  match AND a port match; an absent or empty `from`/`to`/`ports` matches everything; `ingress: []` denies,
+  `ingress: [{}]` admits everything.
+- Peers: `podSelector` alone selects pods in the policy's own namespace; `namespaceSelector` alone every pod
+  of the matching namespaces (`{}` = every namespace); both in one element are ANDed (two elements: ORed);
+  `ipBlock` is `cidr` minus `except` and matches the peer's IP. Whether a CNI matches *pod* IPs against
+  ipBlock is implementation-defined (Cilium does not, Calico does): this module matches any known IP.
+- Ports are pod ports (after the Service's DNAT: the resolved targetPort), never the Service port. The
+  protocol defaults to TCP; `port` absent = every port of that protocol; `endPort` makes a numeric range; a
+  named port resolves against the *destination* pod's serving containers (name and protocol) — on egress too.
+
+Not modelled: traffic from the destination's own node (always allowed), hostNetwork pods (undefined), the
+pre/post-DNAT address of ClusterIP traffic seen by ipBlock (undefined), and CNIs that do not enforce policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kubediag.labels import format_selector, labels_of, selector_matches
+from kubediag.model import Obj
+from kubediag.snapshot import name_of, ns_of
+from kubediag.workloads import pod_ip, port_protocol, serving_containers
+
+Direction = Literal["ingress", "egress"]
+INGRESS: Direction = "ingress"
+EGRESS: Direction = "egress"
+NS_NAME_LABEL = "kubernetes.io/metadata.name"
+
+_TYPE = {INGRESS: "Ingress", EGRESS: "Egress"}
+_PEERS = {INGRESS: "from", EGRESS: "to"}
+
+
+# ---- peers ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Peer:
+    """One end of a connection: a pod (namespace set) or a client outside the pod network (namespace None)."""
+
+    name: str  # for messages: "shop/frontend-1", "10.0.0.5"
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    ip: str | None = None
+    pod: Obj | None = None  # the pod object, when there is one: named ports of a destination resolve on it
+
+    @classmethod
+    def of_pod(cls, pod: Obj, namespace_labels: Mapping[str, str] | None = None) -> Peer:
+        ns = ns_of(pod)
+        ns_labels = dict(namespace_labels or {})
+        ns_labels.setdefault(NS_NAME_LABEL, ns)
+        return cls(
+            name=f"{ns}/{name_of(pod)}",
+            namespace=ns,
+            labels=dict(labels_of(pod)),
+            namespace_labels=ns_labels,
+            ip=pod_ip(pod) or None,
+            pod=pod,
+        )
+
+    @classmethod
+    def external(cls, ip: str, name: str = "") -> Peer:
+        return cls(name=name or ip, ip=ip)
+
+    @property
+    def is_pod(self) -> bool:
+        return self.namespace is not None
+
+
+# ---- rule references -----------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class RuleRef:
+    """Where in a policy a decision was made: `policy/allow-web spec.ingress[1].from[0]`."""
+
+    namespace: str
+    policy: str
+    direction: Direction
+    rule: int | None = None  # None: the policy as a whole (e.g. it has no rules for the direction)
+    peer: int | None = None
+    port: int | None = None
+
+    @property
+    def field(self) -> str:
+        out = f"spec.{self.direction}"
+        if self.rule is not None:
+            out += f"[{self.rule}]"
+            if self.peer is not None:
+                out += f".{_PEERS[self.direction]}[{self.peer}]"
+            if self.port is not None:
+                out += f".ports[{self.port}]"
+        return out
+
+    def __str__(self) -> str:
+        return f"policy/{self.policy} {self.field}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict of one side (the destination's ingress or the source's egress) for one connection."""
+
+    direction: Direction
+    allowed: bool
+    isolated: bool
+    isolating: tuple[str, ...] = ()  # names of the policies that isolate the pod for this direction, sorted
+    allowed_by: tuple[RuleRef, ...] = ()  # every rule that admits the connection
+    peer_only: tuple[RuleRef, ...] = ()  # rules whose peer matches but none of whose ports do
+
+    @property
+    def deciding(self) -> tuple[str, ...]:
+        """The admitting rules when allowed; the isolating policies when denied; () when not isolated."""
+        if not self.isolated:
+            return ()
+        if self.allowed:
+            return tuple(str(r) for r in self.allowed_by)
+        return tuple(f"policy/{p}" for p in self.isolating)
+
+
+# ---- policy basics -------------------------------------------------------------------------------------
+def spec_of(policy: Obj) -> Mapping[str, Any]:
+    spec = policy.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def effective_policy_types(policy: Obj) -> frozenset[str]:
+    """`policyTypes` when set; otherwise Ingress, plus Egress when `egress` is non-empty (API defaulting)."""
+    spec = spec_of(policy)
+    declared = spec.get("policyTypes")
+    if declared:
+        return frozenset(str(t) for t in declared)
+    return frozenset({"Ingress", "Egress"} if spec.get("egress") else {"Ingress"})
+
+
+def silently_isolates_ingress(policy: Obj) -> bool:
+    """An egress-only policy written without `policyTypes`: it also denies all ingress to its pods."""
+    spec = spec_of(policy)
+    return not spec.get("policyTypes") and bool(spec.get("egress")) and not spec.get("ingress")
+
+
+def pod_selector(policy: Obj) -> Mapping[str, Any]:
+    """The policy's spec.podSelector; absent is the empty selector (the field is not a pointer)."""
+    sel = spec_of(policy).get("podSelector")
+    return sel if isinstance(sel, Mapping) else {}
+
+
+def selects(policy: Obj, namespace: str, labels: Mapping[str, str]) -> bool:
+    return ns_of(policy) == namespace and selector_matches(pod_selector(policy), labels)
+
+
+def isolating_policies(
+    policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
+) -> tuple[Obj, ...]:
+    """The policies that select a pod (namespace, labels) and isolate it for `direction`, sorted by name."""
+    found = [
+        p for p in policies if selects(p, namespace, labels) and _TYPE[direction] in effective_policy_types(p)
+    ]
+    return tuple(sorted(found, key=name_of))
+
+
+def rules_of(policy: Obj, direction: Direction) -> list[Mapping[str, Any]]:
+    rules = spec_of(policy).get(direction) or []
+    # a null list item decodes to the zero-value rule, which matches everything
+    return [r if isinstance(r, Mapping) else {} for r in rules]
+
+
+def _elements(rule: Mapping[str, Any], direction: Direction) -> list[Mapping[str, Any]]:
+    return [e if isinstance(e, Mapping) else {} for e in rule.get(_PEERS[direction]) or []]
+
+
+def _port_entries(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [p if isinstance(p, Mapping) else {} for p in rule.get("ports") or []]
+
+
+# ---- ports ---------------------------------------------------------------------------------------------
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def resolve_port(pod: Obj | None, target_port: int | str | None, protocol: str = "TCP") -> int | None:
+    """A numeric port, or a named port looked up in the pod's serving containers (name and protocol)."""
+    number = _as_int(target_port)
+    if number is not None:
+        return number
+    if pod is None or not isinstance(target_port, str) or not target_port:
+        return None
+    for c in serving_containers(pod):
+        for p in c.get("ports") or []:
+            if p.get("name") == target_port and port_protocol(p) == protocol:
+                return _as_int(p.get("containerPort"))
+    return None
+
+
+def port_matches(entry: Mapping[str, Any], dst_pod: Obj | None, port: int, protocol: str) -> bool:
+    """One NetworkPolicyPort against a pod port: protocol (default TCP), then port / endPort / named port."""
+    if str(entry.get("protocol") or "TCP") != protocol:
+        return False
+    spec_port = entry.get("port")
+    if spec_port is None or spec_port == "":
+        return True
+    number = _as_int(spec_port)
+    if number is None:  # a named port: it means what the destination pod calls it
+        return resolve_port(dst_pod, str(spec_port), protocol) == port
+    end = _as_int(entry.get("endPort"))
+    return number <= port <= max(number, end) if end is not None else port == number
+
+
+def describe_port_entry(entry: Mapping[str, Any]) -> str:
+    proto = str(entry.get("protocol") or "TCP")
+    port = entry.get("port")
+    if port is None or port == "":
+        return f"every {proto} port"
+    end = entry.get("endPort")
+    return f"{port}-{end}/{proto}" if end is not None else f"{port}/{proto}"
+
+
+def describe_ports(rule: Mapping[str, Any]) -> str:
+    entries = _port_entries(rule)
+    return ", ".join(describe_port_entry(e) for e in entries) if entries else "every port"
+
+
+# ---- peers against policy elements ---------------------------------------------------------------------
+def ip_block_matches(block: Mapping[str, Any], ip: str | None) -> bool:
+    """`cidr` minus every `except`; an unknown or unparsable address matches nothing."""
+    if not ip:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+        net = ipaddress.ip_network(str(block.get("cidr") or ""), strict=False)
+    except ValueError:
+        return False
+    if addr.version != net.version or addr not in net:
+        return False
+    for ex in block.get("except") or []:
+        try:
+            if addr in ipaddress.ip_network(str(ex), strict=False):
+                return False
+        except ValueError:
+            continue
+    return True
+
+
+def ip_block_empty(block: Mapping[str, Any]) -> bool:
+    """True when `except` covers the whole `cidr` (or the cidr is invalid): the block matches no address."""
+    try:
+        net = ipaddress.ip_network(str(block.get("cidr") or ""), strict=False)
+    except ValueError:
+        return True
+    for ex in block.get("except") or []:
+        try:
+            exn = ipaddress.ip_network(str(ex), strict=False)
+        except ValueError:
+            continue
+        if exn.version == net.version and net.subnet_of(exn):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def _selector(elem: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    sel = elem.get(key)
+    return sel if isinstance(sel, Mapping) else None
+
+
+def peer_matches(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> bool:
+    """One `from`/`to` element against a peer."""
+    return peer_mismatch(policy_namespace, elem, peer) is None
+
+
+def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> str | None:
+    """Why one `from`/`to` element does not match the peer (None when it matches)."""
+    block = _selector(elem, "ipBlock")
+    if block is not None:
+        if ip_block_matches(block, peer.ip):
+            return None
+        if not peer.ip:
+            return f"{describe_element(policy_namespace, elem)} matches IP addresses, and {peer.name} has none"
+        return f"{peer.name}'s IP {peer.ip} is not in {describe_element(policy_namespace, elem)}"
+    pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
+    if pod_sel is None and ns_sel is None:
+        return "the element sets no selector and no ipBlock (invalid: it matches nothing)"
+    if peer.namespace is None:
+        return f"{peer.name} is not a pod; only ipBlock matches clients outside the pod network"
+    reasons: list[str] = []
+    if ns_sel is None:
+        if peer.namespace != policy_namespace:
+            reasons.append(
+                f"podSelector without namespaceSelector selects pods in {policy_namespace} only, and "
+                f"{peer.name} is in {peer.namespace}"
+            )
+    elif not selector_matches(ns_sel, peer.namespace_labels):
+        reasons.append(
+            f"namespace {peer.namespace} (labels {_fmt_labels(peer.namespace_labels)}) does not match "
+            f"namespaceSelector {format_selector(ns_sel)}"
+        )
+    if pod_sel is not None and not selector_matches(pod_sel, peer.labels):
+        reasons.append(f"pod labels {_fmt_labels(peer.labels)} do not match podSelector {format_selector(pod_sel)}")
+    if not reasons:
+        return None
+    if pod_sel is not None and ns_sel is not None:
+        reasons.insert(0, "namespaceSelector AND podSelector are in one element, so both must match")
+    return "; ".join(reasons)
+
+
+def namespace_only_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> bool:
+    """The element would match the peer but for its namespaceSelector (matters when namespace labels are unknown)."""
+    ns_sel, pod_sel = _selector(elem, "namespaceSelector"), _selector(elem, "podSelector")
+    if ns_sel is None or peer.namespace is None or _selector(elem, "ipBlock") is not None:
+        return False
+    return not selector_matches(ns_sel, peer.namespace_labels) and (
+        pod_sel is None or selector_matches(pod_sel, peer.labels)
+    )
+
+
+def _fmt_labels(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
+
+
+def describe_element(policy_namespace: str, elem: Mapping[str, Any] | None) -> str:
+    """A `from`/`to` element in words: 'pods app=web in shop', 'pods app=x in namespaces team=ops', ..."""
+    if elem is None:
+        return "every source and destination"
+    block = _selector(elem, "ipBlock")
+    if block is not None:
+        text = f"ipBlock {block.get('cidr')}"
+        if block.get("except"):
+            text += " except " + ",".join(str(e) for e in block["except"])
+        return text
+    pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
+    pods = "every pod" if pod_sel is None or format_selector(pod_sel) == "<all>" else (
+        f"pods {format_selector(pod_sel)}"
+    )
+    if ns_sel is None:
+        return f"{pods} in {policy_namespace}" if pod_sel is not None else "nothing (no selector)"
+    nss = format_selector(ns_sel)
+    return f"{pods} in every namespace" if nss == "<all>" else f"{pods} in namespaces {nss}"
+
+
+def describe_rule(policy: Obj, direction: Direction, index: int) -> str:
+    rule = rules_of(policy, direction)[index]
+    elems = _elements(rule, direction)
+    who = " or ".join(describe_element(ns_of(policy), e) for e in elems) if elems else (
+        "every source" if direction == INGRESS else "every destination"
+    )
+    return f"{describe_ports(rule)} {'from' if direction == INGRESS else 'to'} {who}"
+
+
+# ---- decisions -----------------------------------------------------------------------------------------
+def _decide(
+    direction: Direction,
+    policies: Iterable[Obj],
+    subject_ns: str,
+    subject_labels: Mapping[str, str],
+    other: Peer,
+    dst_pod: Obj | None,
+    port: int,
+    protocol: str,
+) -> Decision:
+    isolating = isolating_policies(policies, subject_ns, subject_labels, direction)
+    if not isolating:
+        return Decision(direction, allowed=True, isolated=False)
+    allowed_by: list[RuleRef] = []
+    peer_only: list[RuleRef] = []
+    for pol in isolating:
+        for i, rule in enumerate(rules_of(pol, direction)):
+            elems = _elements(rule, direction)
+            if elems:
+                j = next((j for j, e in enumerate(elems) if peer_matches(ns_of(pol), e, other)), None)
+                if j is None:
+                    continue
+            else:
+                j = None
+            entries = _port_entries(rule)
+            ref = RuleRef(ns_of(pol), name_of(pol), direction, i, j)
+            if not entries or any(port_matches(e, dst_pod, port, protocol) for e in entries):
+                allowed_by.append(ref)
+            else:
+                peer_only.append(ref)
+    return Decision(
+        direction,
+        allowed=bool(allowed_by),
+        isolated=True,
+        isolating=tuple(name_of(p) for p in isolating),
+        allowed_by=tuple(allowed_by),
+        peer_only=tuple(peer_only),
+    )
+
+
+def ingress_decision(
+    policies: Iterable[Obj], dst_pod: Obj, src: Peer, port: int, protocol: str = "TCP"
+) -> Decision:
+    """Does `dst_pod` admit `src` on pod port `port`? Only policies in the pod's namespace count."""
+    return _decide(INGRESS, policies, ns_of(dst_pod), labels_of(dst_pod), src, dst_pod, port, protocol)
+
+
+def egress_decision(
+    policies: Iterable[Obj], src_pod: Obj, dst: Peer, port: int, protocol: str = "TCP"
+) -> Decision:
+    """May `src_pod` send to `dst` on pod port `port`? Named ports resolve on the destination pod."""
+    return _decide(EGRESS, policies, ns_of(src_pod), labels_of(src_pod), dst, dst.pod, port, protocol)
+
+
+def connection_allowed(
+    src_policies: Iterable[Obj],
+    dst_policies: Iterable[Obj],
+    src: Peer,
+    dst: Peer,
+    port: int,
+    protocol: str = "TCP",
+) -> bool:
+    """Both sides: the source's egress (when it is a pod) and the destination's ingress (when it is a pod)."""
+    if src.pod is not None and not egress_decision(src_policies, src.pod, dst, port, protocol).allowed:
+        return False
+    return dst.pod is None or ingress_decision(dst_policies, dst.pod, src, port, protocol).allowed
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One reason a rule did not admit a connection, located in its policy."""
+
+    ref: RuleRef
+    text: str
+    namespace_only: bool = False  # would match but for the namespaceSelector (namespace labels matter)
+
+
+def explain_denial(
+    direction: Direction,
+    policies: Iterable[Obj],
+    subject_pod: Obj,
+    other: Peer,
+    dst_pod: Obj | None,
+    port: int,
+    protocol: str = "TCP",
+) -> tuple[Explanation, ...]:
+    """Why the isolating policies of `subject_pod` do not admit `other` on `port`: one line per near rule."""
+    out: list[Explanation] = []
+    verb = "from" if direction == INGRESS else "to"
+    for pol in isolating_policies(policies, ns_of(subject_pod), labels_of(subject_pod), direction):
+        pns, pname = ns_of(pol), name_of(pol)
+        rules = rules_of(pol, direction)
+        if not rules:
+            if direction == INGRESS and silently_isolates_ingress(pol):
+                text = (
+                    "lists only egress rules and no policyTypes, so Kubernetes defaults policyTypes to "
+                    "[Ingress, Egress]: it isolates ingress with no ingress rule (a silent deny-all); "
+                    "add policyTypes: [Egress]"
+                )
+            else:
+                text = f"has no {direction} rules: it denies all {direction} of the pods it selects"
+            out.append(Explanation(RuleRef(pns, pname, direction), text))
+            continue
+        for i, rule in enumerate(rules):
+            elems = _elements(rule, direction)
+            entries = _port_entries(rule)
+            port_ok = not entries or any(port_matches(e, dst_pod, port, protocol) for e in entries)
+            matching = [j for j, e in enumerate(elems) if peer_matches(pns, e, other)]
+            if (matching or not elems) and not port_ok:
+                ref = RuleRef(pns, pname, direction, i, matching[0] if matching else None)
+                out.append(
+                    Explanation(ref, f"matches {other.name} on {describe_ports(rule)} only, not {port}/{protocol}")
+                )
+            elif port_ok and elems and not matching:
+                for j, e in enumerate(elems):
+                    why = peer_mismatch(pns, e, other) or ""
+                    out.append(
+                        Explanation(
+                            RuleRef(pns, pname, direction, i, j),
+                            f"{verb} {describe_element(pns, e)}: {why}",
+                            namespace_only_mismatch(pns, e, other),
+                        )
+                    )
+    return tuple(out)
+
+
+def service_port_rules(
+    direction: Direction,
+    policies: Iterable[Obj],
+    subject_pod: Obj,
+    dst_pod: Obj | None,
+    service_port: int,
+    pod_port: int,
+    protocol: str = "TCP",
+) -> tuple[RuleRef, ...]:
+    """Rules of the isolating policies that name the Service port but not the pod port (a classic mistake)."""
+    if service_port == pod_port:
+        return ()
+    out: list[RuleRef] = []
+    for pol in isolating_policies(policies, ns_of(subject_pod), labels_of(subject_pod), direction):
+        for i, rule in enumerate(rules_of(pol, direction)):
+            entries = _port_entries(rule)
+            if any(port_matches(e, dst_pod, pod_port, protocol) for e in entries):
+                continue
+            k = next(
+                (k for k, e in enumerate(entries) if _as_int(e.get("port")) is not None
+                 and port_matches(e, dst_pod, service_port, protocol)),
+                None,
+            )
+            if k is not None:
+                out.append(RuleRef(ns_of(pol), name_of(pol), direction, i, port=k))
+    return tuple(out)
+
+
+# ---- who may reach a pod (no particular client) ---------------------------------------------------------
+@dataclass(frozen=True)
+class AllowedPeer:
+    """A `from` element (or a whole rule without `from`) that admits traffic on the port being judged."""
+
+    rule: RuleRef
+    element: Mapping[str, Any] | None  # None: the rule has no `from`, every source is admitted
+
+    @property
+    def kind(self) -> str:
+        """'any', 'ipblock', 'pods' (podSelector alone: the policy's namespace) or 'namespaces'."""
+        if self.element is None:
+            return "any"
+        if _selector(self.element, "ipBlock") is not None:
+            return "ipblock"
+        if _selector(self.element, "namespaceSelector") is not None:
+            return "namespaces"
+        return "pods" if _selector(self.element, "podSelector") is not None else "none"
+
+    @property
+    def pod_selector(self) -> Mapping[str, Any] | None:
+        return None if self.element is None else _selector(self.element, "podSelector")
+
+    @property
+    def namespace_selector(self) -> Mapping[str, Any] | None:
+        return None if self.element is None else _selector(self.element, "namespaceSelector")
+
+    @property
+    def ip_block(self) -> Mapping[str, Any] | None:
+        return None if self.element is None else _selector(self.element, "ipBlock")
+
+    def matches(self, peer: Peer) -> bool:
+        return self.element is None or peer_matches(self.rule.namespace, self.element, peer)
+
+    def describe(self) -> str:
+        if self.element is None:
+            return "every source"
+        return describe_element(self.rule.namespace, self.element)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who a pod admits on ingress on one port: `allowed` peers, when it is isolated at all."""
+
+    isolated: bool
+    isolating: tuple[str, ...] = ()
+    allowed: tuple[AllowedPeer, ...] = ()
+    empty_policies: tuple[RuleRef, ...] = ()  # isolating policies without ingress rules
+    silent_policies: tuple[str, ...] = ()  # of which: egress-only policies without policyTypes
+    other_ports: tuple[tuple[RuleRef, str], ...] = ()  # rules that admit someone on other ports only
+
+    def admits(self, peer: Peer) -> bool:
+        """Equals ingress_decision(...).allowed for the same pod and port (a tested invariant)."""
+        return not self.isolated or any(a.matches(peer) for a in self.allowed)
+
+
+def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+    isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
+    if not isolating:
+        return Admission(isolated=False)
+    allowed: list[AllowedPeer] = []
+    empty: list[RuleRef] = []
+    silent: list[str] = []
+    other: list[tuple[RuleRef, str]] = []
+    for pol in isolating:
+        pns, pname = ns_of(pol), name_of(pol)
+        rules = rules_of(pol, INGRESS)
+        if not rules:
+            empty.append(RuleRef(pns, pname, INGRESS))
+            if silently_isolates_ingress(pol):
+                silent.append(pname)
+        for i, rule in enumerate(rules):
+            entries = _port_entries(rule)
+            if entries and not any(port_matches(e, dst_pod, port, protocol) for e in entries):
+                other.append((RuleRef(pns, pname, INGRESS, i), describe_ports(rule)))
+                continue
+            elems = _elements(rule, INGRESS)
+            if not elems:
+                allowed.append(AllowedPeer(RuleRef(pns, pname, INGRESS, i), None))
+            allowed.extend(AllowedPeer(RuleRef(pns, pname, INGRESS, i, j), e) for j, e in enumerate(elems))
+    return Admission(
+        isolated=True,
+        isolating=tuple(name_of(p) for p in isolating),
+        allowed=tuple(allowed),
+        empty_policies=tuple(empty),
+        silent_policies=tuple(silent),
+        other_ports=tuple(other),
+    )
+
+
+# ---- remediation: policies as YAML ----------------------------------------------------------------------
+_VOLATILE_LABELS = frozenset({
+    "pod-template-hash",
+    "controller-revision-hash",
+    "pod-template-generation",
+    "statefulset.kubernetes.io/pod-name",
+    "apps.kubernetes.io/pod-index",
+    "controller-uid",
+    "job-name",
+    "batch.kubernetes.io/controller-uid",
+    "batch.kubernetes.io/job-name",
+    "batch.kubernetes.io/job-completion-index",
+})
+_IDENTITY_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app", "k8s-app", "name")
+
+
+def stable_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Labels that identify a workload's pods (not one pod): identity labels when present, else all stable ones."""
+    ident = {k: str(labels[k]) for k in _IDENTITY_LABELS if k in labels}
+    if ident:
+        return ident
+    return {str(k): str(v) for k, v in sorted(labels.items()) if k not in _VOLATILE_LABELS}
+
+
+def dns_label(*parts: str) -> str:
+    """A valid object name from parts: lower case, [a-z0-9-], at most 63 characters."""
+    text = re.sub(r"[^a-z0-9-]+", "-", "-".join(p for p in parts if p).lower()).strip("-")
+    return re.sub(r"-+", "-", text)[:63].strip("-") or "allow"
+
+
+def allow_policy(
+    *,
+    name: str,
+    namespace: str,
+    direction: Direction,
+    subject: Mapping[str, str],
+    peer_pods: Mapping[str, str] | None,
+    peer_namespace: str | None,
+    ports: Sequence[tuple[int | str, str]],
+    ip_block: str | None = None,
+) -> dict[str, Any]:
+    """A NetworkPolicy admitting one peer: `subject` pods (matchLabels; {} = all) in `namespace` accept (ingress)
+    or send (egress) `ports` from/to pods `peer_pods` (None = every pod) of `peer_namespace` (None = the same),
+    or from/to the CIDR `ip_block` (a client outside the pod network)."""
+    elem: dict[str, Any] = {}
+    if peer_pods is not None:
+        elem["podSelector"] = {"matchLabels": dict(peer_pods)} if peer_pods else {}
+    if ip_block is not None:
+        elem = {"ipBlock": {"cidr": ip_block}}
+    elif peer_pods is None or (peer_namespace is not None and peer_namespace != namespace):
+        elem["namespaceSelector"] = {"matchLabels": {NS_NAME_LABEL: peer_namespace or namespace}}
+    rule = {
+        _PEERS[direction]: [elem],
+        "ports": [{"protocol": proto, "port": port} for port, proto in ports],
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": dict(subject)} if subject else {},
+            "policyTypes": [_TYPE[direction]],
+            direction: [rule],
+        },
+    }
+
+
+def policy_manifest(policy: Obj, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A policy as one would re-apply it: apiVersion, kind, name, namespace, spec (optionally replaced)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name_of(policy), "namespace": ns_of(policy)},
+        "spec": json.loads(json.dumps(spec if spec is not None else spec_of(policy))),
+    }
+
+
+_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
+_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+        return text
+    return json.dumps(text)
+
+
+def _yaml_lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        if not value:
+            return [pad + "{}"]
+        lines: list[str] = []
+        for k, v in value.items():
+            key = _scalar(k)
+            if isinstance(v, Mapping | list) and v:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_yaml_lines(v, indent + 2))
+            else:
+                lines.append(f"{pad}{key}: {_flow(v)}")
+        return lines
+    if isinstance(value, list):
+        if not value:
+            return [pad + "[]"]
+        lines = []
+        for item in value:
+            sub = _yaml_lines(item, indent + 2)
+            lines.append(pad + "- " + sub[0][indent + 2 :])
+            lines.extend(sub[1:])
+        return lines
+    return [pad + _scalar(value)]
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{}" if not value else "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def to_yaml(value: Any) -> str:
+    """Block-style YAML for plain JSON data (no dependency; the output parses back to the same data)."""
+    return "\n".join(_yaml_lines(value, 0)) + "\n"

@@ -258,6 +258,145 @@ def explain_cmd(
     sys.stdout.write(chk.docs_markdown())
 
 
+@app.command("audit")
+def audit_cmd(
+    all_namespaces: Annotated[
+        bool, typer.Option("-A", "--all-namespaces", help="Every namespace (one cluster-wide LIST per kind).")
+    ] = False,
+    namespaces: Annotated[
+        list[str] | None,
+        typer.Option("-n", "--namespace", help="Namespace to audit; repeat for several (default: the context's)."),
+    ] = None,
+    selector: Annotated[
+        str | None, typer.Option("-l", "--selector", help="Only Services with these labels (kubectl syntax).")
+    ] = None,
+    exclude_namespaces: Annotated[
+        list[str] | None,
+        typer.Option("--exclude-namespace", help="Skip the Services of this namespace; repeatable."),
+    ] = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    output: Annotated[
+        AuditOutput, typer.Option("-o", "--output", help="text | json | jsonl (one Service per line) | markdown | junit.")
+    ] = AuditOutput.text,
+    fail_on: FailOnOpt = FailOn.critical,
+    timeout: TimeoutOpt = 120.0,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=10, max=5000, help="Items per LIST page (limit + continue).")
+    ] = 500,
+    debug: DebugOpt = False,
+) -> None:
+    """Diagnose every Service in scope with the svc chain: summary, cluster-wide findings, the unhealthy ones.
+
+    Exit code as for svc, on the worst Service: 4 if any status is unknown, 1 on a finding at or above
+    --fail-on, else 0.
+    """
+
+    def run() -> None:
+        if all_namespaces and namespaces:
+            raise UsageError("-A/--all-namespaces and -n/--namespace exclude each other")
+        for ns in [*(namespaces or []), *(exclude_namespaces or [])]:
+            _validate_namespace(ns)
+        from kubediag import audit
+
+        if selector is not None and (problem := audit.label_selector_error(selector)):
+            raise UsageError(problem)
+        import datetime
+        from concurrent.futures import ThreadPoolExecutor
+
+        from kubediag.gather import Client, gather_scope
+
+        client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
+        scope_ns = None if all_namespaces else tuple(dict.fromkeys(namespaces or [client.default_namespace]))
+        scope = audit.Scope(scope_ns, frozenset(exclude_namespaces or ()), selector)
+        generated_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            with audit.Progress(sys.stderr) as progress, ThreadPoolExecutor(1) as side:
+                version = side.submit(client.version)
+                data = gather_scope(
+                    client,
+                    scope.namespaces,
+                    page=page_size,
+                    label_selector=selector,
+                    progress=progress.on_page,
+                )
+                progress.start_diagnosis(len(audit.services_in_scope(data, scope)))
+                result = audit.run(
+                    data,
+                    scope,
+                    server=client.server,
+                    version=version.result(),
+                    generated_at=generated_at,
+                    on_service=progress.on_service,
+                )
+        finally:
+            if debug:
+                _debug_log(client)
+        known = {n.get("metadata", {}).get("name") for n in data.namespaces}
+        for ns in scope.namespaces or ():
+            if data.namespaces and ns not in known:
+                _err(f"warning: namespace {ns} does not exist")
+        if result.incomplete and output is not AuditOutput.text:
+            _err(
+                "warning: audit incomplete: "
+                + "; ".join(u.describe() for u in result.unavailable)
+                + " (the checks needing them are skipped)"
+            )
+        if output is AuditOutput.json:
+            sys.stdout.write(audit.to_json(result) + "\n")
+        elif output is AuditOutput.jsonl:
+            audit.write_lines(audit.iter_jsonl(result), sys.stdout.write)
+        elif output is AuditOutput.markdown:
+            sys.stdout.write(audit.to_markdown(result))
+        elif output is AuditOutput.junit:
+            sys.stdout.write(audit.to_junit(result, _threshold(fail_on)))
+        else:
+            audit.render_text(result, _stdout_console())
+        _exit(audit.exit_code(result, _threshold(fail_on)))
+
+    _run_guarded(debug, run)
+
+
+def _threshold(fail_on: FailOn) -> Severity:
+    return Severity.CRITICAL if fail_on is FailOn.critical else Severity.WARNING
+
+
+class RbacOutput(enum.StrEnum):
+    text = "text"
+    yaml = "yaml"
+    json = "json"
+
+
+@app.command("rbac")
+def rbac_cmd(
+    output: Annotated[
+        RbacOutput, typer.Option("-o", "--output", help="text (a table) | yaml | json (a ClusterRole or Role).")
+    ] = RbacOutput.text,
+    namespace: Annotated[
+        str | None,
+        typer.Option("-n", "--namespace", help="A Role for this namespace (audit -n) instead of a ClusterRole."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The role's name.")] = "kubediag",
+) -> None:
+    """Print the exact RBAC rules kubediag needs (get and list only; generated from the kinds it reads)."""
+
+    def run() -> None:
+        if namespace is not None:
+            _validate_namespace(namespace)
+        if not is_dns1123_subdomain(name):
+            raise UsageError(f"invalid role name {name!r}: must be a DNS-1123 subdomain")
+        from kubediag import rbac
+
+        if output is RbacOutput.yaml:
+            sys.stdout.write(rbac.to_yaml(namespace, name))
+        elif output is RbacOutput.json:
+            sys.stdout.write(rbac.to_json(namespace, name) + "\n")
+        else:
+            sys.stdout.write(rbac.to_text(namespace))
+
+    _run_guarded(False, run)
+
+
 @app.command("version")
 def version_cmd() -> None:
     """Print kubediag's version."""

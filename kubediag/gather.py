@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -87,6 +88,9 @@ class Client:
         self.log = RequestLog()
         self.default_namespace = "default"
         self._api = self._load(kubeconfig, context)
+        from kubediag import __version__
+
+        self._api.user_agent = f"kubediag/{__version__}"  # distinctive in the API server's audit log
         self.server: str = str(self._api.configuration.host)
 
     # ---- configuration ------------------------------------------------------------------------------
@@ -201,18 +205,52 @@ class Client:
             return ""
 
 
+def _transport_reason(exc: BaseException) -> str:
+    """The telling part of a transport error ("Connection reset by peer"), not urllib3's wrapping of it."""
+    if getattr(exc, "status", None) == 0:  # ApiException(status=0, reason="SSLError\n[SSL: ...] ...")
+        lines = str(getattr(exc, "reason", "") or "").splitlines()
+        text = ": ".join(ln.strip() for ln in lines if ln.strip())
+    else:
+        inner = exc  # ProtocolError('Connection aborted.', ConnectionResetError(104, '...')) -> the inner one
+        for _ in range(3):
+            args: tuple[Any, ...] = tuple(getattr(inner, "args", ()))
+            if len(args) >= 2 and isinstance(args[-1], BaseException):
+                inner = args[-1]
+            else:
+                break
+        strerror = getattr(inner, "strerror", None) if isinstance(inner, OSError) else None
+        text = str(strerror or inner)
+    text = re.sub(r"^(?:HTTPS?ConnectionPool\([^)]*\)|HTTPS?Connection\([^)]*\)|<[^>]*>):\s*", "", text)
+    text = re.sub(r"\s*\((?:(?:read|connect) timeout=[^)]*|_ssl\.c:\d+)\)", "", text)
+    return " ".join(text.split()).rstrip(".") or type(exc).__name__
+
+
 def describe_failure(exc: BaseException, server: str) -> str:
-    """One line for a request that failed for good."""
+    """One line for a request that failed for good (retryable errors only surface at the deadline)."""
     status = http_status(exc)
     if isinstance(exc, DeadlineExceeded):
         return f"timed out talking to {server}: {exc}"
     if status == 401:
         return f"unauthorized by {server}: the credentials were rejected (expired token?)"
+    until = " (retried until the --timeout deadline)" if classify(exc).retry else ""
     if status is not None:
-        reason = getattr(exc, "reason", "") or ""
-        return f"{server} answered {status} {reason}".strip()
-    reason = str(getattr(exc, "reason", "") or exc)
-    return f"cannot reach {server}: {_redact(reason.splitlines()[0] if reason else type(exc).__name__)}"
+        reason = str(getattr(exc, "reason", "") or "")
+        return _redact(f"{server} answered {status} {reason}".strip() + until)
+    return _redact(f"cannot reach {server}: {_transport_reason(exc)}{until}")
+
+
+def _forbidden_permission(exc: BaseException, kind: Kind, namespace: str | None) -> str:
+    """The permission a 403 names: the verb from the API server's message (`cannot get resource ...`)."""
+    body = getattr(exc, "body", None)
+    message = ""
+    if isinstance(body, bytes | str):
+        try:
+            doc = json.loads(body)
+            message = str(doc.get("message", "")) if isinstance(doc, dict) else ""
+        except ValueError:
+            message = ""
+    m = re.search(r"cannot (\w+) resource", message)
+    return permission(m.group(1) if m else "list", kind, namespace)
 
 
 @dataclass
@@ -239,7 +277,9 @@ def _fetch_kinds(
             continue
         status = http_status(exc)
         if status == 403:
-            out.unavailable[kind] = Unavailable(kind, "forbidden", permission("list", kind, namespace))
+            out.unavailable[kind] = Unavailable(
+                kind, "forbidden", _forbidden_permission(exc, kind, namespace)
+            )
         elif status == 401:
             raise ClusterError(describe_failure(exc, client.server)) from exc
         elif status == 404:
@@ -249,6 +289,10 @@ def _fetch_kinds(
         elif status is None and (
             kind in required or isinstance(exc, DeadlineExceeded) or classify(exc).retry
         ):
+            raise ClusterError(describe_failure(exc, client.server)) from exc
+        elif kind in required and classify(exc).retry:
+            # 429/5xx until the deadline on data the diagnosis needs: the deadline passed (exit 3), as for a
+            # dead transport; an optional kind is merely unavailable.
             raise ClusterError(describe_failure(exc, client.server)) from exc
         else:
             out.unavailable[kind] = Unavailable(kind, "error", describe_failure(exc, client.server))
@@ -284,9 +328,8 @@ def gather_service(
         Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
         Kind.POD: ns_list(Kind.POD),
         Kind.NETWORKPOLICY: ns_list(Kind.NETWORKPOLICY),
-        Kind.EVENT: ns_list(
-            Kind.EVENT, fieldSelector=f"involvedObject.kind=Service,involvedObject.name={name}"
-        ),
+        # the namespace's events: the Service's (load balancer sync) and its pods' (probes, sandbox)
+        Kind.EVENT: ns_list(Kind.EVENT),
         Kind.INGRESS: ns_list(Kind.INGRESS),
     }
     _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
@@ -398,51 +441,184 @@ def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], s
     return found, missing
 
 
-def gather_scope(client: Client, namespaces: list[str] | None, page: int = 500) -> ClusterData:
-    """Bulk read for `audit`: one paginated LIST per kind for the scope, kinds fetched concurrently.
+# ---- audit: the whole scope in bulk --------------------------------------------------------------------
 
-    `namespaces=None` means every namespace (cluster-wide LISTs).
+# The namespaced kinds `audit` lists for its scope (cluster-wide with -A, else once per namespace), and the
+# cluster-scoped ones it reads when allowed: nodes and namespaces are optional (namespace-only credentials
+# cannot list them; the checks that need them are then skipped as forbidden).
+SCOPE_KINDS: tuple[Kind, ...] = (
+    Kind.SERVICE,
+    Kind.ENDPOINTSLICE,
+    Kind.POD,
+    Kind.NETWORKPOLICY,
+    Kind.INGRESS,
+    Kind.DEPLOYMENT,
+    Kind.EVENT,
+)
+OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (Kind.NODE, Kind.NAMESPACE)
+REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
+
+# progress(kind, items_in_this_page): called from worker threads after every page.
+ScopeProgress = Callable[[Kind, int], None]
+
+
+def gather_scope(
+    client: Client,
+    namespaces: Iterable[str] | None,
+    page: int = 500,
+    label_selector: str | None = None,
+    progress: ScopeProgress | None = None,
+    workers: int = 8,
+) -> ClusterData:
+    """Bulk read for `audit`: one paginated LIST (limit + continue) per kind and namespace, all concurrent.
+
+    `namespaces=None` means every namespace: one cluster-wide LIST per kind. Otherwise each namespaced kind
+    is listed once per namespace (what namespace-scoped credentials allow). `label_selector` filters only
+    the Services (pods, slices and policies are needed whatever selects the Services). Nothing is requested
+    per Service. Forbidden or failing kinds become `Unavailable` records naming the permission
+    (`list networkpolicies in namespace shop`); a kind is only `read` when every one of its LISTs succeeded.
+    401, a dead transport or the deadline end the run (ClusterError).
     """
-    out = _Gathered()
-    kinds = [
-        Kind.SERVICE,
-        Kind.ENDPOINTSLICE,
-        Kind.POD,
-        Kind.NETWORKPOLICY,
-        Kind.INGRESS,
-        Kind.DEPLOYMENT,
-        Kind.EVENT,
-    ]
+    from concurrent.futures import as_completed
 
-    def job(kind: Kind) -> Callable[[], list[Obj]]:
-        if namespaces is None:
-            return lambda: client.list(kind_path(kind, None), _event_query(kind), page=page)
-        return lambda: [
-            o for ns in namespaces for o in client.list(kind_path(kind, ns), _event_query(kind), page=page)
-        ]
+    scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
+    jobs: list[tuple[Kind, str | None]] = []
+    for kind in SCOPE_KINDS:
+        jobs += [(kind, None)] if scoped is None else [(kind, ns) for ns in scoped]
+    jobs += [(kind, None) for kind in OPTIONAL_CLUSTER_KINDS]
 
-    jobs: dict[Kind, Callable[[], list[Obj]]] = {kind: job(kind) for kind in kinds}
-    jobs[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=page)
-    jobs[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=page)
-    scope_ns = None if namespaces is None else namespaces[0] if len(namespaces) == 1 else None
-    _fetch_kinds(client, jobs, scope_ns, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
-    read = frozenset(out.lists) - frozenset(out.unavailable)
+    def run(kind: Kind, ns: str | None) -> list[Obj]:
+        on_page = (lambda n: progress(kind, n)) if progress is not None else None
+        return list_paged(client, kind_path(kind, ns), scope_query(kind, label_selector), page, on_page)
+
+    lists: dict[Kind, list[Obj]] = {kind: [] for kind, _ in jobs}
+    failures: dict[Kind, list[tuple[str | None, BaseException]]] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="kubediag-list")
+    futures = {pool.submit(run, kind, ns): (kind, ns) for kind, ns in jobs}
+    fatal = True
+    try:
+        for fut in as_completed(futures):
+            kind, ns = futures[fut]
+            exc = fut.exception()
+            if exc is None:
+                lists[kind].extend(fut.result())
+            elif _scope_failure_is_fatal(exc, kind):
+                raise ClusterError(describe_failure(exc, client.server)) from exc
+            else:
+                failures.setdefault(kind, []).append((ns, exc))
+        fatal = False
+    finally:
+        pool.shutdown(wait=not fatal, cancel_futures=True)
+    unavailable = {kind: _scope_unavailable(client, kind, errs) for kind, errs in failures.items()}
+    read = frozenset(lists) - frozenset(unavailable)
+
+    def got(kind: Kind) -> tuple[Obj, ...]:
+        return tuple(lists.get(kind, ())) if kind in read else ()
+
     return ClusterData(
-        services=tuple(out.lists.get(Kind.SERVICE, ())),
-        endpointslices=tuple(out.lists.get(Kind.ENDPOINTSLICE, ())),
-        pods=tuple(out.lists.get(Kind.POD, ())),
-        nodes=tuple(out.lists.get(Kind.NODE, ())),
-        networkpolicies=tuple(out.lists.get(Kind.NETWORKPOLICY, ())),
-        namespaces=tuple(out.lists.get(Kind.NAMESPACE, ())),
-        events=tuple(out.lists.get(Kind.EVENT, ())),
-        ingresses=tuple(out.lists.get(Kind.INGRESS, ())),
-        deployments=tuple(out.lists.get(Kind.DEPLOYMENT, ())),
+        services=got(Kind.SERVICE),
+        endpointslices=got(Kind.ENDPOINTSLICE),
+        pods=got(Kind.POD),
+        nodes=got(Kind.NODE),
+        networkpolicies=got(Kind.NETWORKPOLICY),
+        namespaces=got(Kind.NAMESPACE),
+        events=got(Kind.EVENT),
+        ingresses=got(Kind.INGRESS),
+        deployments=got(Kind.DEPLOYMENT),
         read=read,
-        unavailable=dict(out.unavailable),
+        unavailable=unavailable,
         server=client.server,
     )
 
 
-def _event_query(kind: Kind) -> dict[str, str]:
-    # Only Service events matter to the checks (load balancer sync); pods are judged by their status.
-    return {"fieldSelector": "involvedObject.kind=Service"} if kind is Kind.EVENT else {}
+def scope_query(kind: Kind, label_selector: str | None = None) -> dict[str, str]:
+    """Server-side filters of the audit LISTs."""
+    if kind is Kind.EVENT:
+        # Only Service events matter to the checks (load balancer sync), as in `svc`; pods are judged by status.
+        return {"fieldSelector": "involvedObject.kind=Service"}
+    if kind is Kind.SERVICE and label_selector:
+        return {"labelSelector": label_selector}
+    return {}
+
+
+def list_paged(
+    client: Client,
+    path: str,
+    query: Mapping[str, str] | None = None,
+    page: int = 500,
+    on_page: Callable[[int], None] | None = None,
+) -> list[Obj]:
+    """A paginated LIST (limit + continue) with a callback per page.
+
+    Items get their kind/apiVersion (a List's items carry neither) and lose `metadata.managedFields`
+    (often a third of an object; no check reads it). A continue token that expired mid-list (410 Gone, on
+    very large lists) restarts the LIST from the beginning, at most twice.
+    """
+    restarts = 0
+    while True:
+        q = dict(query or {})
+        if page:
+            q["limit"] = str(page)
+        items: list[Obj] = []
+        try:
+            while True:
+                body = client.get(path, q)
+                kind = str(body.get("kind", "")).removesuffix("List")
+                api_version = body.get("apiVersion")
+                batch = body.get("items") or []
+                for it in batch:
+                    it.setdefault("kind", kind)
+                    it.setdefault("apiVersion", api_version)
+                    md = it.get("metadata")
+                    if isinstance(md, dict):
+                        md.pop("managedFields", None)
+                items.extend(batch)
+                if on_page is not None:
+                    on_page(len(batch))
+                cont = (body.get("metadata") or {}).get("continue")
+                if not cont:
+                    return items
+                q["continue"] = cont
+        except Exception as exc:
+            if http_status(exc) == 410 and restarts < 2:
+                restarts += 1
+                continue
+            raise
+
+
+def _scope_failure_is_fatal(exc: BaseException, kind: Kind) -> bool:
+    """As for `svc`: 401, the deadline, and a transport that stays dead end the run; HTTP answers are data."""
+    status = http_status(exc)
+    if status == 401:
+        return True
+    if status is not None:
+        return False
+    return kind in REQUIRED_SCOPE_KINDS or isinstance(exc, DeadlineExceeded) or classify(exc).retry
+
+
+def scope_permission(kind: Kind, namespaces: Iterable[str | None]) -> str:
+    """`list networkpolicies in namespace shop`, `... in namespaces a, b` or `list nodes (cluster-wide)`."""
+    names = sorted({ns for ns in namespaces if ns})
+    if kind.cluster_scoped or not names:
+        return permission("list", kind, None)
+    if len(names) == 1:
+        return permission("list", kind, names[0])
+    return f"list {kind.value} in namespaces {', '.join(names)}"
+
+
+def _scope_unavailable(
+    client: Client, kind: Kind, errors: list[tuple[str | None, BaseException]]
+) -> Unavailable:
+    forbidden = [ns for ns, exc in errors if http_status(exc) == 403]
+    if len(forbidden) == len(errors):
+        return Unavailable(kind, "forbidden", scope_permission(kind, forbidden))
+    if all(http_status(exc) == 404 for _, exc in errors):
+        return Unavailable(kind, "error", f"{kind.value} are not served by this API server")
+    details = []
+    if forbidden:
+        details.append(f"forbidden: {scope_permission(kind, forbidden)}")
+    for ns, exc in errors:
+        if http_status(exc) != 403:
+            where = f" in namespace {ns}" if ns else ""
+            details.append(f"list {kind.value}{where}: {describe_failure(exc, client.server)}")
+    return Unavailable(kind, "error", "; ".join(details))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,9 +16,35 @@ from kubediag.labels import labels_of
 from kubediag.model import CheckResult, Evidence, Finding
 from kubediag.snapshot import ClusterData
 
+# IPv4 (also before ":port" or a full stop) and IPv6 (also bracketed), optionally with a prefix length.
+# Candidates are confirmed with `ipaddress` before they are replaced.
 _IP = re.compile(
-    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
+    r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?!\w|\.\d)"
+    r"|(?<![\w.:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?:/\d{1,3})?(?![\w:]|\.\w)"
 )
+
+
+def _label_values(node: Any) -> Iterable[str]:
+    """Label values in an object: its labels, and the values its selectors name (a Service's selector, a
+    LabelSelector's matchLabels and matchExpressions values, a pod's nodeSelector): a typo'd selector value
+    is as telling as a label."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in ("labels", "matchLabels", "nodeSelector") and isinstance(value, Mapping):
+                yield from (str(v) for v in value.values())
+            elif key == "selector" and isinstance(value, Mapping) and all(
+                isinstance(v, str) for v in value.values()
+            ):
+                yield from value.values()  # a Service's map selector
+            elif key == "matchExpressions" and isinstance(value, list):
+                for expr in value:
+                    if isinstance(expr, Mapping):
+                        yield from (str(v) for v in expr.get("values") or [])
+            else:
+                yield from _label_values(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _label_values(item)
 
 
 @dataclass
@@ -35,10 +61,18 @@ class Masker:
     @classmethod
     def from_data(cls, data: ClusterData) -> Masker:
         m = cls()
-        objs: Iterable[Any] = (*data.pods, *data.services, *data.nodes, *data.deployments, *data.namespaces)
+        objs: Iterable[Any] = (
+            *data.pods,
+            *data.services,
+            *data.nodes,
+            *data.deployments,
+            *data.namespaces,
+            *data.networkpolicies,
+        )
         values: set[str] = set()
         for o in objs:
             values.update(str(v) for v in labels_of(o).values() if len(str(v)) >= 2)
+            values.update(v for v in _label_values(o) if len(v) >= 2)
         for v in sorted(values, key=lambda s: (-len(s), s)):
             m._token(v, "label")
         for n in data.nodes:
@@ -98,7 +132,8 @@ class Masker:
                 svc["cluster_ip"] = self.text(str(svc["cluster_ip"]))
             svc["selector"] = {k: self.text(str(v)) for k, v in (svc.get("selector") or {}).items()}
         root = self.finding(r.root_cause) if r.root_cause else None
-        return replace(r, service=svc, results=results, root_cause=root)
+        errors = tuple(replace(e, detail=self.text(e.detail)) for e in r.errors)
+        return replace(r, service=svc, results=results, root_cause=root, errors=errors)
 
 
 __all__ = ["CheckResult", "Masker"]

@@ -290,7 +290,9 @@ def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) ->
         if ip_block_matches(block, peer.ip):
             return None
         if not peer.ip:
-            return f"{describe_element(policy_namespace, elem)} matches IP addresses, and {peer.name} has none"
+            return (
+                f"{describe_element(policy_namespace, elem)} matches IP addresses, and {peer.name} has none"
+            )
         return f"{peer.name}'s IP {peer.ip} is not in {describe_element(policy_namespace, elem)}"
     pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
     if pod_sel is None and ns_sel is None:
@@ -309,12 +311,17 @@ def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) ->
             f"namespace {peer.namespace} (labels {_fmt_labels(peer.namespace_labels)}) does not match "
             f"namespaceSelector {format_selector(ns_sel)}"
         )
-    if pod_sel is not None and not selector_matches(pod_sel, peer.labels):
-        reasons.append(f"pod labels {_fmt_labels(peer.labels)} do not match podSelector {format_selector(pod_sel)}")
+    pod_ok = pod_sel is None or selector_matches(pod_sel, peer.labels)
+    if not pod_ok and pod_sel is not None:
+        reasons.append(
+            f"pod labels {_fmt_labels(peer.labels)} do not match podSelector {format_selector(pod_sel)}"
+        )
     if not reasons:
         return None
     if pod_sel is not None and ns_sel is not None:
         reasons.insert(0, "namespaceSelector AND podSelector are in one element, so both must match")
+        if len(reasons) == 2 and not pod_ok:
+            reasons.append("to admit every pod of those namespaces as well, make them two list elements")
     return "; ".join(reasons)
 
 
@@ -343,8 +350,10 @@ def describe_element(policy_namespace: str, elem: Mapping[str, Any] | None) -> s
             text += " except " + ",".join(str(e) for e in block["except"])
         return text
     pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
-    pods = "every pod" if pod_sel is None or format_selector(pod_sel) == "<all>" else (
-        f"pods {format_selector(pod_sel)}"
+    pods = (
+        "every pod"
+        if pod_sel is None or format_selector(pod_sel) == "<all>"
+        else (f"pods {format_selector(pod_sel)}")
     )
     if ns_sel is None:
         return f"{pods} in {policy_namespace}" if pod_sel is not None else "nothing (no selector)"
@@ -355,8 +364,10 @@ def describe_element(policy_namespace: str, elem: Mapping[str, Any] | None) -> s
 def describe_rule(policy: Obj, direction: Direction, index: int) -> str:
     rule = rules_of(policy, direction)[index]
     elems = _elements(rule, direction)
-    who = " or ".join(describe_element(ns_of(policy), e) for e in elems) if elems else (
-        "every source" if direction == INGRESS else "every destination"
+    who = (
+        " or ".join(describe_element(ns_of(policy), e) for e in elems)
+        if elems
+        else ("every source" if direction == INGRESS else "every destination")
     )
     return f"{describe_ports(rule)} {'from' if direction == INGRESS else 'to'} {who}"
 
@@ -473,7 +484,9 @@ def explain_denial(
             if (matching or not elems) and not port_ok:
                 ref = RuleRef(pns, pname, direction, i, matching[0] if matching else None)
                 out.append(
-                    Explanation(ref, f"matches {other.name} on {describe_ports(rule)} only, not {port}/{protocol}")
+                    Explanation(
+                        ref, f"matches {other.name} on {describe_ports(rule)} only, not {port}/{protocol}"
+                    )
                 )
             elif port_ok and elems and not matching:
                 for j, e in enumerate(elems):
@@ -507,8 +520,11 @@ def service_port_rules(
             if any(port_matches(e, dst_pod, pod_port, protocol) for e in entries):
                 continue
             k = next(
-                (k for k, e in enumerate(entries) if _as_int(e.get("port")) is not None
-                 and port_matches(e, dst_pod, service_port, protocol)),
+                (
+                    k
+                    for k, e in enumerate(entries)
+                    if _as_int(e.get("port")) is not None and port_matches(e, dst_pod, service_port, protocol)
+                ),
                 None,
             )
             if k is not None:
@@ -607,18 +623,20 @@ def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol
 
 
 # ---- remediation: policies as YAML ----------------------------------------------------------------------
-_VOLATILE_LABELS = frozenset({
-    "pod-template-hash",
-    "controller-revision-hash",
-    "pod-template-generation",
-    "statefulset.kubernetes.io/pod-name",
-    "apps.kubernetes.io/pod-index",
-    "controller-uid",
-    "job-name",
-    "batch.kubernetes.io/controller-uid",
-    "batch.kubernetes.io/job-name",
-    "batch.kubernetes.io/job-completion-index",
-})
+_VOLATILE_LABELS = frozenset(
+    {
+        "pod-template-hash",
+        "controller-revision-hash",
+        "pod-template-generation",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+        "controller-uid",
+        "job-name",
+        "batch.kubernetes.io/controller-uid",
+        "batch.kubernetes.io/job-name",
+        "batch.kubernetes.io/job-completion-index",
+    }
+)
 _IDENTITY_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app", "k8s-app", "name")
 
 
@@ -659,7 +677,7 @@ def allow_policy(
         elem["namespaceSelector"] = {"matchLabels": {NS_NAME_LABEL: peer_namespace or namespace}}
     rule = {
         _PEERS[direction]: [elem],
-        "ports": [{"protocol": proto, "port": port} for port, proto in ports],
+        "ports": [{"port": port, "protocol": proto} for port, proto in ports],
     }
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -728,7 +746,11 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
 
 def _flow(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "{}" if not value else "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        return (
+            "{}"
+            if not value
+            else "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        )
     if isinstance(value, list):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     return _scalar(value)

@@ -8,6 +8,7 @@ Pure of the `kubernetes` package: errors are classified by duck typing so the CL
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,19 @@ T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FINAL_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 410, 422})
+
+
+# TLS failures that say nothing about the certificate: the peer went away mid-handshake.
+_TLS_TRANSIENT = re.compile(
+    r"UNEXPECTED_EOF|EOF occurred|reset by peer|Connection reset|Connection aborted|Broken pipe|timed out",
+    re.IGNORECASE,
+)
+# TLS failures that another try cannot fix: verification, hostname, protocol (e.g. an http:// port).
+_TLS_FINAL = re.compile(
+    r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|hostname|doesn't match|WRONG_VERSION_NUMBER|"
+    r"UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE",
+    re.IGNORECASE,
+)
 
 
 class DeadlineExceeded(Exception):
@@ -65,7 +79,10 @@ def classify(exc: BaseException) -> Classification:
     if isinstance(exc, DeadlineExceeded):
         return Classification(False, None)
     if getattr(exc, "status", None) == 0 and "SSL" in str(getattr(exc, "reason", "")):
-        return Classification(False, None)  # TLS verification failures do not heal
+        # The client wraps every TLS failure as ApiException(status=0, "SSLError ..."). A bad certificate or
+        # a plain-HTTP port does not heal; a connection dropped or reset during the handshake does.
+        reason = str(getattr(exc, "reason", ""))
+        return Classification(bool(_TLS_TRANSIENT.search(reason)) and not _TLS_FINAL.search(reason), None)
     # Transport: urllib3 errors, ConnectionError, TimeoutError, OSError, ApiException(status=0)
     module = type(exc).__module__
     if (

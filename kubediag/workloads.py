@@ -199,16 +199,20 @@ def _describe_probe(probe: Mapping[str, Any] | None) -> str:
 # ---- helpers for the pod, port, traffic-policy, exposure and consumer checks (pure) --------------------
 
 
-def pods_phrase(pods: Sequence[Obj], total: int) -> str:
-    """`2 of 3 pods of deployment/web`, or `3 of 5 selected pods (deployment/a, statefulset/b)`."""
+def pods_phrase(pods: Sequence[Obj], population: Sequence[Obj]) -> str:
+    """How many of `population` are `pods`, named by owner: `2 of 3 pods of deployment/web` (one workload),
+    `1 of 2 selected pods (deployment/web-canary)`, `all 2 selected pods (pod/a, pod/b)`, `the pod web`."""
+    total = len(population)
     owners = sorted({owner_label(p) for p in pods})
     count = f"{len(pods)} of {total}" if len(pods) != total else ("all " + str(total) if total > 1 else "the")
     noun = "pod" if total == 1 else "pods"
-    if len(owners) == 1 and not owners[0].startswith("pod/"):
+    one_workload = len(owners) == 1 and not owners[0].startswith("pod/")
+    if one_workload and {owner_label(p) for p in population} == set(owners):
         return f"{count} {noun} of {owners[0]}"
-    if len(pods) == 1:
-        return f"{count} {noun} ({name_of(pods[0])})" if total > 1 else f"the pod {name_of(pods[0])}"
-    return f"{count} selected {noun} ({', '.join(owners[:3])}{', ...' if len(owners) > 3 else ''})"
+    if total == 1:
+        return f"the pod {name_of(pods[0])}"
+    named = owners if one_workload else sorted(name_of(p) for p in pods)
+    return f"{count} selected {noun} ({', '.join(named[:3])}{', ...' if len(named) > 3 else ''})"
 
 
 def template_owner(pod: Obj) -> Owner | None:

@@ -1,1 +1,421 @@
-"""(checks of this stage are being written)"""
+"""Consumers: do the things that call the Service (Ingresses, StatefulSet DNS, env-var discovery) use it right?
+
+These checks are independent: an Ingress that names the wrong port is broken whatever the state of the pods.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubediag.checks.base import NotApplicable, check
+from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.snapshot import Snapshot, meta, name_of, ns_of
+from kubediag.text import closest, env_prefix, is_close
+from kubediag.workloads import Owner, is_terminal, owner_of, template_owner
+
+# ---- KD901 -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    ingress: Obj
+    where: str  # JSON path of the backend, e.g. spec.rules[0].http.paths[1].backend
+    route: str  # host/path, for messages
+    service: str
+    port: Mapping[str, Any]
+
+    @property
+    def pointer(self) -> str:
+        """The JSON pointer of backend.service.port, for `kubectl patch --type=json`."""
+        path = re.sub(r"\[(\d+)\]", r"/\1", self.where).replace(".", "/")
+        return f"/{path}/service/port"
+
+    @property
+    def port_text(self) -> str:
+        if "number" in self.port:
+            return f"port {self.port['number']}"
+        return f"port name {self.port.get('name')!r}"
+
+
+def ingress_backends(ing: Obj) -> Iterator[Backend]:
+    spec = ing.get("spec") or {}
+
+    def make(where: str, route: str, backend: Mapping[str, Any] | None) -> Backend | None:
+        svc = (backend or {}).get("service")
+        if not svc or not svc.get("name"):
+            return None  # a resource backend
+        return Backend(ing, where, route, str(svc["name"]), svc.get("port") or {})
+
+    if b := make("spec.defaultBackend", "default backend", spec.get("defaultBackend")):
+        yield b
+    for i, rule in enumerate(spec.get("rules") or []):
+        for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
+            route = f"{rule.get('host') or '*'}{path.get('path') or '/'}"
+            if b := make(f"spec.rules[{i}].http.paths[{j}].backend", route, path.get("backend")):
+                yield b
+
+
+def _ports_text(snap: Snapshot) -> str:
+    return (
+        ", ".join(
+            f"{p.get('port')}/{p.get('protocol') or 'TCP'}" + (f" ({p['name']})" if p.get("name") else "")
+            for p in snap.ports
+        )
+        or "none"
+    )
+
+
+def _port_problem(snap: Snapshot, b: Backend) -> tuple[str, int | str | None] | None:
+    """(what is wrong, the Service port to use instead) or None when the backend port is valid."""
+    ports = snap.ports
+    numbers = {int(p.get("port") or 0): p for p in ports}
+    names = {str(p.get("name")): p for p in ports if p.get("name")}
+    only: int | None = int(ports[0].get("port") or 0) if len(ports) == 1 else None
+    if "number" in b.port:
+        n = int(b.port.get("number") or 0)
+        if n in numbers:
+            return None
+        owner = next((p for p in ports if p.get("targetPort") == n), None)
+        if owner is not None:
+            return (
+                f"{n} is the targetPort of Service port {owner.get('port')}: an Ingress backend names the "
+                "Service port, not the container port",
+                int(owner.get("port") or 0),
+            )
+        return f"the Service has no port {n}", only
+    name = str(b.port.get("name") or "")
+    if not name or name in names:
+        return None
+    near = closest(name, names)
+    if near:
+        return f"the Service has no port named {name!r} (did you mean {near[0]!r}?)", near[0]
+    return f"the Service has no port named {name!r}", only
+
+
+_SUFFIXES = ("-svc", "-service")
+
+
+def likely_meant(written: str, name: str) -> bool:
+    """`written` looks like a slip for `name`: a couple of edits, case or separators, or a `-svc` suffix."""
+    if written == name:
+        return False
+    if is_close(written, name):
+        return True
+    return any(written in (name + s, s.lstrip("-") + "-" + name) for s in _SUFFIXES) or any(
+        name == written + s for s in _SUFFIXES
+    )
+
+
+def _namespace_services_read(snap: Snapshot) -> bool:
+    """True when the namespace's Services were listed (audit mode), not only the target fetched."""
+    return any(ns_of(s) == snap.namespace and name_of(s) != snap.name for s in snap.data.services)
+
+
+@check(
+    id="KD901",
+    category=Category.INGRESS_BACKEND_INVALID,
+    stage=Stage.CONSUMERS,
+    title="Ingresses name this Service with a port it has",
+    needs=[Kind.SERVICE, Kind.INGRESS],
+    independent=True,
+    what="""
+For every Ingress in the namespace, finds the backends (`defaultBackend` and every rule path) that name this
+Service and checks that `port.number` is one of the Service's `spec.ports[].port` (a frequent slip is the
+targetPort, e.g. 8080 instead of 80) or that `port.name` is one of its port names. Also flags backends that
+name a Service close to this one (`web-svc` vs `web`) that does not exist, as a likely typo.""",
+    why="""
+The Ingress controller resolves the backend to a Service port; a port the Service does not have has no
+endpoints, so that route answers 503 (ingress-nginx logs `service ... does not have any active Endpoint`)
+while the Service itself works. A misspelt Service name gives the same 503 or the default backend's 404.""",
+    example="""
+kind: Ingress
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 8080}}}   # Service web: port 80 -> targetPort 8080""",
+    fix="""
+Name the Service port in the Ingress:
+`kubectl -n shop patch ingress web --type=json -p '[{"op":"replace","path":"/spec/rules/0/http/paths/0/backend/service/port","value":{"number":80}}]'`,
+and the Service by its exact name.""",
+)
+def ingress_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
+    ingresses = sorted(snap.data.ingresses_by_ns.get(snap.namespace, ()), key=name_of)
+    if not ingresses:
+        raise NotApplicable(f"no Ingress in namespace {snap.namespace}")
+    ns = snap.namespace
+    listed = _namespace_services_read(snap)
+    for ing in ingresses:
+        for b in ingress_backends(ing):
+            iname = name_of(ing)
+            if b.service == snap.name:
+                if snap.svc_type == "ExternalName" and not snap.ports:
+                    continue  # the controller dials the external name on the Ingress's port
+                problem = _port_problem(snap, b)
+                if problem is None:
+                    continue
+                what, better = problem
+                message = (
+                    f"Ingress {ns}/{iname} sends {b.route} to Service {snap.name} {b.port_text}, but {what} "
+                    f"(Service ports: {_ports_text(snap)}): that route answers 503"
+                )
+                if better is not None:
+                    value = {"number": better} if isinstance(better, int) else {"name": better}
+                    body = json.dumps(
+                        [{"op": "replace", "path": b.pointer, "value": value}], separators=(",", ":")
+                    )
+                    fix = f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'"
+                else:
+                    fix = f"Set {b.where}.service.port of Ingress {iname} to one of the Service ports: {_ports_text(snap)}"
+                yield ingress_backend_invalid.finding(
+                    Severity.CRITICAL,
+                    message,
+                    fix,
+                    [
+                        Evidence(
+                            "Ingress",
+                            ns,
+                            iname,
+                            f"{b.where}.service.port",
+                            json.dumps(dict(b.port), separators=(",", ":")),
+                            f"a port of Service {snap.name}: {_ports_text(snap)}",
+                        ),
+                        Evidence("Service", ns, snap.name, "spec.ports", _ports_text(snap), b.port_text),
+                    ],
+                )
+            elif likely_meant(b.service, snap.name) and (ns, b.service) not in snap.data.services_by_key:
+                if listed:
+                    known = f"no Service {b.service!r} exists in {ns}"
+                else:
+                    known = f"kubediag read only Service {snap.name}; if Service {b.service!r} exists, ignore this"
+                body = json.dumps(
+                    [{"op": "replace", "path": b.pointer.rsplit("/", 1)[0] + "/name", "value": snap.name}],
+                    separators=(",", ":"),
+                )
+                yield ingress_backend_invalid.finding(
+                    Severity.WARNING,
+                    f"Ingress {ns}/{iname} sends {b.route} to Service {b.service!r}; did you mean {snap.name!r}? "
+                    f"({known})",
+                    f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'",
+                    [
+                        Evidence(
+                            "Ingress",
+                            ns,
+                            iname,
+                            f"{b.where}.service.name",
+                            b.service,
+                            snap.name,
+                        )
+                    ],
+                )
+
+
+# ---- KD902 -----------------------------------------------------------------------------------------------
+
+
+@check(
+    id="KD902",
+    category=Category.STATEFULSET_SERVICE_MISMATCH,
+    stage=Stage.CONSUMERS,
+    title="A headless Service governs the StatefulSet pods it selects",
+    needs=[Kind.SERVICE, Kind.POD],
+    independent=True,
+    what="""
+For a headless Service (`clusterIP: None`) that selects pods of a StatefulSet, compares the pods'
+`spec.subdomain` (set by the StatefulSet controller from `spec.serviceName`) with the Service's name.""",
+    why="""
+Per-pod DNS names (`web-0.<service>.<namespace>.svc.cluster.local`) are published only when the pod's
+`hostname` is set and its `subdomain` equals the name of a headless Service selecting it. With
+`serviceName: db` and a headless Service `db-hl`, `db-0.db-hl` is NXDOMAIN and peers that find each other by
+those names (databases, Kafka, ZooKeeper, etcd) never form a cluster.""",
+    example="""
+kind: StatefulSet
+metadata: {name: db}
+spec: {serviceName: db, selector: {matchLabels: {app: db}}}
+---
+kind: Service
+metadata: {name: db-hl}
+spec: {clusterIP: None, selector: {app: db}}   # the pods' subdomain is 'db', not 'db-hl'""",
+    fix="""
+Give the headless Service the StatefulSet's `serviceName` (create a headless Service named `db` with the same
+selector). `spec.serviceName` of a StatefulSet is immutable: to change it, recreate the StatefulSet
+(`kubectl delete statefulset db --cascade=orphan`, then apply it with the new serviceName).""",
+)
+def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
+    if not snap.headless:
+        raise NotApplicable("not a headless Service")
+    if not snap.selector:
+        raise NotApplicable("the Service has no selector")
+    groups: dict[Owner, list[Obj]] = defaultdict(list)
+    for p in snap.selected_pods:
+        o = owner_of(p)
+        if o is not None and o.kind == "StatefulSet":
+            groups[o].append(p)
+    if not groups:
+        raise NotApplicable("no selected pod belongs to a StatefulSet")
+    ns = snap.namespace
+    for owner, pods in sorted(groups.items()):
+        pods.sort(key=name_of)
+        sub = str((pods[0].get("spec") or {}).get("subdomain") or "")
+        if sub == snap.name:
+            continue
+        sample = name_of(pods[0])
+        governing = snap.data.services_by_key.get((ns, sub)) if sub else None
+        recreate = (
+            f"kubectl -n {ns} get statefulset {owner.name} -o yaml > sts.yaml   # set spec.serviceName: "
+            f"{snap.name}, drop metadata.uid and resourceVersion, then:\nkubectl -n {ns} delete statefulset {owner.name} --cascade=orphan "
+            "&& kubectl apply -f sts.yaml"
+        )
+        if governing is not None and (governing.get("spec") or {}).get("clusterIP") == "None":
+            severity = Severity.INFO
+            tail = f"they have DNS names under headless Service {sub} ({sample}.{sub}.{ns}.svc.cluster.local)"
+            fix = f"Address the pods as {sample}.{sub}.{ns}.svc.cluster.local; to use {snap.name} instead:\n{recreate}"
+        elif sub:
+            severity = Severity.WARNING
+            tail = f"they have DNS hostnames only under a headless Service named {sub!r}" + (
+                "" if governing is None else f", and Service {sub} is not headless"
+            )
+            fix = (
+                f"kubectl -n {ns} expose service {snap.name} --name={sub} --cluster-ip=None   # a headless "
+                f"Service named after the StatefulSet's serviceName, same selector and ports; or:\n{recreate}"
+            )
+            if governing is not None:
+                fix = f"Make Service {sub} headless (clusterIP: None; recreate it, clusterIP is immutable), or:\n{recreate}"
+        else:
+            severity = Severity.WARNING
+            tail = "the StatefulSet has no serviceName, so its pods have no DNS hostnames at all"
+            fix = recreate
+        yield statefulset_service_mismatch.finding(
+            severity,
+            f"Headless Service {ns}/{snap.name} selects the pods of statefulset/{owner.name}, whose serviceName "
+            f"(pod spec.subdomain) is {sub!r}: {sample}.{snap.name}.{ns}.svc.cluster.local does not resolve; {tail}",
+            fix,
+            [
+                Evidence("StatefulSet", ns, owner.name, "spec.serviceName", sub or "<empty>", snap.name),
+                Evidence("Pod", ns, sample, "spec.subdomain", sub or "<empty>", snap.name),
+            ],
+        )
+
+
+# ---- KD903 -----------------------------------------------------------------------------------------------
+
+
+def _references(container: Mapping[str, Any], pattern: re.Pattern[str]) -> list[str]:
+    """Discovery variables a container reads in env values, command or args (not ones it defines itself)."""
+    own = {str(e.get("name")) for e in container.get("env") or []}
+    texts = [str(e.get("value")) for e in container.get("env") or [] if e.get("value")]
+    texts += [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    found = sorted({m.group(0) for t in texts for m in pattern.finditer(t)})
+    return [v for v in found if v not in own]
+
+
+def _started_at(pod: Obj, container: str) -> tuple[str, str]:
+    """(time, field): when the container last started (env vars are computed at each container start),
+    else when the pod was created."""
+    status = pod.get("status") or {}
+    for key in ("containerStatuses", "initContainerStatuses"):
+        for cs in status.get(key) or []:
+            if cs.get("name") == container:
+                started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+                if started:
+                    return str(started), f"status.{key}[{container}].state.running.startedAt"
+    return str(meta(pod).get("creationTimestamp") or ""), "metadata.creationTimestamp"
+
+
+@check(
+    id="KD903",
+    category=Category.ENV_DISCOVERY_ORDER,
+    stage=Stage.CONSUMERS,
+    title="Pods that read the Service's environment variables started after it",
+    needs=[Kind.SERVICE, Kind.POD],
+    independent=True,
+    what="""
+Finds pods in the namespace whose containers reference `<SERVICE>_SERVICE_HOST` or `<SERVICE>_SERVICE_PORT`
+(e.g. `WEB_API_SERVICE_HOST` for Service `web-api`) in env values, command or args, and whose container
+started (or, without status, whose pod was created) before the Service was created, or that set
+`enableServiceLinks: false`.""",
+    why="""
+The kubelet injects a Service's discovery variables only when a container starts, and only for Services that
+exist at that moment (and never with `enableServiceLinks: false`). A client started before the Service sees
+the variable unset: `$(WEB_SERVICE_HOST)` stays literal, or the app falls back to a default and connects to
+the wrong place, until the pod restarts. DNS names do not have this ordering problem.""",
+    example="""
+# deployment/frontend started at 10:00 with
+env: [{name: API_URL, value: "http://$(API_SERVICE_HOST):$(API_SERVICE_PORT)"}]
+# Service api created at 10:05: frontend's API_URL is the literal string""",
+    fix="""
+Restart the clients so the variables are injected (`kubectl -n shop rollout restart deployment/frontend`),
+or better, use the DNS name (`http://api.shop.svc.cluster.local:80`), which does not depend on start order.""",
+)
+def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
+    created = str(meta(snap.service or {}).get("creationTimestamp") or "")
+    if not created:
+        raise NotApplicable("the Service has no creationTimestamp")
+    prefix = env_prefix(snap.name)
+    pattern = re.compile(rf"(?<![A-Z0-9_]){re.escape(prefix)}_SERVICE_(?:HOST|PORT)(?:_[A-Z0-9_]+)?\b")
+    ns = snap.namespace
+    stale: list[tuple[Obj, str, list[str], str, str]] = []  # pod, container, variables, why, field
+    for pod in sorted(snap.namespace_pods, key=name_of):
+        if is_terminal(pod) or meta(pod).get("deletionTimestamp"):
+            continue
+        spec = pod.get("spec") or {}
+        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+            refs = _references(c, pattern)
+            if not refs:
+                continue
+            cname = str(c.get("name"))
+            if spec.get("enableServiceLinks") is False:
+                stale.append((pod, cname, refs, "enableServiceLinks is false", "spec.enableServiceLinks"))
+            else:
+                started, field = _started_at(pod, cname)
+                if started and started[:19] < created[:19]:
+                    why = f"started {started} before the Service was created {created}"
+                    stale.append((pod, cname, refs, why, field))
+            break  # one container per pod is enough evidence
+    if not stale:
+        return
+    by_owner: dict[str, list[tuple[Obj, str, list[str], str, str]]] = defaultdict(list)
+    for item in stale:
+        o = template_owner(item[0])
+        by_owner[f"{o.kind.lower()}/{o.name}" if o else f"pod/{name_of(item[0])}"].append(item)
+    for ref, items in sorted(by_owner.items()):
+        pod, cname, refs, why, _ = items[0]
+        restart = (
+            f"kubectl -n {ns} rollout restart {ref}"
+            if ref.split("/", 1)[0] in ("deployment", "statefulset", "daemonset")
+            else f"kubectl -n {ns} delete pod {name_of(pod)}   # recreate it"
+        )
+        links_off = why.startswith("enableServiceLinks")
+        yield env_discovery_order.finding(
+            Severity.WARNING,
+            (f"Pod {ns}/{name_of(pod)}" if ref.startswith("pod/") else f"{len(items)} pod(s) of {ref}")
+            + f" {'reads' if ref.startswith('pod/') else 'read'} {', '.join(refs)} (container {cname}) but "
+            + (
+                "set enableServiceLinks: false, so the kubelet never injects them"
+                if links_off
+                else f"{why}: the variables are injected only at container start, so they are unset there"
+            ),
+            (
+                f"Remove enableServiceLinks: false from {ref}, then {restart}"
+                if links_off
+                else f"{restart}   # or use the DNS name {snap.dns_name}"
+            ),
+            [
+                Evidence(
+                    "Pod",
+                    ns,
+                    name_of(p),
+                    field,
+                    w,
+                    f"started after Service {snap.name} ({created}), with service links enabled",
+                )
+                for p, _, _, w, field in items[:5]
+            ],
+        )

@@ -1,1 +1,1120 @@
-"""(checks of this stage are being written)"""
+"""Network policy: do the backends admit clients (ingress), may the client send (egress) and resolve (DNS)?
+
+The decision procedure lives in kubediag.netpol; these checks pick the peers and ports and explain verdicts.
+Ports are always pod ports: the Service's targetPort resolved per backend pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.selection import near_miss
+from kubediag.labels import format_map, format_selector, labels_of, selector_matches
+from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.netpol import (
+    EGRESS,
+    INGRESS,
+    NS_NAME_LABEL,
+    Admission,
+    AllowedPeer,
+    Decision,
+    Explanation,
+    Peer,
+    RuleRef,
+    allow_policy,
+    describe_rule,
+    dns_label,
+    egress_decision,
+    explain_denial,
+    ingress_admission,
+    ingress_decision,
+    ip_block_empty,
+    policy_manifest,
+    resolve_port,
+    rules_of,
+    service_port_rules,
+    spec_of,
+    stable_labels,
+    to_yaml,
+)
+from kubediag.snapshot import Snapshot, name_of, ns_of
+from kubediag.workloads import is_ready, is_terminal, pod_ip
+
+NEEDS = [Kind.SERVICE, Kind.POD, Kind.NETWORKPOLICY]
+DNS_NAMESPACE = "kube-system"
+DNS_LABELS = {"k8s-app": "kube-dns"}
+DNS_PORT = 53
+MAX_LISTED = 5
+
+
+# ---- what is judged: ready backends, their pod ports, the client ----------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One Service port and the pod port it reaches on each ready backend that declares it."""
+
+    service_port: int
+    port_name: str
+    protocol: str
+    target: int | str
+    backends: tuple[tuple[Obj, int], ...]
+
+    @property
+    def label(self) -> str:
+        return f"port {self.service_port}" + (f" ({self.port_name})" if self.port_name else "")
+
+    @property
+    def pod_ports(self) -> list[int]:
+        return sorted({pp for _, pp in self.backends})
+
+    def pod_port_text(self, ports: Sequence[int] | None = None) -> str:
+        return ",".join(str(p) for p in sorted(set(ports or self.pod_ports))) + f"/{self.protocol}"
+
+    def fix_ports(self, pods: Sequence[tuple[Obj, int]]) -> list[tuple[int | str, str]]:
+        numbers = sorted({pp for _, pp in pods})
+        if len(numbers) > 1 and isinstance(self.target, str):
+            return [(self.target, self.protocol)]  # one name, several numbers: the named port says it once
+        return [(n, self.protocol) for n in numbers]
+
+
+def _backends(snap: Snapshot) -> tuple[Obj, ...]:
+    if snap.svc_type == "ExternalName":
+        raise NotApplicable("an ExternalName Service has no backend pods")
+    if not snap.selector:
+        raise NotApplicable("the Service has no selector: its backends are not pods kubediag can judge")
+    ready = tuple(p for p in snap.selected_pods if is_ready(p))
+    if not ready:
+        raise NotApplicable("no selected pod is ready, so no traffic reaches a backend yet")
+    return ready
+
+
+def _targets(snap: Snapshot, backends: tuple[Obj, ...]) -> list[Target]:
+    out: list[Target] = []
+    for sp in snap.ports:
+        proto = str(sp.get("protocol") or "TCP")
+        port = int(sp.get("port") or 0)
+        raw = sp.get("targetPort")
+        target: int | str = raw if isinstance(raw, int | str) and raw not in ("", 0) else port
+        resolved = tuple((b, pp) for b in backends if (pp := resolve_port(b, target, proto)) is not None)
+        if resolved:
+            out.append(Target(port, str(sp.get("name") or ""), proto, target, resolved))
+    if not out:
+        raise NotApplicable("no ready backend declares the Service's target port (see the port checks)")
+    return out
+
+
+def _host_network(pod: Obj) -> bool:
+    return bool((pod.get("spec") or {}).get("hostNetwork"))
+
+
+def _client(snap: Snapshot) -> tuple[Obj, Peer]:
+    ref = snap.client
+    if ref is None:
+        raise NotApplicable("no client given (--from NAMESPACE/POD)")
+    pod = snap.client_pod
+    if pod is None:
+        raise NotApplicable(
+            f"the client pod {ref.namespace}/{ref.name} was not found, so its path cannot be judged; "
+            "check the --from name"
+        )
+    if _host_network(pod):
+        ip = str((pod.get("status") or {}).get("hostIP") or pod_ip(pod))
+        return pod, Peer.external(ip, f"{ref.namespace}/{ref.name} (hostNetwork: seen as node IP {ip})")
+    return pod, Peer.of_pod(pod, snap.data.namespace_labels(ns_of(pod)))
+
+
+def _pod_client(snap: Snapshot) -> tuple[Obj, Peer]:
+    pod, peer = _client(snap)
+    if not peer.is_pod:
+        raise NotApplicable(
+            f"the client {peer.name} uses the node's network: NetworkPolicy egress rules do not apply to "
+            "hostNetwork pods on most CNIs (the behaviour is undefined)"
+        )
+    return pod, peer
+
+
+def _ns_labels_unknown(snap: Snapshot) -> str | None:
+    m = snap.data.missing(Kind.NAMESPACE)
+    if m is None:
+        return None
+    return f"namespace labels could not be read ({m.describe()}): only {NS_NAME_LABEL} is known"
+
+
+def _names(pods: Sequence[Obj]) -> str:
+    names = [name_of(p) for p in pods]
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return ", ".join(names[:MAX_LISTED]) + more
+
+
+def _some(pods: Sequence[Obj], total: int, noun: str = "ready backend") -> str:
+    """'its only ready backend (web-1)', 'all 3 ready backends (...)', '1 of 3 ready backends (web-2)'."""
+    if len(pods) == total == 1:
+        return f"its only {noun} ({_names(pods)})"
+    if len(pods) == total:
+        return f"all {total} {noun}s ({_names(pods)})"
+    return f"{len(pods)} of {total} {noun}s ({_names(pods)})"
+
+
+def _policy(snap: Snapshot, namespace: str, name: str) -> Obj | None:
+    return next((p for p in snap.data.networkpolicies_by_ns.get(namespace, ()) if name_of(p) == name), None)
+
+
+def _evidence(e: Explanation, expected: str) -> Evidence:
+    return Evidence("NetworkPolicy", e.ref.namespace, e.ref.policy, e.ref.field, e.text, expected)
+
+
+def _service_port_text(ref: RuleRef, service_port: int, pod_ports: str) -> str:
+    return (
+        f"policy/{ref.policy} allows port {service_port}, the Service port; policies match pod ports: "
+        f"{pod_ports} ({ref.field})"
+    )
+
+
+def _corrected_policy(snap: Snapshot, refs: Sequence[RuleRef], pod_port: int) -> str | None:
+    """The first policy of `refs` with the Service port replaced by the pod port, as YAML."""
+    if not refs:
+        return None
+    ref = refs[0]
+    pol = _policy(snap, ref.namespace, ref.policy)
+    if pol is None:
+        return None
+    spec: dict[str, Any] = dict(spec_of(pol))
+    rules = [dict(r) for r in rules_of(pol, ref.direction)]
+    for r in refs:
+        if r.policy != ref.policy or r.rule is None or r.port is None:
+            continue
+        ports = [dict(p) if isinstance(p, Mapping) else {} for p in rules[r.rule].get("ports") or []]
+        if ports[r.port].get("endPort") is not None:  # a range: keep it, add the pod port
+            ports.append({"port": pod_port, "protocol": ports[r.port].get("protocol") or "TCP"})
+        else:
+            ports[r.port]["port"] = pod_port
+        rules[r.rule]["ports"] = ports
+    spec[ref.direction] = rules
+    return to_yaml(policy_manifest(pol, spec))
+
+
+def _corrected_selector(snap: Snapshot, ref: RuleRef, match_labels: Mapping[str, str]) -> str | None:
+    """The policy of `ref` with the podSelector of its peer element replaced by `match_labels`, as YAML."""
+    pol = _policy(snap, ref.namespace, ref.policy)
+    if pol is None or ref.rule is None or ref.peer is None:
+        return None
+    spec: dict[str, Any] = dict(spec_of(pol))
+    rules = [dict(r) for r in rules_of(pol, ref.direction)]
+    key = "from" if ref.direction == INGRESS else "to"
+    elems = [dict(e) if isinstance(e, Mapping) else {} for e in rules[ref.rule].get(key) or []]
+    elems[ref.peer]["podSelector"] = {"matchLabels": dict(match_labels)}
+    rules[ref.rule][key] = elems
+    spec[ref.direction] = rules
+    return to_yaml(policy_manifest(pol, spec))
+
+
+def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
+    return Evidence(
+        "Pod",
+        ns_of(pod),
+        name_of(pod),
+        "metadata.labels",
+        format_map(labels_of(pod)),
+        f"selected by {', '.join(f'policy/{p}' for p in policies)}",
+    )
+
+
+def _peer_labels(client_pod: Obj) -> tuple[dict[str, str], str]:
+    """Labels for a podSelector that picks the client's workload, and a command when it has none."""
+    labels = stable_labels(labels_of(client_pod))
+    if labels:
+        return labels, ""
+    value = dns_label(name_of(client_pod))
+    label = {"kubediag.io/client": value}
+    cmd = f"kubectl -n {ns_of(client_pod)} label pod {name_of(client_pod)} kubediag.io/client={value}\n"
+    return label, cmd
+
+
+def _client_app(client_pod: Obj) -> str:
+    labels = stable_labels(labels_of(client_pod))
+    return next(iter(labels.values()), name_of(client_pod))
+
+
+# ---- KD601 ingress --------------------------------------------------------------------------------------
+@check(
+    id="KD601",
+    category=Category.NETWORK_POLICY_INGRESS_BLOCKED,
+    stage=Stage.NETWORK_POLICY,
+    title="NetworkPolicies let clients into the backends",
+    needs=NEEDS,
+    what="""
+Evaluates the NetworkPolicies of the Service's namespace against its ready backend pods, on the pod port
+(the resolved `targetPort`, never the Service port), with the networking/v1 semantics: a pod is isolated for
+ingress by any policy that selects it whose effective `policyTypes` include Ingress (when `policyTypes` is
+omitted: Ingress always, plus Egress when `egress` is non-empty); rules are OR-ed, a peer and a port within a
+rule AND-ed; `podSelector` alone means the policy's namespace; `namespaceSelector` and `podSelector` in one
+`from` element are AND-ed; `ipBlock` is a CIDR minus `except`; named ports resolve on the backend pod.
+
+With `--from NS/POD` it judges that client's path to every ready backend (critical when blocked for all,
+warning for some). Without a client it asks whether the backends admit *any existing* pod, namespace or
+external range on the pod port: critical when none is admitted (deny-all, an egress-only policy without
+`policyTypes`, a rule on the Service port instead of the pod port, peers that match nothing that exists);
+otherwise an info note lists who may reach the Service, as selectors and as the pods and namespaces that match
+today. Namespace labels come from the Namespace objects; when those cannot be read only the
+`kubernetes.io/metadata.name` label is known and a verdict that depends on other labels is a warning.""",
+    why="""
+Once one policy selects a pod for ingress, every connection not admitted by some rule is dropped. Clients see
+timeouts (packets are dropped, not refused) although the Service, its endpoints and the pods look healthy.
+A policy written for port 80 (the Service port) never matches: policies see traffic after the Service's
+DNAT, on the pod port. An egress-only policy without `policyTypes` is defaulted to [Ingress, Egress] by the API
+server and silently denies all ingress.""",
+    example="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-frontend, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: frontend}}}]
+    ports: [{port: 80}]          # the Service port; the pods listen on 8080""",
+    fix="""
+Admit the client on the pod port with a policy selecting the backends (policies are additive):
+
+```yaml
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-frontend-to-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}        # the Service's selector
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: frontend}}
+      namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}   # the client's namespace
+    ports: [{port: 8080, protocol: TCP}]        # the pod port (targetPort), not the Service port
+```
+
+Add `policyTypes: [Egress]` to egress-only policies. Run with `--from NS/POD` for the exact policy for one
+client.""",
+)
+def ingress_allowed(snap: Snapshot) -> Iterator[Finding]:
+    backends = _backends(snap)
+    targets = _targets(snap, backends)
+    if snap.client is not None:
+        client_pod, src = _client(snap)
+        yield from _ingress_for_client(snap, targets, client_pod, src)
+    else:
+        yield from _ingress_for_anyone(snap, targets)
+
+
+def _not_isolated_note(snap: Snapshot) -> Iterator[Finding]:
+    others = snap.data.networkpolicies_by_ns.get(snap.namespace, ())
+    if others:
+        yield ingress_allowed.finding(
+            Severity.INFO,
+            f"no NetworkPolicy isolates the backends of {snap.namespace}/{snap.name} for ingress "
+            f"({len(others)} {'policy' if len(others) == 1 else 'policies'} in {snap.namespace} "
+            f"{'selects' if len(others) == 1 else 'select'} other pods or only egress): every client "
+            "may reach them",
+            "Nothing to change. A NetworkPolicy that selects these pods would isolate them: then only its "
+            "rules admit traffic.",
+            category=Category.NETWORK_POLICY_REACHABILITY,
+        )
+
+
+def _ingress_for_client(
+    snap: Snapshot, targets: list[Target], client_pod: Obj, src: Peer
+) -> Iterator[Finding]:
+    policies = snap.data.networkpolicies
+    svc = f"{snap.namespace}/{snap.name}"
+    any_isolated = False
+    for t in targets:
+        decisions = [(b, pp, ingress_decision(policies, b, src, pp, t.protocol)) for b, pp in t.backends]
+        any_isolated = any_isolated or any(d.isolated for _, _, d in decisions)
+        blocked = [(b, pp, d) for b, pp, d in decisions if not d.allowed]
+        if not blocked:
+            deciding = sorted({s for _, _, d in decisions for s in d.deciding})
+            if deciding:
+                yield ingress_allowed.finding(
+                    Severity.INFO,
+                    f"client {src.name} may reach Service {svc} {t.label} (pod port {t.pod_port_text()}) on "
+                    f"{_some([b for b, _, _ in decisions], len(decisions))}: allowed by {', '.join(deciding)}",
+                    "Nothing to change; these rules admit the client (kubectl -n "
+                    f"{snap.namespace} get networkpolicy -o yaml to read them).",
+                    category=Category.NETWORK_POLICY_REACHABILITY,
+                )
+            continue
+        b0, pp0, d0 = blocked[0]
+        sev = Severity.CRITICAL if len(blocked) == len(decisions) else Severity.WARNING
+        expl = explain_denial(INGRESS, policies, b0, src, b0, pp0, t.protocol)
+        matched_rules = {(r.policy, r.rule) for r in d0.peer_only}
+        sp_rules = [
+            r
+            for r in service_port_rules(INGRESS, policies, b0, b0, t.service_port, pp0, t.protocol)
+            if (r.policy, r.rule) in matched_rules
+        ]
+        unknown = _ns_labels_unknown(snap)
+        uncertain = unknown is not None and any(e.namespace_only for e in expl)
+        if uncertain:
+            sev = Severity.WARNING
+        pods = [b for b, _, _ in blocked]
+        parts = [
+            f"client {src.name} cannot reach Service {svc} {t.label} (pod port {pp0}/{t.protocol}): ingress is "
+            f"blocked on {_some(pods, len(decisions))} by "
+            f"{', '.join(d0.deciding)}"
+        ]
+        parts += [_service_port_text(r, t.service_port, t.pod_port_text([pp0])) for r in sp_rules]
+        sp_keys = {(r.policy, r.rule) for r in sp_rules}
+        parts += [f"{e.ref}: {e.text}" for e in expl if (e.ref.policy, e.ref.rule) not in sp_keys][:3]
+        if uncertain and unknown is not None:
+            parts.append(
+                f"{unknown}; if namespace {src.namespace} carries the labels the namespaceSelector wants, the "
+                "client is admitted"
+            )
+        expected = f"a rule admitting {src.name} on {pp0}/{t.protocol}"
+        evidence = [_evidence(e, expected) for e in expl[:8]]
+        evidence += [
+            Evidence(
+                "NetworkPolicy",
+                r.namespace,
+                r.policy,
+                r.field,
+                f"port {t.service_port} (the Service port)",
+                f"port {pp0} (the pod port)",
+            )
+            for r in sp_rules
+        ]
+        evidence.append(_selected_by(snap, b0, d0.isolating))
+        if uncertain and src.namespace is not None:
+            evidence.append(
+                Evidence(
+                    "Namespace",
+                    None,
+                    src.namespace,
+                    "metadata.labels",
+                    "unknown (namespaces not readable)",
+                    "labels matching the rule's namespaceSelector",
+                )
+            )
+        corrected = _corrected_policy(snap, sp_rules, pp0)
+        if corrected:
+            remediation = (
+                f"Match the pod port {pp0}, not the Service port {t.service_port}: apply the corrected "
+                f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
+            )
+        else:
+            remediation = _ingress_fix(snap, t, blocked, client_pod, src)
+        yield ingress_allowed.finding(sev, "; ".join(parts), remediation, evidence)
+    if not any_isolated:
+        yield from _not_isolated_note(snap)
+
+
+def _ingress_fix(
+    snap: Snapshot, t: Target, blocked: Sequence[tuple[Obj, int, Decision]], client_pod: Obj, src: Peer
+) -> str:
+    ports = t.fix_ports([(b, pp) for b, pp, _ in blocked])
+    name = f"allow-{_client_app(client_pod)}-to-{snap.name}"
+    if not src.is_pod:  # hostNetwork client: it arrives with its node's IP
+        manifest = allow_policy(
+            name=dns_label(name),
+            namespace=snap.namespace,
+            direction=INGRESS,
+            subject=snap.selector,
+            peer_pods=None,
+            peer_namespace=None,
+            ports=ports,
+            ip_block=f"{src.ip}/{128 if ':' in str(src.ip) else 32}",
+        )
+        return (
+            f"The client uses the host network and arrives from its node's IP {src.ip}: admit that address "
+            f"(kubectl apply -f -; podSelector rules never match it):\n{to_yaml(manifest)}"
+        )
+    labels, cmd = _peer_labels(client_pod)
+    manifest = allow_policy(
+        name=dns_label(name),
+        namespace=snap.namespace,
+        direction=INGRESS,
+        subject=snap.selector,
+        peer_pods=labels,
+        peer_namespace=ns_of(client_pod),
+        ports=ports,
+    )
+    return (
+        f"{cmd}Admit {src.name} on pod port {t.pod_port_text([pp for _, pp, _ in blocked])} with this policy "
+        f"(policies are additive; kubectl apply -f -):\n{to_yaml(manifest)}"
+    )
+
+
+# ---- KD601 without a client: who may reach the backends at all -----------------------------------------
+@dataclass(frozen=True)
+class Reach:
+    """What one admitting `from` element means today."""
+
+    text: str
+    exists: bool  # something that exists (or cannot be ruled out) is admitted
+    near: str = ""  # a pod that nearly matches a podSelector that matches nothing
+    fixed: Mapping[str, str] | None = None  # the matchLabels that would match that pod
+
+
+def _complete_namespaces(snap: Snapshot) -> set[str]:
+    """Namespaces whose pods were all read (svc mode reads the Service's namespace and only the client pod)."""
+    out = {snap.namespace} | set(snap.data.pods_by_ns)
+    if snap.client is not None and snap.client.namespace != snap.namespace:
+        out.discard(snap.client.namespace)
+    return out
+
+
+def _known_namespaces(snap: Snapshot) -> list[str]:
+    names = {snap.namespace} | set(snap.data.pods_by_ns) | set(snap.data.namespaces_by_name)
+    return sorted(n for n in names if n)
+
+
+def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> list[Obj]:
+    return [
+        p
+        for p in snap.data.pods_by_ns.get(namespace, ())
+        if not is_terminal(p) and (selector is None or selector_matches(selector, labels_of(p)))
+    ]
+
+
+def _today(pods: Sequence[Obj]) -> str:
+    return f"{len(pods)} today: {_names(pods)}" if pods else "none exist today"
+
+
+def _near_miss(
+    snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None
+) -> tuple[str, Mapping[str, str] | None]:
+    match_labels = (selector or {}).get("matchLabels") or {}
+    if not match_labels or (selector or {}).get("matchExpressions"):
+        return "", None
+    for p in _live_pods(snap, namespace, None):
+        nm = near_miss({str(k): str(v) for k, v in match_labels.items()}, labels_of(p))
+        if nm is not None:
+            return f"pod {namespace}/{name_of(p)} nearly matches: {'; '.join(nm[0])}", nm[1]
+    return "", None
+
+
+def _resolve(snap: Snapshot, ap: AllowedPeer) -> Reach:
+    kind = ap.kind
+    if kind == "any":
+        return Reach("every source (the rule has no from)", True)
+    if kind == "none":
+        return Reach(f"nothing ({ap.rule.field} sets no selector)", False)
+    if kind == "ipblock":
+        block = ap.ip_block or {}
+        if ip_block_empty(block):
+            return Reach(f"{ap.describe()} (empty: except covers the cidr)", False)
+        return Reach(f"{ap.describe()} (addresses outside the pod network; pod IPs only on some CNIs)", True)
+    pod_sel = ap.pod_selector
+    pod_words = (
+        "every pod"
+        if pod_sel is None or format_selector(pod_sel) == "<all>"
+        else (f"pods {format_selector(pod_sel)}")
+    )
+    complete = _complete_namespaces(snap)
+    if kind == "pods":
+        ns = ap.rule.namespace
+        pods = _live_pods(snap, ns, pod_sel)
+        if not pods and ns not in complete:
+            return Reach(f"{pod_words} in {ns} (pods not read)", True)
+        near, fixed = ("", None) if pods else _near_miss(snap, ns, pod_sel)
+        return Reach(f"{pod_words} in {ns} ({_today(pods)})", bool(pods), near, fixed)
+    ns_sel = ap.namespace_selector or {}
+    words = (
+        f"{pod_words} in every namespace"
+        if format_selector(ns_sel) == "<all>"
+        else (f"{pod_words} in namespaces {format_selector(ns_sel)}")
+    )
+    unknown = _ns_labels_unknown(snap)
+    only_name = set(ns_sel.get("matchLabels") or {}) <= {NS_NAME_LABEL} and not ns_sel.get("matchExpressions")
+    if unknown is not None and not only_name:
+        return Reach(f"{words} ({unknown})", True)
+    candidates = set(_known_namespaces(snap))
+    if unknown is not None:  # a namespace named by kubernetes.io/metadata.name may exist unseen
+        named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL)
+        if named:
+            candidates.add(str(named))
+    matched = [n for n in sorted(candidates) if selector_matches(ns_sel, snap.data.namespace_labels(n))]
+    if not matched:
+        return Reach(f"{words} (no namespace matches today)", False)
+    shown: list[str] = []
+    exists = False
+    for n in matched:
+        if n in complete:
+            pods = _live_pods(snap, n, pod_sel)
+            shown.append(f"{n}: {len(pods)} pods" if pod_sel is not None else n)
+            exists = exists or bool(pods)
+        else:
+            shown.append(f"{n}: pods not read" if pod_sel is not None else n)
+            exists = True
+    more = f" and {len(shown) - MAX_LISTED} more" if len(shown) > MAX_LISTED else ""
+    return Reach(f"{words} (today: {', '.join(shown[:MAX_LISTED])}{more})", exists)
+
+
+def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Finding]:
+    policies = snap.data.networkpolicies
+    any_isolated = False
+    for t in targets:
+        admissions = [(b, pp, ingress_admission(policies, b, pp, t.protocol)) for b, pp in t.backends]
+        isolated = [(b, pp, a) for b, pp, a in admissions if a.isolated]
+        if not isolated:
+            continue
+        any_isolated = True
+        reach: dict[RuleRef, Reach] = {}
+        dead: list[tuple[Obj, int]] = []
+        for b, pp, adm in isolated:
+            resolved = [(ap, reach.setdefault(ap.rule, _resolve(snap, ap))) for ap in adm.allowed]
+            if not any(r.exists for _, r in resolved):
+                dead.append((b, pp))
+        isolating = sorted({p for _, _, a in isolated for p in a.isolating})
+        open_pods = [b for b, _, a in admissions if not a.isolated]
+        if not dead:
+            yield ingress_allowed.finding(
+                Severity.INFO,
+                _who_may_reach(snap, t, isolated, reach, isolating, open_pods),
+                _reach_hint(snap, t),
+                category=Category.NETWORK_POLICY_REACHABILITY,
+            )
+            continue
+        yield _nobody_admitted(snap, t, admissions, dead, reach)
+    if not any_isolated:
+        yield from _not_isolated_note(snap)
+
+
+def _reach_hint(snap: Snapshot, t: Target) -> str:
+    return (
+        f"To admit another client, add a NetworkPolicy selecting the backends ({format_map(snap.selector)}) with a "
+        f"from rule for it on pod port {t.pod_port_text()}; run with --from NS/POD to judge one client's whole path."
+    )
+
+
+def _who_may_reach(
+    snap: Snapshot,
+    t: Target,
+    isolated: Sequence[tuple[Obj, int, Admission]],
+    reach: Mapping[RuleRef, Reach],
+    isolating: Sequence[str],
+    open_pods: Sequence[Obj],
+) -> str:
+    """The info note: who is admitted today, by which rule, and rules that look like mistakes."""
+    allowed = [f"{r.text} [{ref}]" for ref, r in sorted(reach.items()) if r.exists]
+    text = (
+        f"Service {snap.namespace}/{snap.name} {t.label} (pod port {t.pod_port_text()}): allowed from: "
+        f"{'; '.join(allowed)}; blocked for others by {', '.join(f'policy/{p}' for p in isolating)}"
+    )
+    if open_pods:
+        text += f"; backends not isolated (they admit everyone): {_names(open_pods)}"
+    nobody = [f"{r.text} [{ref}]" for ref, r in sorted(reach.items()) if not r.exists]
+    if nobody:
+        text += "; rules that admit nobody today: " + "; ".join(nobody[:3])
+    b0, pp0, _ = isolated[0]
+    for r in service_port_rules(INGRESS, snap.data.networkpolicies, b0, b0, t.service_port, pp0, t.protocol):
+        text += "; " + _service_port_text(r, t.service_port, t.pod_port_text([pp0]))
+    for name in sorted({n for _, _, a in isolated for n in a.silent_policies}):
+        text += (
+            f"; policy/{name} lists only egress rules and no policyTypes, so it also denies all ingress "
+            "(add policyTypes: [Egress])"
+        )
+    return text
+
+
+def _nobody_admitted(
+    snap: Snapshot,
+    t: Target,
+    admissions: Sequence[tuple[Obj, int, Admission]],
+    dead: Sequence[tuple[Obj, int]],
+    reach: Mapping[RuleRef, Reach],
+) -> Finding:
+    policies = snap.data.networkpolicies
+    svc = f"{snap.namespace}/{snap.name}"
+    b0, pp0 = dead[0]
+    adm = next(a for b, _, a in admissions if b is b0)
+    pp_text = t.pod_port_text(sorted({pp for _, pp in dead}))
+    every = len(dead) == len(admissions)
+    sev = Severity.CRITICAL if every else Severity.WARNING
+    policies_text = ", ".join(f"policy/{p}" for p in adm.isolating)
+    if every:
+        head = (
+            f"no existing client can reach Service {svc} {t.label} (pod port {pp_text}): ingress to "
+            f"{_some([b for b, _ in dead], len(dead))} is isolated by {policies_text} and no rule admits an "
+            "existing pod, "
+            f"namespace or address on {pp_text}"
+        )
+    else:
+        head = (
+            f"{len(dead)} of {len(admissions)} ready backends of Service {svc} ({_names([b for b, _ in dead])}) "
+            f"admit no existing client on {t.label} (pod port {pp_text}), isolated by {policies_text}: requests "
+            "load-balanced to them fail"
+        )
+    parts = [head]
+    evidence: list[Evidence] = []
+    expected = f"a rule admitting an existing client on {pp0}/{t.protocol}"
+    for ref in adm.empty_policies:
+        if ref.policy in adm.silent_policies:
+            why = (
+                f"policy/{ref.policy} lists only egress rules and no policyTypes, so Kubernetes defaults "
+                "policyTypes to [Ingress, Egress]: it isolates ingress with no ingress rule (a silent deny-all)"
+            )
+            evidence.append(
+                Evidence(
+                    "NetworkPolicy",
+                    ref.namespace,
+                    ref.policy,
+                    "spec.policyTypes",
+                    "<unset>",
+                    "[Egress] (the policy only means to restrict egress)",
+                )
+            )
+        else:
+            why = f"policy/{ref.policy} has no ingress rules: it denies all ingress to the pods it selects"
+            evidence.append(
+                Evidence(
+                    "NetworkPolicy", ref.namespace, ref.policy, "spec.ingress", "[] (no rules)", expected
+                )
+            )
+        parts.append(why)
+    sp_rules = service_port_rules(INGRESS, policies, b0, b0, t.service_port, pp0, t.protocol)
+    for r in sp_rules:
+        parts.append(_service_port_text(r, t.service_port, t.pod_port_text([pp0])))
+        evidence.append(
+            Evidence(
+                "NetworkPolicy",
+                r.namespace,
+                r.policy,
+                r.field,
+                f"port {t.service_port} (the Service port)",
+                f"port {pp0} (the pod port)",
+            )
+        )
+    sp_keys = {(r.policy, r.rule) for r in sp_rules}
+    for ref, ports in adm.other_ports:
+        if (ref.policy, ref.rule) in sp_keys:
+            continue
+        parts.append(f"{ref} admits {ports} only, not {pp0}/{t.protocol}")
+        evidence.append(
+            Evidence(
+                "NetworkPolicy", ref.namespace, ref.policy, f"{ref.field}.ports", ports, f"{pp0}/{t.protocol}"
+            )
+        )
+    for ap in adm.allowed:
+        res = reach.get(ap.rule)
+        if res is None or res.exists:
+            continue
+        parts.append(f"{ap.rule} admits {res.text}" + (f"; {res.near}" if res.near else ""))
+        evidence.append(
+            Evidence(
+                "NetworkPolicy",
+                ap.rule.namespace,
+                ap.rule.policy,
+                ap.rule.field,
+                res.text,
+                "a peer that matches existing pods",
+            )
+        )
+    evidence.append(_selected_by(snap, b0, adm.isolating))
+    return ingress_allowed.finding(
+        sev, "; ".join(parts), _anyone_fix(snap, t, adm, sp_rules, pp0, dead, reach), evidence
+    )
+
+
+def _anyone_fix(
+    snap: Snapshot,
+    t: Target,
+    adm: Admission,
+    sp_rules: Sequence[RuleRef],
+    pp0: int,
+    dead: Sequence[tuple[Obj, int]],
+    reach: Mapping[RuleRef, Reach],
+) -> str:
+    if adm.silent_policies:
+        pol = _policy(snap, snap.namespace, adm.silent_policies[0])
+        if pol is not None:
+            spec = {**spec_of(pol), "policyTypes": ["Egress"]}
+            return (
+                f"Declare policy/{name_of(pol)} egress-only so it stops isolating ingress "
+                f"(kubectl apply -f -):\n{to_yaml(policy_manifest(pol, spec))}"
+            )
+    corrected = _corrected_policy(snap, sp_rules, pp0)
+    if corrected:
+        return (
+            f"Match the pod port {pp0}, not the Service port {t.service_port}: apply the corrected "
+            f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
+        )
+    for ref, r in sorted(reach.items()):
+        if r.fixed and not r.exists and ref.rule is not None and ref.peer is not None:
+            fixed = _corrected_selector(snap, ref, r.fixed)
+            if fixed:
+                return (
+                    f"Select the pods that exist: {r.near}. Apply the corrected policy/{ref.policy} "
+                    f"(kubectl apply -f -), or relabel the pods:\n{fixed}"
+                )
+    manifest = allow_policy(
+        name=dns_label(f"allow-clients-to-{snap.name}"),
+        namespace=snap.namespace,
+        direction=INGRESS,
+        subject=snap.selector,
+        peer_pods={"app": "CLIENT"},
+        peer_namespace=snap.namespace,
+        ports=t.fix_ports(dead),
+    )
+    backends = {name_of(p) for p in snap.selected_pods}
+    seen = sorted(
+        {
+            format_map(stable_labels(labels_of(p)))
+            for p in _live_pods(snap, snap.namespace, None)
+            if name_of(p) not in backends and stable_labels(labels_of(p))
+        }
+    )
+    hint = f" (pods in {snap.namespace} today: {'; '.join(seen[:3])})" if seen else ""
+    return (
+        f"Admit the intended clients on pod port {t.pod_port_text(sorted({pp for _, pp in dead}))}: replace "
+        f"app: CLIENT with the client pods' labels{hint} (add a namespaceSelector for another namespace), or run "
+        f"with --from NS/POD for the exact policy (kubectl apply -f -):\n{to_yaml(manifest)}"
+    )
+
+
+# ---- KD602 egress ---------------------------------------------------------------------------------------
+@check(
+    id="KD602",
+    category=Category.NETWORK_POLICY_EGRESS_BLOCKED,
+    stage=Stage.NETWORK_POLICY,
+    title="NetworkPolicies let the client send to the backends",
+    needs=NEEDS,
+    independent=True,
+    what="""
+With `--from NS/POD`: evaluates the NetworkPolicies of the client's namespace that isolate the client for
+egress (`policyTypes` containing Egress, or omitted with a non-empty `egress`) against every ready backend pod
+of the Service on the pod port (the resolved `targetPort`; named ports in a policy resolve on the destination
+pod). `to` peers match the backend's labels and its namespace's labels; a `podSelector` alone means the
+client's own namespace. Not applicable without a client.""",
+    why="""
+A connection needs both sides: the destination's ingress and the source's egress. A client whose namespace
+runs a default-deny egress policy (often with only a DNS exception) can resolve the Service name but every
+connection to it times out, although the Service and its backends are healthy.""",
+    example="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns-only, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]""",
+    fix="""
+Allow the client's egress to the backends on the pod port:
+
+```yaml
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-frontend-to-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: frontend}}   # the client
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: web}}    # the Service's selector
+      namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}
+    ports: [{port: 8080, protocol: TCP}]        # the pod port
+```""",
+)
+def egress_allowed(snap: Snapshot) -> Iterator[Finding]:
+    client_pod, src = _pod_client(snap)
+    targets = _targets(snap, _backends(snap))
+    policies = snap.data.networkpolicies
+    svc = f"{snap.namespace}/{snap.name}"
+    svc_ns_labels = snap.data.namespace_labels(snap.namespace)
+    for t in targets:
+        decisions = [
+            (b, pp, egress_decision(policies, client_pod, Peer.of_pod(b, svc_ns_labels), pp, t.protocol))
+            for b, pp in t.backends
+        ]
+        blocked = [(b, pp, d) for b, pp, d in decisions if not d.allowed]
+        if not blocked:
+            deciding = sorted({s for _, _, d in decisions for s in d.deciding})
+            if deciding:
+                yield egress_allowed.finding(
+                    Severity.INFO,
+                    f"client {src.name} may send to Service {svc} {t.label} (pod port {t.pod_port_text()}): "
+                    f"egress allowed by {', '.join(deciding)}",
+                    "Nothing to change; these rules allow the client's egress (kubectl -n "
+                    f"{ns_of(client_pod)} get networkpolicy -o yaml to read them).",
+                    category=Category.NETWORK_POLICY_REACHABILITY,
+                )
+            continue
+        yield _egress_blocked(snap, t, decisions, blocked, client_pod, src)
+
+
+def _egress_allowances(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for name in isolating:
+        pol = _policy(snap, ns_of(client_pod), name)
+        if pol is None:
+            continue
+        rules = rules_of(pol, EGRESS)
+        out += [
+            f"policy/{name} spec.egress[{i}] allows {describe_rule(pol, EGRESS, i)}"
+            for i in range(len(rules))
+        ]
+    return out
+
+
+def _egress_blocked(
+    snap: Snapshot,
+    t: Target,
+    decisions: Sequence[tuple[Obj, int, Decision]],
+    blocked: Sequence[tuple[Obj, int, Decision]],
+    client_pod: Obj,
+    src: Peer,
+) -> Finding:
+    policies = snap.data.networkpolicies
+    svc = f"{snap.namespace}/{snap.name}"
+    b0, pp0, d0 = blocked[0]
+    dst0 = Peer.of_pod(b0, snap.data.namespace_labels(snap.namespace))
+    sev = Severity.CRITICAL if len(blocked) == len(decisions) else Severity.WARNING
+    expl = explain_denial(EGRESS, policies, client_pod, dst0, b0, pp0, t.protocol)
+    matched_rules = {(r.policy, r.rule) for r in d0.peer_only}
+    sp_rules = [
+        r
+        for r in service_port_rules(EGRESS, policies, client_pod, b0, t.service_port, pp0, t.protocol)
+        if (r.policy, r.rule) in matched_rules
+    ]
+    unknown = _ns_labels_unknown(snap)
+    uncertain = unknown is not None and any(e.namespace_only for e in expl)
+    if uncertain:
+        sev = Severity.WARNING
+    parts = [
+        f"client {src.name} may not send to Service {svc} {t.label} (pod port {pp0}/{t.protocol}): its egress is "
+        f"isolated by {', '.join(d0.deciding)} and no rule allows traffic to "
+        f"{_some([b for b, _, _ in blocked], len(decisions))}"
+    ]
+    allowances = _egress_allowances(snap, client_pod, d0.isolating)
+    parts.append(
+        "its egress allows only: " + "; ".join(allowances[:4]) if allowances else "its egress allows nothing"
+    )
+    parts += [_service_port_text(r, t.service_port, t.pod_port_text([pp0])) for r in sp_rules]
+    sp_keys = {(r.policy, r.rule) for r in sp_rules}
+    parts += [f"{e.ref}: {e.text}" for e in expl if (e.ref.policy, e.ref.rule) not in sp_keys][:3]
+    if uncertain and unknown is not None:
+        parts.append(
+            f"{unknown}; if namespace {snap.namespace} carries the labels the rule wants, it is allowed"
+        )
+    expected = f"a rule allowing {dst0.name} on {pp0}/{t.protocol}"
+    evidence = [_evidence(e, expected) for e in expl[:8]]
+    evidence += [
+        Evidence(
+            "NetworkPolicy",
+            r.namespace,
+            r.policy,
+            r.field,
+            f"port {t.service_port} (the Service port)",
+            f"port {pp0} (the pod port)",
+        )
+        for r in sp_rules
+    ]
+    evidence.append(_selected_by(snap, client_pod, d0.isolating))
+    corrected = _corrected_policy(snap, sp_rules, pp0)
+    if corrected:
+        remediation = (
+            f"Match the pod port {pp0}, not the Service port {t.service_port}: apply the corrected "
+            f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
+        )
+    else:
+        labels, cmd = _peer_labels(client_pod)
+        manifest = allow_policy(
+            name=dns_label(f"allow-{_client_app(client_pod)}-to-{snap.name}"),
+            namespace=ns_of(client_pod),
+            direction=EGRESS,
+            subject=labels,
+            peer_pods=dict(snap.selector),
+            peer_namespace=snap.namespace,
+            ports=t.fix_ports([(b, pp) for b, pp, _ in blocked]),
+        )
+        remediation = (
+            f"{cmd}Allow {src.name}'s egress to the backends of {svc} on pod port "
+            f"{t.pod_port_text([pp for _, pp, _ in blocked])} (policies are additive; kubectl apply -f -):\n"
+            f"{to_yaml(manifest)}"
+        )
+    return egress_allowed.finding(sev, "; ".join(parts), remediation, evidence)
+
+
+# ---- KD603 DNS ------------------------------------------------------------------------------------------
+def _dns_pods(snap: Snapshot) -> tuple[list[Obj], bool]:
+    """The cluster DNS pods (ready ones first), or a stand-in with CoreDNS's usual ports when not read."""
+    found = [
+        p
+        for p in snap.data.pods_by_ns.get(DNS_NAMESPACE, ())
+        if all(labels_of(p).get(k) == v for k, v in DNS_LABELS.items()) and not is_terminal(p)
+    ]
+    ready = [p for p in found if is_ready(p)]
+    if ready or found:
+        return ready or found, False
+    stand_in: Obj = {
+        "metadata": {"name": "kube-dns pods", "namespace": DNS_NAMESPACE, "labels": dict(DNS_LABELS)},
+        "spec": {
+            "containers": [
+                {
+                    "name": "coredns",
+                    "ports": [
+                        {"name": "dns", "containerPort": DNS_PORT, "protocol": "UDP"},
+                        {"name": "dns-tcp", "containerPort": DNS_PORT, "protocol": "TCP"},
+                        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+                    ],
+                }
+            ]
+        },
+    }
+    return [stand_in], True
+
+
+@check(
+    id="KD603",
+    category=Category.NETWORK_POLICY_DNS_BLOCKED,
+    stage=Stage.NETWORK_POLICY,
+    title="NetworkPolicies let the client resolve names",
+    needs=NEEDS,
+    independent=True,
+    what="""
+With `--from NS/POD`: a client isolated for egress needs a rule to the cluster DNS pods (`k8s-app: kube-dns`
+in `kube-system`) on port 53 over UDP and TCP. Evaluates the client's egress policies against the DNS pods
+(read when present, otherwise assumed with CoreDNS's labels and named ports `dns`/`dns-tcp`), and the
+ingress policies of kube-system when they were read. UDP blocked is critical; TCP alone blocked is a
+warning (large answers are retried over TCP). Not applicable without a client, for hostNetwork clients and
+for `dnsPolicy: Default`/`None`.""",
+    why="""
+A default-deny egress policy also blocks DNS: the client cannot resolve `web.shop.svc.cluster.local` and
+fails with `could not resolve host` / `Temporary failure in name resolution` (after a 5 s timeout per try),
+which looks like a missing Service, not like a policy.""",
+    example="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny-egress, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]""",
+    fix="""
+Allow DNS next to the deny-all (policies are additive):
+
+```yaml
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+```""",
+)
+def dns_allowed(snap: Snapshot) -> Iterator[Finding]:
+    client_pod, src = _pod_client(snap)
+    dns_policy = str((client_pod.get("spec") or {}).get("dnsPolicy") or "ClusterFirst")
+    if dns_policy in ("Default", "None"):
+        raise NotApplicable(f"the client has dnsPolicy {dns_policy}: it does not use the cluster DNS pods")
+    dns_pods, assumed = _dns_pods(snap)
+    policies = snap.data.networkpolicies
+    ks_labels = snap.data.namespace_labels(DNS_NAMESPACE)
+    blocked: dict[str, list[tuple[Obj, Decision, Decision]]] = {}
+    allowed_by: set[str] = set()
+    for proto in ("UDP", "TCP"):
+        for d in dns_pods:
+            eg = egress_decision(policies, client_pod, Peer.of_pod(d, ks_labels), DNS_PORT, proto)
+            ing = ingress_decision(policies, d, src, DNS_PORT, proto)
+            if eg.allowed and ing.allowed:
+                allowed_by.update(eg.deciding + ing.deciding)
+            else:
+                blocked.setdefault(proto, []).append((d, eg, ing))
+    if not blocked:
+        if allowed_by:
+            yield dns_allowed.finding(
+                Severity.INFO,
+                f"client {src.name} may resolve names: DNS to {DNS_NAMESPACE} pods k8s-app=kube-dns on "
+                f"{DNS_PORT}/UDP and {DNS_PORT}/TCP is allowed by {', '.join(sorted(allowed_by))}",
+                "Nothing to change; these rules allow the client's DNS traffic.",
+                category=Category.NETWORK_POLICY_REACHABILITY,
+            )
+        return
+    yield _dns_blocked(snap, client_pod, src, dns_pods, assumed, blocked)
+
+
+def _dns_blocked(
+    snap: Snapshot,
+    client_pod: Obj,
+    src: Peer,
+    dns_pods: Sequence[Obj],
+    assumed: bool,
+    blocked: Mapping[str, Sequence[tuple[Obj, Decision, Decision]]],
+) -> Finding:
+    policies = snap.data.networkpolicies
+    udp = blocked.get("UDP", [])
+    sev = Severity.CRITICAL if len(udp) == len(dns_pods) else Severity.WARNING
+    protos = [p for p in ("UDP", "TCP") if p in blocked]
+    proto0 = protos[0]
+    d0, eg0, ing0 = blocked[proto0][0]
+    where = (
+        "the assumed kube-dns pods (kube-system pods were not read)"
+        if assumed
+        else (_some([d for d, _, _ in blocked[proto0]], len(dns_pods), "DNS pod"))
+    )
+    ports = " and ".join(f"{DNS_PORT}/{p}" for p in protos)
+    sides: list[str] = []
+    expl: list[Explanation] = []
+    ks_labels = snap.data.namespace_labels(DNS_NAMESPACE)
+    if not eg0.allowed:
+        sides.append(f"the client's egress is isolated by {', '.join(eg0.deciding)}")
+        expl += explain_denial(EGRESS, policies, client_pod, Peer.of_pod(d0, ks_labels), d0, DNS_PORT, proto0)
+    if not ing0.allowed:
+        sides.append(f"the DNS pods' ingress is isolated by {', '.join(ing0.deciding)} in {DNS_NAMESPACE}")
+        expl += explain_denial(INGRESS, policies, d0, src, d0, DNS_PORT, proto0)
+    unknown = _ns_labels_unknown(snap)
+    uncertain = unknown is not None and any(e.namespace_only for e in expl)
+    if uncertain:
+        sev = Severity.WARNING
+    what = "cannot resolve names" if "UDP" in blocked else "can query DNS over UDP only"
+    head = f"client {src.name} {what}: DNS on {ports} to {where} is blocked: {' and '.join(sides)}"
+    parts = [head]
+    if protos == ["TCP"]:
+        parts.append("UDP works but truncated (large) answers are retried over TCP and fail")
+    parts += [f"{e.ref}: {e.text}" for e in expl[:3]]
+    if uncertain and unknown is not None:
+        parts.append(f"{unknown}; if {DNS_NAMESPACE} carries the labels the rule wants, DNS is allowed")
+    evidence = [_evidence(e, f"a rule allowing DNS on {DNS_PORT}/{proto0}") for e in expl[:8]]
+    evidence.append(
+        Evidence(
+            "Pod",
+            ns_of(client_pod),
+            name_of(client_pod),
+            "egress",
+            f"blocked on {ports} to {DNS_NAMESPACE} k8s-app=kube-dns",
+            f"{DNS_PORT}/UDP and {DNS_PORT}/TCP allowed",
+        )
+    )
+    fixes: list[str] = []
+    dns_ports: list[tuple[int | str, str]] = [(DNS_PORT, "UDP"), (DNS_PORT, "TCP")]
+    if any(not eg.allowed for p in protos for _, eg, _ in blocked[p]):
+        manifest = allow_policy(
+            name="allow-dns",
+            namespace=ns_of(client_pod),
+            direction=EGRESS,
+            subject={},
+            peer_pods=dict(DNS_LABELS),
+            peer_namespace=DNS_NAMESPACE,
+            ports=dns_ports,
+        )
+        fixes.append(
+            f"Allow DNS egress for the pods of {ns_of(client_pod)} (narrow podSelector to "
+            f"{format_map(stable_labels(labels_of(client_pod)))} to admit only this client; "
+            f"kubectl apply -f -):\n{to_yaml(manifest)}"
+        )
+    if any(not ing.allowed for p in protos for _, _, ing in blocked[p]):
+        manifest = allow_policy(
+            name=dns_label(f"allow-dns-from-{ns_of(client_pod)}"),
+            namespace=DNS_NAMESPACE,
+            direction=INGRESS,
+            subject=dict(DNS_LABELS),
+            peer_pods=None,
+            peer_namespace=ns_of(client_pod),
+            ports=dns_ports,
+        )
+        fixes.append(f"Admit DNS queries from {ns_of(client_pod)} at the DNS pods:\n{to_yaml(manifest)}")
+    return dns_allowed.finding(sev, "; ".join(parts), "\n".join(fixes), evidence)

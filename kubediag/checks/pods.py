@@ -41,8 +41,11 @@ MAX_EVIDENCE = 5
 
 
 def quote(text: str, limit: int = 300) -> str:
+    """An API message, whitespace collapsed, shortened, in quotes that it does not itself contain."""
     text = " ".join(text.split())
-    return '"' + (text if len(text) <= limit else text[: limit - 3] + "...") + '"'
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    mark = "'" if '"' in text and "'" not in text else '"'
+    return mark + text + mark
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,12 @@ class Scan:
     """The selected pods whose earliest problem is one category."""
 
     hits: tuple[Hit, ...]
-    total: int
+    population: tuple[Obj, ...]  # every selected pod
     ready: int
+
+    @property
+    def total(self) -> int:
+        return len(self.population)
 
     @property
     def pods(self) -> list[Obj]:
@@ -66,6 +73,10 @@ class Scan:
     @property
     def severity(self) -> Severity:
         return Severity.CRITICAL if self.ready == 0 else Severity.WARNING
+
+    @property
+    def be(self) -> str:
+        return "is" if len(self.hits) == 1 else "are"
 
     def tail(self) -> str:
         if self.ready == 0:
@@ -91,7 +102,7 @@ def scan(snap: Snapshot, category: Category) -> Scan:
         (Hit(p, pr) for p in pods if (pr := pod_problem(p)) is not None and pr.category is category),
         key=lambda h: name_of(h.pod),
     )
-    return Scan(tuple(hits), len(pods), sum(1 for p in pods if is_ready(p)))
+    return Scan(tuple(hits), tuple(pods), sum(1 for p in pods if is_ready(p)))
 
 
 def pod_evidence(snap: Snapshot, hits: Sequence[Hit], expected: str) -> list[Evidence]:
@@ -127,7 +138,7 @@ def pod_events(snap: Snapshot, pod: Obj, reasons: Sequence[str], prefix: str = "
 
 
 def header(snap: Snapshot, s: Scan) -> str:
-    return f"Service {snap.namespace}/{snap.name}: {pods_phrase(s.pods, s.total)}"
+    return f"Service {snap.namespace}/{snap.name}: {pods_phrase(s.pods, s.population)}"
 
 
 # ---- KD301 -----------------------------------------------------------------------------------------------
@@ -147,6 +158,17 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
     ref = workload_ref(pod)
     patchable = not ref.startswith("pod/")
     scheduler = str(spec.get("schedulerName") or "default-scheduler")
+    gates = [str(g.get("name")) for g in spec.get("schedulingGates") or []]
+    if gates:
+        out.notes.append(
+            f"the pod has schedulingGates {', '.join(gates)}: the scheduler ignores it until a controller "
+            "removes them"
+        )
+        out.fixes.append(
+            f"Find the controller that owns the scheduling gate {gates[0]} (or remove it from {ref})"
+        )
+        out.evidence.append(Evidence("Pod", ns, name_of(pod), "spec.schedulingGates", ", ".join(gates), "[]"))
+        return out
     scheduled_cond = any(
         c.get("type") == "PodScheduled" for c in (pod.get("status") or {}).get("conditions") or []
     )
@@ -245,7 +267,7 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
             if patchable
             else f"Recreate the pod with spec.tolerations: {toleration}"
         )
-        out.fixes.append(f"or remove the taint: kubectl taint node {name_of(first)} {format_taint(t)}-")
+        out.fixes.append(f"kubectl taint node {name_of(first)} {format_taint(t)}-   # or remove the taint")
         for n in fitting[:3]:
             out.evidence.append(
                 Evidence(
@@ -317,14 +339,20 @@ def pods_unschedulable(snap: Snapshot) -> Iterator[Finding]:
         return
     main = s.main()
     placement = _placement(snap, main.pod, main.problem.detail)
-    message = f"{header(snap, s)} cannot be scheduled ({main.problem.reason}): scheduler says {quote(main.problem.detail)}"
+    if main.problem.field == "spec.nodeName":  # Pending without a PodScheduled condition
+        message = f"{header(snap, s)} {s.be} Pending with no node assigned"
+    else:
+        message = (
+            f"{header(snap, s)} cannot be scheduled ({main.problem.reason}): "
+            f"scheduler says {quote(main.problem.detail)}"
+        )
     if placement.notes:
         message += "; " + "; ".join(placement.notes)
     fixes = placement.fixes or [f"kubectl -n {snap.namespace} describe pod {name_of(main.pod)}"]
     yield pods_unschedulable.finding(
         s.severity,
         message + s.tail(),
-        "; ".join(fixes),
+        "\n".join(fixes),
         pod_evidence(snap, s.hits, "scheduled on a node") + placement.evidence,
     )
 
@@ -397,13 +425,13 @@ def pods_image_pull(snap: Snapshot) -> Iterator[Finding]:
     if kind == "secret":
         fix = (
             f"kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> "
-            f"--docker-username=<user> --docker-password=<token>; then add imagePullSecrets: [{{name: regcred}}] "
-            f"to {ref}'s pod template (or to the ServiceAccount)"
+            f"--docker-username=<user> --docker-password=<token>\nthen add imagePullSecrets: [{{name: regcred}}] "
+            f"to {ref}'s pod template (or to its ServiceAccount)"
         )
     elif kind == "policy":
         fix = f"Set imagePullPolicy: IfNotPresent on container {cname} of {ref}, or preload the image on the node"
     elif kind == "network":
-        fix = f"Check the node's DNS/egress/proxy to the registry of {image}; kubectl -n {ns} describe pod {name_of(main.pod)}"
+        fix = f"kubectl -n {ns} describe pod {name_of(main.pod)}   # check the node's DNS, egress and proxy to the registry of {image}"
     else:
         fix = f"kubectl -n {ns} set image {ref} {cname}=<an image:tag that exists>   # currently {image}"
     yield pods_image_pull.finding(
@@ -526,7 +554,7 @@ def _doubled(quantity: str) -> str:
     what="""
 Finds selected pods with a container in `CrashLoopBackOff` and explains the last termination:
 `OOMKilled` (with the memory limit), the exit code and what it usually means, the termination message, and
-liveness-probe kills when pod Events are readable.""",
+liveness-probe kills when pod Events were gathered.""",
     why="""
 A crash-looping container is restarted with growing back-off (up to 5 minutes) and is almost never ready, so
 its pod is not an endpoint that takes traffic. When all replicas crash, the Service has no endpoints.""",
@@ -555,7 +583,9 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     last: Mapping[str, Any] = (cs.get("lastState") or {}).get("terminated") or {}
     reason = str(last.get("reason") or "")
     code = last.get("exitCode")
-    parts = [f"{header(snap, s)} are crash-looping (container {cname}, restarts {cs.get('restartCount', 0)})"]
+    parts = [
+        f"{header(snap, s)} {s.be} crash-looping (container {cname}, restarts {cs.get('restartCount', 0)})"
+    ]
     logs = f"kubectl -n {ns} logs {name_of(pod)} -c {cname} --previous"
     fixes = [logs]
     limits = ((find_container(pod, cname) or {}).get("resources") or {}).get("limits") or {}
@@ -565,8 +595,7 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
             f"last terminated: OOMKilled (exit code {code}): the container exceeded its memory limit"
             + (f" {mem}" if mem else "")
         )
-        fixes.insert(
-            0,
+        fixes.append(
             f"kubectl -n {ns} set resources {workload_ref(pod)} -c {cname} --limits=memory="
             f"{_doubled(mem) if mem else '<more>'}   # raise the memory limit",
         )
@@ -590,7 +619,7 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     yield pods_crashloop.finding(
         s.severity,
         "; ".join(parts) + s.tail(),
-        "; ".join(fixes),
+        "\n".join(fixes),
         pod_evidence(snap, s.hits, "running without restarts"),
     )
 
@@ -631,7 +660,7 @@ def _probe_port_notes(pod: Obj) -> list[str]:
     needs=[Kind.SERVICE, Kind.POD],
     what="""
 Finds selected pods that run but are not Ready: a failing readiness probe (described: `GET /path on port`,
-TCP, gRPC or exec, with the probe failure quoted from Events when readable, and a probe aimed at a port the
+TCP, gRPC or exec, with the probe failure quoted from pod Events when they were gathered, and a probe aimed at a port the
 container does not declare), a startup probe that has not passed, or readiness gates whose conditions are
 not True.""",
     why="""
@@ -658,7 +687,7 @@ def pods_not_ready(snap: Snapshot) -> Iterator[Finding]:
         return
     main = s.main()
     ns, pod = snap.namespace, main.pod
-    parts = [f"{header(snap, s)} are running but not ready ({main.problem.reason}): {main.problem.detail}"]
+    parts = [f"{header(snap, s)} {s.be} running but not ready ({main.problem.reason}): {main.problem.detail}"]
     ref = workload_ref(pod)
     if main.problem.reason == "ReadinessGatesNotReady":
         fix = (
@@ -731,7 +760,7 @@ def pods_terminating(snap: Snapshot) -> Iterator[Finding]:
     if len(s.hits) < s.total:
         yield pods_terminating.finding(
             Severity.INFO,
-            f"{header(snap, s)} are terminating; {s.total - len(s.hits)} other selected pods remain "
+            f"{header(snap, s)} {s.be} terminating; {s.total - len(s.hits)} other selected pod(s) remain "
             "(normal during a rollout or scale-down)",
             f"kubectl -n {ns} get pods -l {format_map(snap.selector)} -w",
             evidence,
@@ -739,7 +768,7 @@ def pods_terminating(snap: Snapshot) -> Iterator[Finding]:
         return
     finalizers = sorted({str(f) for h in s.hits for f in meta(h.pod).get("finalizers") or []})
     message = (
-        f"{header(snap, s)} are terminating and no replacement pod is selected: the Service is losing "
+        f"{header(snap, s)} {s.be} terminating and no replacement pod is selected: the Service is losing "
         "its last endpoints"
     )
     ref = workload_ref(s.hits[0].pod)
@@ -748,9 +777,7 @@ def pods_terminating(snap: Snapshot) -> Iterator[Finding]:
         "Recreate strategy or a drain? Keep >= 2 replicas with maxUnavailable: 0 and a PodDisruptionBudget"
     )
     if finalizers:
-        message += (
-            f"; they are held by finalizers {', '.join(finalizers)} until their controller removes them"
-        )
+        message += f"; finalizers {', '.join(finalizers)} hold them until their controller removes them"
         fix = (
             f"Check the controller that owns the finalizer {finalizers[0]}; only if it is gone: kubectl -n {ns} "
             f'patch pod {name_of(s.hits[0].pod)} --type=merge -p \'{{"metadata":{{"finalizers":null}}}}\''
@@ -772,7 +799,7 @@ def pods_terminating(snap: Snapshot) -> Iterator[Finding]:
     needs=[Kind.SERVICE, Kind.POD],
     what="""
 Finds selected pods that are scheduled but have no `status.podIP` (the sandbox or the CNI plugin failed on
-the node; `FailedCreatePodSandBox` Events are quoted when readable), and selected pods in a terminal phase
+the node; `FailedCreatePodSandBox` Events are quoted when pod Events were gathered), and selected pods in a terminal phase
 (`Succeeded`, `Failed`, e.g. `Evicted`).""",
     why="""
 The endpointslice controller skips pods without an IP and terminal pods: they are not endpoints at all.
@@ -797,11 +824,11 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
     terminal = [h for h in s.hits if is_terminal(h.pod)]
     no_ip = [h for h in s.hits if not is_terminal(h.pod)]
     if no_ip:
-        sub = Scan(tuple(no_ip), s.total, s.ready)
+        sub = Scan(tuple(no_ip), s.population, s.ready)
         first = no_ip[0].pod
         nodes = sorted({str((h.pod.get("spec") or {}).get("nodeName") or "?") for h in no_ip})
         message = (
-            f"{header(snap, sub)} are scheduled on {', '.join(nodes[:3])} but have no IP: the pod sandbox or "
+            f"{header(snap, sub)} {sub.be} scheduled on {', '.join(nodes[:3])} but {'has' if len(no_ip) == 1 else 'have'} no IP: the pod sandbox or "
             "the CNI plugin did not set up their network"
         )
         event = pod_events(snap, first, ["FailedCreatePodSandBox"])
@@ -815,12 +842,12 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
             pod_evidence(snap, no_ip, "a pod IP"),
         )
     if terminal:
-        sub = Scan(tuple(terminal), s.total, s.ready)
+        sub = Scan(tuple(terminal), s.population, s.ready)
         phases = Counter(str((h.pod.get("status") or {}).get("phase")) for h in terminal)
         first_status = terminal[0].pod.get("status") or {}
-        why = " ".join(str(first_status.get(k)) for k in ("reason", "message") if first_status.get(k))
+        why = ": ".join(str(first_status.get(k)) for k in ("reason", "message") if first_status.get(k))
         message = (
-            f"{header(snap, sub)} are terminal ({', '.join(f'{n} {p}' for p, n in sorted(phases.items()))})"
+            f"{header(snap, sub)} {sub.be} terminal ({', '.join(f'{n} {p}' for p, n in sorted(phases.items()))})"
             + (f": {quote(why)}" if why else "")
             + "; terminal pods are never endpoints"
         )

@@ -28,6 +28,8 @@ from kubediag.netpol import (
     egress_decision,
     ingress_admission,
     ingress_decision,
+    peer_matches,
+    peer_mismatch,
     to_yaml,
 )
 
@@ -341,6 +343,14 @@ def test_allow_all_policy_admits_everything(
         "spec": {"podSelector": {}, "ingress": [{}]},
     }
     assert ingress_decision([*policies, allow_all], dst, src, port, proto).allowed
+
+
+@SETTINGS
+@given(peer_elements, st.sampled_from(NAMESPACES), peers())
+def test_every_mismatch_is_explained(elem: dict[str, Any], policy_ns: str, other: Peer) -> None:
+    why = peer_mismatch(policy_ns, elem, other)
+    assert (why is None) == peer_matches(policy_ns, elem, other)
+    assert why != "does not match"  # the explanation found the reason the fast path saw
 
 
 json_scalars = st.one_of(

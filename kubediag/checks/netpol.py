@@ -32,6 +32,7 @@ from kubediag.netpol import (
     ingress_admission,
     ingress_decision,
     ip_block_empty,
+    ip_block_matches,
     policy_manifest,
     resolve_port,
     rules_of,
@@ -856,6 +857,25 @@ def _egress_allowances(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]
     return out
 
 
+def _cluster_ip_rules(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]) -> list[str]:
+    """Egress ipBlocks that contain the Service's ClusterIP: most CNIs judge egress after DNAT, on pod IPs."""
+    cluster_ip = str(snap.spec.get("clusterIP") or "")
+    if not cluster_ip or cluster_ip == "None":
+        return []
+    out: list[str] = []
+    for name in isolating:
+        pol = _policy(snap, ns_of(client_pod), name)
+        for i, rule in enumerate(rules_of(pol, EGRESS) if pol is not None else []):
+            for j, elem in enumerate(rule.get("to") or []):
+                block = elem.get("ipBlock") if isinstance(elem, Mapping) else None
+                if isinstance(block, Mapping) and ip_block_matches(block, cluster_ip):
+                    out.append(
+                        f"policy/{name} spec.egress[{i}].to[{j}] allows the ClusterIP {cluster_ip}, but most CNIs "
+                        "judge egress after the Service's DNAT, on the backend pod IPs"
+                    )
+    return out
+
+
 def _egress_blocked(
     snap: Snapshot,
     t: Target,
@@ -890,6 +910,7 @@ def _egress_blocked(
         "its egress allows only: " + "; ".join(allowances[:4]) if allowances else "its egress allows nothing"
     )
     parts += [_service_port_text(r, t.service_port, t.pod_port_text([pp0])) for r in sp_rules]
+    parts += _cluster_ip_rules(snap, client_pod, d0.isolating)
     sp_keys = {(r.policy, r.rule) for r in sp_rules}
     parts += [f"{e.ref}: {e.text}" for e in expl if (e.ref.policy, e.ref.rule) not in sp_keys][:3]
     if uncertain and unknown is not None:

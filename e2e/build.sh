@@ -85,7 +85,8 @@ build_kubernetes() {
 }
 
 build_all() {
-  command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH" "-"
+  if [ -f "$BIN_KWOK/.ok" ] && [ -f "$BIN_ETCD/.ok" ] && [ -f "$BIN_K8S/.ok" ]; then return 0; fi
+  command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH (needed to build the control plane)" "-"
   mkdir -p "$LOG_DIR"
   build_kwok
   build_etcd

@@ -1,8 +1,24 @@
 """Scenario loading, seeding and waiting, shared by the e2e tests and `make demo`.
 
 A scenario is a directory `e2e/scenarios/<name>/` with:
-  manifests.yaml   objects to apply; `${NS}` is replaced by the scenario's namespace (`kd-<name>`)
-  scenario.yaml    description, service, optional from, steps, wait conditions and the expectation
+  manifests.yaml   objects to apply; `${NS}` is replaced by the scenario's namespace (`kd-<name>`); objects
+                   without a namespace go to it; extra namespaces are declared as Namespace objects
+  scenario.yaml    description, service, optional from, steps, wait conditions, cleanup and the expectation
+  *.yaml           other manifests that steps apply later (`{apply: FILE}`)
+
+scenario.yaml:
+  description: one line (printed by `make demo`)
+  service: NAME            the Service to diagnose, in the scenario's namespace
+  from: NS/POD             optional --from client (`${NS}` substituted)
+  demo: true               part of `make demo`
+  steps:                   run in order after seeding, before the wait conditions; each is one of
+    - [ARG, ...]             kubectl arguments (`-n ${NS}` added unless -n/--namespace is given)
+    - [wait-for, SELECTOR, COUNT]   pods ready (shorthand)
+    - {wait: CONDITION}      any wait condition (below)
+    - {apply: FILE}          apply another manifest of the scenario directory (`${NS}` substituted)
+  wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
+  cleanup: [STEP, ...]     run before the namespaces are deleted (finalizers of pods are always released)
+  expect: {status, root_cause, exit_code, categories, not_categories, mentions}
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -24,6 +40,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "e2e" / "scenarios"
 
+# A step: kubectl arguments (a list), or a mapping {wait: CONDITION} / {apply: FILE}.
+Step = list[str] | dict[str, Any]
+
 
 @dataclass
 class Scenario:
@@ -34,8 +53,9 @@ class Scenario:
     description: str
     expect: dict[str, Any]
     client: str | None = None
-    steps: list[list[str]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     wait: list[dict[str, Any]] = field(default_factory=list)
+    cleanup: list[Step] = field(default_factory=list)
     demo: bool = False
     kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
 
@@ -52,7 +72,16 @@ def load_all() -> list[Scenario]:
             continue
         spec = yaml.safe_load(spec_file.read_text())
         ns = f"kd-{d.name}"[:63]
-        sub = lambda v: v.replace("${NS}", ns) if isinstance(v, str) else v  # noqa: E731
+
+        def sub(v: Any, ns: str = ns) -> Any:
+            if isinstance(v, str):
+                return v.replace("${NS}", ns)
+            if isinstance(v, list):
+                return [sub(x) for x in v]
+            if isinstance(v, dict):
+                return {k: sub(x) for k, x in v.items()}
+            return v
+
         out.append(
             Scenario(
                 name=d.name,
@@ -62,8 +91,9 @@ def load_all() -> list[Scenario]:
                 description=spec.get("description", ""),
                 expect=spec["expect"],
                 client=sub(spec.get("from")),
-                steps=[[sub(a) for a in step] for step in spec.get("steps") or []],
-                wait=[{k: sub(v) for k, v in w.items()} for w in spec.get("wait") or []],
+                steps=sub(spec.get("steps") or []),
+                wait=sub(spec.get("wait") or []),
+                cleanup=sub(spec.get("cleanup") or []),
                 demo=bool(spec.get("demo")),
             )
         )

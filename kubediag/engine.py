@@ -77,14 +77,15 @@ def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
     def skipped(reason: str) -> CheckResult:
         return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
 
+    missing = [m for k in sorted(chk.needs) if (m := snap.data.missing(k)) is not None]
+    real_gaps = [m for m in missing if m.reason != "not-read"]
+    if real_gaps:
+        return skipped("; ".join(m.describe() for m in real_gaps))
     if snap.service is None and chk.id != EXISTENCE_CHECK:
         return skipped("the Service does not exist")
-    missing = [m for k in sorted(chk.needs) if (m := snap.data.missing(k)) is not None]
-    if missing and all(m.reason == "not-read" for m in missing):
+    if missing:
         kinds = ", ".join(m.kind.value for m in missing)
         return skipped(f"not applicable: {kinds} not needed for this Service")
-    if missing:
-        return skipped("; ".join(m.describe() for m in missing if m.reason != "not-read"))
     if blocked_by is not None and not chk.independent:
         return skipped(f"follows from the root cause {blocked_by}")
     try:

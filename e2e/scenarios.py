@@ -3,7 +3,7 @@
 A scenario is a directory `e2e/scenarios/<name>/` with:
   manifests.yaml   objects to apply; `${NS}` is replaced by the scenario's namespace (`kd-<name>`); objects
                    without a namespace go to it; extra namespaces are declared as Namespace objects
-  scenario.yaml    description, service, optional from, steps, wait conditions, cleanup and the expectation
+  scenario.yaml    description, service, optional from, steps, wait conditions and the expectation
   *.yaml           other manifests that steps apply later (`{apply: FILE}`)
 
 scenario.yaml:
@@ -17,7 +17,6 @@ scenario.yaml:
     - {wait: CONDITION}      any wait condition (below)
     - {apply: FILE}          apply another manifest of the scenario directory (`${NS}` substituted)
   wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
-  cleanup: [STEP, ...]     run before the namespaces are deleted (finalizers of pods are always released)
   expect: {status, root_cause, exit_code, categories, not_categories, mentions}
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
@@ -55,7 +54,6 @@ class Scenario:
     client: str | None = None
     steps: list[Step] = field(default_factory=list)
     wait: list[dict[str, Any]] = field(default_factory=list)
-    cleanup: list[Step] = field(default_factory=list)
     demo: bool = False
     kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
 
@@ -93,7 +91,6 @@ def load_all() -> list[Scenario]:
                 client=sub(spec.get("from")),
                 steps=sub(spec.get("steps") or []),
                 wait=sub(spec.get("wait") or []),
-                cleanup=sub(spec.get("cleanup") or []),
                 demo=bool(spec.get("demo")),
             )
         )
@@ -119,37 +116,79 @@ def kubediag_bin() -> str:
     return str(venv) if venv.exists() else (shutil.which("kubediag") or "kubediag")
 
 
-def _docs(sc: Scenario) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(sc.manifests) if d]
+def _docs(sc: Scenario, text: str | None = None) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(sc.manifests if text is None else text) if d]
 
 
 def extra_namespaces(sc: Scenario) -> list[str]:
     return [d["metadata"]["name"] for d in _docs(sc) if d.get("kind") == "Namespace"]
 
 
-def seed(sc: Scenario) -> None:
-    """(Re)create the scenario's namespaces and apply its manifests (objects default to the scenario's ns)."""
-    for ns in [sc.namespace, *extra_namespaces(sc)]:
-        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", "--timeout=90s", check=False)
-    kubectl("create", "namespace", sc.namespace)
-    docs = _docs(sc)
+def namespaces(sc: Scenario) -> list[str]:
+    return [sc.namespace, *extra_namespaces(sc)]
+
+
+def _in_namespace(sc: Scenario, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Objects default to the scenario's namespace; Namespace objects first, then the rest in order."""
     for d in docs:
         if d.get("kind") != "Namespace":
             d.setdefault("metadata", {}).setdefault("namespace", sc.namespace)
-    # namespaces first, then everything else in manifest order
+    return [d for d in docs if d.get("kind") == "Namespace"] + [d for d in docs if d.get("kind") != "Namespace"]
+
+
+def release_finalizers(nss: list[str]) -> None:
+    """Remove finalizers from pods in `nss` (scenarios park pods on a finalizer; namespaces must delete)."""
+    wanted = set(nss)
+    out = kubectl("get", "pods", "--all-namespaces", "-o", "json", check=False)
+    items = json.loads(out)["items"] if out else []
+    for p in items:
+        md = p.get("metadata") or {}
+        if md.get("namespace") in wanted and md.get("finalizers"):
+            kubectl("-n", md["namespace"], "patch", "pod", md["name"], "--type=merge",
+                    "-p", '{"metadata":{"finalizers":null}}', check=False)
+
+
+def seed_all(scs: list[Scenario]) -> None:
+    """(Re)create the scenarios' namespaces and apply every manifest in one request stream."""
+    nss = [ns for sc in scs for ns in namespaces(sc)]
+    existing = {n.split("/", 1)[-1] for n in kubectl("get", "namespaces", "-o", "name").split()}
+    stale = [ns for ns in nss if ns in existing]
+    if stale:
+        release_finalizers(stale)
+        kubectl("delete", "namespace", *stale, "--ignore-not-found", "--wait=true", "--timeout=120s")
+    docs: list[dict[str, Any]] = []
+    for sc in scs:
+        docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": sc.namespace}})
+        docs.extend(_in_namespace(sc, _docs(sc)))
     ordered = [d for d in docs if d.get("kind") == "Namespace"] + [d for d in docs if d.get("kind") != "Namespace"]
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(ordered))
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(ordered), timeout=180)
+
+
+def seed(sc: Scenario) -> None:
+    seed_all([sc])
+
+
+def _run_step(sc: Scenario, step: Step) -> None:
+    if isinstance(step, dict):
+        if "wait" in step:
+            wait_for(sc, step["wait"])
+        elif "apply" in step:
+            text = (sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace)
+            kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_in_namespace(sc, _docs(sc, text))))
+        else:
+            raise ValueError(f"scenario {sc.name}: unknown step {step}")
+        return
+    if step and step[0] == "wait-for":
+        wait_for(sc, {"for": step[1], **({"count": int(step[2])} if len(step) > 2 else {})})
+    elif "-n" in step or "--namespace" in step:
+        kubectl(*step)
+    else:
+        kubectl("-n", sc.namespace, *step)
 
 
 def run_steps(sc: Scenario) -> None:
     for step in sc.steps:
-        if step and step[0] == "wait-for":
-            wait_for(sc, {"for": step[1], **({"count": int(step[2])} if len(step) > 2 else {})})
-            continue
-        if "-n" in step or "--namespace" in step:
-            kubectl(*step)
-        else:
-            kubectl("-n", sc.namespace, *step)
+        _run_step(sc, step)
 
 
 def _pods(ns: str, selector: str) -> list[dict[str, Any]]:
@@ -187,46 +226,87 @@ def _pod_state(p: dict[str, Any]) -> set[str]:
     return states
 
 
+def _timestamps(p: dict[str, Any]) -> list[str]:
+    """Every second-resolution time recorded on a pod: creation, start, container starts."""
+    st = p.get("status") or {}
+    times = [(p.get("metadata") or {}).get("creationTimestamp"), st.get("startTime")]
+    for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
+        times.append(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+    return [str(t)[:19] for t in times if t]
+
+
+def server_time(ns: str) -> str:
+    """The API server's clock (second resolution): the creationTimestamp of a server-side dry-run create."""
+    return kubectl("-n", ns, "create", "configmap", "kd-clock-probe", "--dry-run=server",
+                   "-o", "jsonpath={.metadata.creationTimestamp}")[:19]
+
+
 def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
-    """Poll a real condition until it holds (bounded): pods in a state, or EndpointSlices published.
+    """Poll a real condition until it holds (bounded); never a fixed sleep.
 
     Forms:  {pods: SELECTOR, state: ready|not-ready|crashloop|image-pull|config-error|unschedulable|no-ip|
-                  terminating, count: N, namespace: NS}
-            {endpoints: SERVICE, ready: N}      (ready endpoints in the Service's EndpointSlices)
-            {for: SELECTOR-or-state shorthand}  (used by steps)
+                  terminating|running|has-ip, count: N, namespace: NS}   (at least N pods in that state)
+            {pods: SELECTOR, state: gone}        (no pod matches any more)
+            {endpoints: SERVICE, ready: N}       (exactly N ready endpoints in the Service's EndpointSlices)
+            {slices: SERVICE, count: N}          (at least N EndpointSlices exist for the Service)
+            {clock_after: SELECTOR}              (the API server's clock has passed every timestamp of the
+                                                  matching pods, at the API's 1 s resolution: an object
+                                                  created now is strictly newer than those pods)
+            {for: SELECTOR-or-state shorthand}   (used by steps)
     """
     ns = cond.get("namespace", sc.namespace)
     deadline = time.monotonic() + timeout
     last = ""
     delay = 0.2
     while time.monotonic() < deadline:
-        if "endpoints" in cond:
+        if "endpoints" in cond or "slices" in cond:
+            svc = cond.get("endpoints") or cond.get("slices")
             out = kubectl("get", "endpointslices", "-n", ns, "-l",
-                          f"kubernetes.io/service-name={cond['endpoints']}", "-o", "json")
-            eps = [e for s in json.loads(out)["items"] for e in s.get("endpoints") or []]
-            ready = sum(1 for e in eps if (e.get("conditions") or {}).get("ready"))
-            want = int(cond.get("ready", 1))
-            last = f"{ready} ready endpoints, want {want}"
-            if ready == want:
+                          f"kubernetes.io/service-name={svc}", "-o", "json")
+            slices = json.loads(out)["items"]
+            if "slices" in cond:
+                want = int(cond.get("count", 1))
+                last = f"{len(slices)} EndpointSlices for {svc}, want at least {want}"
+                if len(slices) >= want:
+                    return
+            else:
+                eps = [e for s in slices for e in s.get("endpoints") or []]
+                ready = sum(1 for e in eps if (e.get("conditions") or {}).get("ready"))
+                want = int(cond.get("ready", 1))
+                last = f"{ready} ready endpoints for {svc}, want {want}"
+                if ready == want:
+                    return
+        elif "clock_after" in cond:
+            pods = _pods(ns, cond["clock_after"])
+            newest = max((t for p in pods for t in _timestamps(p)), default="")
+            now = server_time(ns)
+            last = f"API server clock {now}, newest time on pods {cond['clock_after']} {newest or '<no pods>'}"
+            if pods and now > newest:
                 return
         else:
             selector = cond.get("pods") or cond.get("for", "")
             state = cond.get("state", "ready")
             pods = _pods(ns, selector)
-            in_state = [p for p in pods if state in _pod_state(p)]
-            want = int(cond.get("count", len(pods) or 1))
-            last = f"{len(in_state)}/{len(pods)} pods {selector} in state {state}, want {want}"
-            if pods and len(in_state) >= want:
-                return
+            if state == "gone":
+                last = f"{len(pods)} pods {selector} left, want none"
+                if not pods:
+                    return
+            else:
+                in_state = [p for p in pods if state in _pod_state(p)]
+                want = int(cond.get("count", len(pods) or 1))
+                last = f"{len(in_state)}/{len(pods)} pods {selector} in state {state}, want {want}"
+                if pods and len(in_state) >= want:
+                    return
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     raise TimeoutError(f"scenario {sc.name}: timed out waiting: {last}")
 
 
 def settle(sc: Scenario) -> None:
-    run_steps(sc)
+    for st in sc.steps:
+        t = time.monotonic(); _run_step(sc, st); print(f"DBG {sc.name} {time.monotonic()-t:.1f}s step {str(st)[:60]}", file=sys.stderr)
     for cond in sc.wait:
-        wait_for(sc, cond)
+        t = time.monotonic(); wait_for(sc, cond); print(f"DBG {sc.name} {time.monotonic()-t:.1f}s wait {cond}", file=sys.stderr)
 
 
 def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.CompletedProcess[str]:
@@ -238,5 +318,11 @@ def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.Comp
 
 
 def cleanup(sc: Scenario) -> None:
-    for ns in [sc.namespace, *extra_namespaces(sc)]:
-        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
+    cleanup_all([sc])
+
+
+def cleanup_all(scs: list[Scenario]) -> None:
+    """Release pod finalizers (scenarios park pods on one), then delete the namespaces without waiting."""
+    nss = [ns for sc in scs for ns in namespaces(sc)]
+    release_finalizers(nss)
+    kubectl("delete", "namespace", *nss, "--ignore-not-found", "--wait=false", check=False)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import jsonschema
 import pytest
-from scenarios import Scenario, cleanup, diagnose, load_all, seed, settle
+from scenarios import Scenario, cleanup_all, diagnose, load_all, seed_all, settle
 
 from kubediag.schemas import load
 
@@ -18,11 +18,9 @@ SCHEMA = load("svc-report")
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cluster: str) -> Iterator[None]:
     """Apply every scenario up front: the controllers and KWOK work on all of them at once."""
-    for sc in SCENARIOS:
-        seed(sc)
+    seed_all(SCENARIOS)
     yield
-    for sc in SCENARIOS:
-        cleanup(sc)
+    cleanup_all(SCENARIOS)
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=lambda s: s.name)

@@ -600,7 +600,10 @@ def render_text(result: AuditResult, console: Any) -> None:
             console.print(t("    fix: ", c.remediation))
     bad = not_healthy(result)
     console.print()
-    if not result.reports:
+    services_gap = next((u for u in result.unavailable if u.kind is Kind.SERVICE), None)
+    if services_gap is not None:
+        console.print(t(("Services could not be listed: ", "bold magenta"), services_gap.describe()))
+    elif not result.reports:
         console.print(t(("No Service in scope.", "bold")))
     elif not bad:
         console.print(t((f"All {len(result.reports)} Services are healthy.", "bold green")))

@@ -470,7 +470,8 @@ def gather_scope(
     progress: ScopeProgress | None = None,
     workers: int = 8,
 ) -> ClusterData:
-    """Bulk read for `audit`: one paginated LIST (limit + continue) per kind and namespace, all concurrent.
+    """Bulk read for `audit`: one paginated LIST (limit + continue) per kind and namespace, all concurrent
+    (events: two filtered LISTs, see EVENT_QUERIES).
 
     `namespaces=None` means every namespace: one cluster-wide LIST per kind. Otherwise each namespaced kind
     is listed once per namespace (what namespace-scoped credentials allow). `label_selector` filters only
@@ -482,23 +483,24 @@ def gather_scope(
     from concurrent.futures import as_completed
 
     scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
-    jobs: list[tuple[Kind, str | None]] = []
+    jobs: list[tuple[Kind, str | None, dict[str, str]]] = []
     for kind in SCOPE_KINDS:
-        jobs += [(kind, None)] if scoped is None else [(kind, ns) for ns in scoped]
-    jobs += [(kind, None) for kind in OPTIONAL_CLUSTER_KINDS]
+        for query in scope_queries(kind, label_selector):
+            jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
+    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS]
 
-    def run(kind: Kind, ns: str | None) -> list[Obj]:
+    def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[Obj]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
-        return list_paged(client, kind_path(kind, ns), scope_query(kind, label_selector), page, on_page)
+        return list_paged(client, kind_path(kind, ns), query, page, on_page)
 
-    lists: dict[Kind, list[Obj]] = {kind: [] for kind, _ in jobs}
+    lists: dict[Kind, list[Obj]] = {kind: [] for kind, _, _ in jobs}
     failures: dict[Kind, list[tuple[str | None, BaseException]]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="kubediag-list")
-    futures = {pool.submit(run, kind, ns): (kind, ns) for kind, ns in jobs}
+    futures = {pool.submit(run, *job): job for job in jobs}
     fatal = True
     try:
         for fut in as_completed(futures):
-            kind, ns = futures[fut]
+            kind, ns, _ = futures[fut]
             exc = fut.exception()
             if exc is None:
                 lists[kind].extend(fut.result())
@@ -531,14 +533,22 @@ def gather_scope(
     )
 
 
-def scope_query(kind: Kind, label_selector: str | None = None) -> dict[str, str]:
-    """Server-side filters of the audit LISTs."""
+# The events the checks read: every event on Services (load-balancer sync: EnsuringLoadBalancer is Normal)
+# and Warning events on pods (failed probes, sandbox errors). A namespace's Normal pod events (Scheduled,
+# Pulled, Started...) are most of its events and no check reads them, so `audit` does not list them.
+EVENT_QUERIES: tuple[dict[str, str], ...] = (
+    {"fieldSelector": "involvedObject.kind=Service"},
+    {"fieldSelector": "involvedObject.kind=Pod,type=Warning"},
+)
+
+
+def scope_queries(kind: Kind, label_selector: str | None = None) -> list[dict[str, str]]:
+    """The audit LISTs of one kind (server-side filters); one LIST each."""
     if kind is Kind.EVENT:
-        # Only Service events matter to the checks (load balancer sync), as in `svc`; pods are judged by status.
-        return {"fieldSelector": "involvedObject.kind=Service"}
+        return [dict(q) for q in EVENT_QUERIES]
     if kind is Kind.SERVICE and label_selector:
-        return {"labelSelector": label_selector}
-    return {}
+        return [{"labelSelector": label_selector}]
+    return [{}]
 
 
 def list_paged(

@@ -42,11 +42,18 @@ def service(ns: str, name: str, selector: dict[str, str] | None = None, **spec: 
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": s}
 
 
-def pod(ns: str, name: str, labels: dict[str, str], ip: str, ready: bool = True, node: str = "node-a") -> dict[str, Any]:
+def pod(
+    ns: str, name: str, labels: dict[str, str], ip: str, ready: bool = True, node: str = "node-a"
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": "2026-01-02T00:00:00Z"},
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": labels,
+            "creationTimestamp": "2026-01-02T00:00:00Z",
+        },
         "spec": {
             "nodeName": node,
             "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 8080, "name": "http"}]}],
@@ -114,7 +121,10 @@ def cluster_objects() -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = [node("node-a"), node("node-b")]
     objs += [namespace(n) for n in ("shop", "blog", "kube-system", "legacy")]
     objs += healthy("shop", "web", "10.244.1")
-    objs += [service("shop", "api", {"app": "api-server"}), pod("shop", "api-1", {"app": "apiserver"}, "10.244.1.9")]
+    objs += [
+        service("shop", "api", {"app": "api-server"}),
+        pod("shop", "api-1", {"app": "apiserver"}, "10.244.1.9"),
+    ]
     cart = [pod("shop", f"cart-{i}", {"app": "cart"}, f"10.244.1.2{i}", ready=False) for i in range(2)]
     objs += [service("shop", "cart", {"app": "cart"}), *cart]
     admin = healthy("shop", "admin", "10.244.4")
@@ -341,6 +351,10 @@ def test_services_forbidden_is_unknown_even_with_nothing_listed() -> None:
     res = audit.run(data([], services="list services (cluster-wide)"), audit.Scope())
     assert res.reports == ()
     assert audit.exit_code(res) is ExitCode.UNKNOWN
+    out = io.StringIO()
+    audit.render_text(res, Console(file=out, width=200, no_color=True))
+    assert "Services could not be listed: forbidden: list services (cluster-wide)" in out.getvalue()
+    assert "No Service in scope" not in out.getvalue()
 
 
 # ---- exit codes -------------------------------------------------------------------------------------------
@@ -465,36 +479,79 @@ def test_progress_is_silent_when_not_a_tty() -> None:
 
 
 # ---- scale: O(services + pods) ----------------------------------------------------------------------------
-def synthetic(services: int, pods_per_service: int, namespaces: int = 20) -> ClusterData:
+class Counted(dict[str, Any]):
+    """A pod that counts how often the checks look at it (deterministic, unlike a timer)."""
+
+    touches = 0
+
+    def __getitem__(self, key: str) -> Any:
+        Counted.touches += 1
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        Counted.touches += 1
+        return super().get(key, default)
+
+
+def synthetic(
+    services: int, pods_per_service: int, namespaces: int = 20, counted: bool = False
+) -> ClusterData:
     objs: list[dict[str, Any]] = [node(f"node-{i}") for i in range(5)]
     for i in range(services):
         ns = f"ns-{i % namespaces}"
         name = f"svc-{i}"
         pods = [
-            pod(ns, f"{name}-{j}", {"app": name, "tier": "web"}, f"10.{i // 250}.{i % 250}.{j + 1}", node=f"node-{j % 5}")
+            pod(
+                ns,
+                f"{name}-{j}",
+                {"app": name, "tier": "web"},
+                f"10.{i // 250}.{i % 250}.{j + 1}",
+                node=f"node-{j % 5}",
+            )
             for j in range(pods_per_service)
         ]
-        objs += [service(ns, name, {"app": name, "tier": "web"}), *pods, slice_for(ns, name, pods)]
+        slc = slice_for(ns, name, pods)
+        if counted:
+            pods = [Counted(p) for p in pods]
+        objs += [service(ns, name, {"app": name, "tier": "web"}), *pods, slc]
     return build_data(objs)
 
 
-def _timed(d: ClusterData) -> float:
+def test_1000_services_10000_pods() -> None:
+    big = synthetic(1000, 10)
     start = time.perf_counter()
-    res = audit.run(d, audit.Scope())
-    json.dumps(audit.audit_dict(res))
-    return time.perf_counter() - start
-
-
-def test_scales_linearly_in_services_and_pods() -> None:
-    """1,000 Services / 10,000 pods in seconds; doubling the cluster roughly doubles the time (not 4x)."""
-    small, big = synthetic(250, 10), synthetic(1000, 10)
-    t_small = min(_timed(small) for _ in range(2))
-    t_big = _timed(big)
     res = audit.run(big, audit.Scope())
+    json.dumps(audit.audit_dict(res))
+    elapsed = time.perf_counter() - start
     assert len(res.reports) == 1000 and all(r.status is Status.HEALTHY for r in res.reports)
-    assert t_big < 30, f"1000 Services took {t_big:.1f}s"
-    # 4x the Services and pods: a quadratic run would take ~16x
-    assert t_big < 8 * t_small + 1.0, f"250: {t_small:.2f}s, 1000: {t_big:.2f}s"
+    assert elapsed < 30, f"1000 Services / 10000 pods took {elapsed:.1f}s"
+
+
+QUADRATIC_KD202 = pytest.mark.xfail(
+    strict=True,
+    reason="KD202 (checks/selection.py selector_partial) groups every pod of the namespace by owner for each "
+    "Service: O(services x pods-per-namespace). Needs a ClusterData index of pods by (namespace, owner).",
+)
+
+
+def _touches(services: int, per_namespace: int | None) -> int:
+    d = synthetic(services, 10, services // per_namespace if per_namespace else 1, counted=True)
+    Counted.touches = 0
+    audit.run(d, audit.Scope())
+    return Counted.touches
+
+
+@pytest.mark.parametrize(
+    "per_namespace",
+    [
+        pytest.param(5, id="5-services-per-namespace"),
+        pytest.param(None, id="one-namespace", marks=QUADRATIC_KD202),
+    ],
+)
+def test_pod_reads_grow_linearly(per_namespace: int | None) -> None:
+    """4x the Services and pods: the checks read pods about 4x as often, not 16x (no services x pods loop)."""
+    small, big = _touches(30, per_namespace), _touches(120, per_namespace)
+    assert big < 5 * small, f"pod reads: 30 Services {small}, 120 Services {big} ({big / small:.1f}x)"
 
 
 def test_unavailable_record_shapes() -> None:

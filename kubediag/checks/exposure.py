@@ -91,7 +91,7 @@ says why from the Service's Events (when they can be read): no event at all mean
 implementation acted on it (bare metal, kind or KWOK without MetalLB, cloud-provider-kind or a cloud
 controller manager); `spec.loadBalancerClass` set means only a controller for that class may act, and none
 did; `EnsuringLoadBalancer` without `EnsuredLoadBalancer` means provisioning is in progress (a note);
-Warning events are quoted (failures of the cloud controller are detailed by KD802).""",
+Warning events are quoted (a cloud controller failure is only noted here: KD802 reports it as the cause).""",
     why="""
 Without an address nothing outside the cluster can reach the Service through a load balancer. ClusterIP
 and NodePort access keep working, so this is a warning: the external path is missing, not the Service.""",
@@ -138,10 +138,15 @@ def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
     newest = newest_event(e for e in events or () if e.get("type") == "Warning")
     if newest is not None:
         detail = describe_event(newest)
+        severity = Severity.WARNING
         if newest.get("reason") in LB_FAILURES:
             detail += " (see KD802)"
+            ok = newest_event(e for e in events or () if e.get("reason") in LB_SUCCESSES)
+            if ok is None or event_time(ok) <= event_time(newest):
+                # KD802 reports this failure as the cause; the pending address is its symptom
+                severity = Severity.INFO
         yield loadbalancer_pending.finding(
-            Severity.WARNING,
+            severity,
             f"{head}: the load-balancer controller reports {detail}; {_other_paths(snap)}",
             f"Act on the controller's message; {describe}",
             [

@@ -1,0 +1,523 @@
+"""kubediag benchmark (`make bench`, BENCH_ARGS="--size small"): seeds the local KWOK cluster and measures
+
+  - `kubediag audit -A -o json`: wall time and peak RSS (median of --runs), API requests (from --debug);
+  - the floor: the same LIST requests as plain HTTPS GETs, read as bytes and not parsed, kinds in parallel;
+  - the diagnosis stage alone: `diagnose` over every Service of a saved snapshot, in-process;
+  - `kubediag svc` on Services of the largest namespace: wall time and requests;
+  - `kubediag --help`: wall time, and that the `kubernetes` package is not imported.
+
+Prints a table (metric, median, target, pass/fail) and writes bench/results/<utc>-<size>.json and
+bench/results/latest-<size>.json. Progress goes to stderr. Only the API server on 127.0.0.1 is contacted.
+
+  python bench/run.py --size small                 # seed (or reuse), measure, clean up
+  python bench/run.py --size default --keep        # leave the seed for the next run (reused automatically)
+  python bench/run.py --snapshot FILE --only diagnosis   # re-time the diagnosis stage without a cluster
+  python bench/run.py --cleanup                    # delete every bench object
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from kube import Kube, KubeConfig  # noqa: E402
+from seed import (  # noqa: E402
+    KIND_LABEL,
+    SIZES,
+    Plan,
+    cleanup,
+    log,
+    make_plan,
+    seed,
+    seeded_size,
+)
+
+VENV_BIN = Path(sys.executable).parent
+KUBEDIAG = str(VENV_BIN / "kubediag")
+MEASUREMENTS = ("help", "audit", "floor", "diagnosis", "svc")
+DEBUG_LINE = re.compile(r"^debug: (GET|POST|PUT|PATCH|DELETE) (\S+) -> (\S+) in (\d+) ms$")
+DEBUG_TOTAL = re.compile(r"^debug: (\d+) request\(s\) to (\S+)$")
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+# ---- running kubediag -------------------------------------------------------------------------------------
+def run_timed(argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900) -> tuple[float, int, int, str]:
+    """Run argv; (wall seconds, peak RSS in KiB of that child, exit code, stderr)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s")
+            time.sleep(0.002)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return wall, int(usage.ru_maxrss), proc.returncode, err.read().decode("utf-8", "replace")
+
+
+def parse_debug(stderr: str) -> tuple[list[tuple[str, str, str, int]], int | None, str | None]:
+    reqs, total, server = [], None, None
+    for line in stderr.splitlines():
+        if m := DEBUG_LINE.match(line):
+            reqs.append((m.group(1), m.group(2), m.group(3), int(m.group(4))))
+        elif m := DEBUG_TOTAL.match(line):
+            total, server = int(m.group(1)), m.group(2)
+    return reqs, total, server
+
+
+def stat(xs: list[float], nd: int = 3) -> dict[str, Any]:
+    return {"median": round(median(xs), nd), "min": round(min(xs), nd), "max": round(max(xs), nd), "runs": [round(x, nd) for x in xs]}
+
+
+# ---- measurements ---------------------------------------------------------------------------------------
+def measure_help(runs: int) -> dict[str, Any]:
+    log(f"help: {runs} runs of kubediag --help")
+    walls = []
+    for _ in range(runs):
+        wall, _, code, _ = run_timed([KUBEDIAG, "--help"])
+        if code != 0:
+            raise RuntimeError(f"kubediag --help exited {code}")
+        walls.append(wall)
+    probe = (
+        "import sys\nsys.argv=['kubediag','--help']\nfrom kubediag import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('KUBERNETES_IMPORTED=%s\\n' % any(m == 'kubernetes' or m.startswith('kubernetes.') for m in sys.modules))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    imported = "KUBERNETES_IMPORTED=True" in p.stderr
+    return {"wall_s": stat(walls), "imports_kubernetes": imported}
+
+
+def measure_audit(runs: int, timeout: float) -> dict[str, Any]:
+    argv = [KUBEDIAG, "audit", "-A", "-o", "json", "--timeout", str(int(timeout))]
+    log(f"audit: 1 --debug run, then {runs} timed runs of {' '.join(argv[1:])}")
+    wall, rss, code, err = run_timed([*argv, "--debug"], timeout=timeout + 60)
+    reqs, total, server = parse_debug(err)
+    if code not in (0, 1, 4):
+        raise RuntimeError(f"kubediag audit --debug exited {code}: {err[-2000:]}")
+    log(f"  --debug run: {wall:.2f}s, {total} requests, exit {code}")
+    walls, rsss, out_doc = [], [], None
+    for i in range(runs):
+        with tempfile.TemporaryFile() as out:
+            wall, rss, code, err = run_timed(argv, stdout=out, timeout=timeout + 60)
+            if code not in (0, 1, 4):
+                raise RuntimeError(f"kubediag audit exited {code}: {err[-2000:]}")
+            walls.append(wall)
+            rsss.append(rss / 1024)
+            if i == runs - 1:
+                out.seek(0)
+                out_doc = json.load(out)
+        log(f"  run {i + 1}/{runs}: {wall:.2f}s, peak RSS {rss / 1024:.0f} MB, exit {code}")
+    per_path = Counter(p for _, p, _, _ in reqs)
+    return {
+        "argv": argv[1:],
+        "wall_s": stat(walls),
+        "peak_rss_mb": stat(rsss, 1),
+        "requests": total,
+        "requests_logged": len(reqs),
+        "debug_total_line": total is not None,
+        "server": server,
+        "pages_per_path": dict(per_path),
+        "debug_requests": [{"method": m, "path": p, "status": s, "ms": ms} for m, p, s, ms in reqs],
+        "exit_code": code,
+        "output": out_doc,
+    }
+
+
+def floor_jobs(paths: list[str]) -> list[tuple[str, dict[str, str], int]]:
+    """(path, query, page) for each distinct path kubediag's audit requested, with its query rebuilt."""
+    from kubediag.gather import API_PATHS, kind_path, scope_query
+
+    by_path = {kind_path(k, None): k for k in API_PATHS}
+    jobs = []
+    for path in dict.fromkeys(paths):
+        kind = by_path.get(path)
+        if kind is None:
+            jobs.append((path, {}, 0))  # /version
+        else:
+            jobs.append((path, scope_query(kind), 500))
+    return jobs
+
+
+def measure_floor(kube: Kube, paths: list[str], runs: int, workers: int = 8) -> dict[str, Any]:
+    jobs = floor_jobs(paths)
+    lists = [j for j in jobs if j[2]]
+    others = [j for j in jobs if not j[2]]
+    log(f"floor: {runs} runs of {len(lists)} paginated LISTs ({workers} in parallel) + {len(others)} GET(s), bytes only")
+
+    def once() -> tuple[float, dict[str, tuple[int, int]]]:
+        kubes = []
+
+        def fetch(job: tuple[str, dict[str, str], int]) -> tuple[str, tuple[int, int]]:
+            k = Kube(kube.cfg)  # a fresh connection per job, as kubediag opens its own
+            kubes.append(k)
+            return job[0], k.fetch_pages(job[0], job[1], job[2])
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(max(1, min(workers, len(lists)))) as pool:
+            side_f = [side.submit(fetch, j) for j in others]
+            res = dict(pool.map(fetch, lists))
+            res.update(f.result() for f in side_f)
+        took = time.perf_counter() - start
+        for k in kubes:
+            k.close()
+        return took, res
+
+    walls, detail = [], {}
+    for i in range(runs):
+        took, detail = once()
+        walls.append(took)
+        log(f"  run {i + 1}/{runs}: {took:.2f}s")
+    return {
+        "wall_s": stat(walls),
+        "jobs": [{"path": p, "query": q, "page": pg} for p, q, pg in jobs],
+        "pages": {p: v[0] for p, v in detail.items()},
+        "bytes": {p: v[1] for p, v in detail.items()},
+        "total_mb": round(sum(v[1] for v in detail.values()) / 1e6, 1),
+    }
+
+
+# ---- the diagnosis stage ----------------------------------------------------------------------------------
+SNAP_FIELDS = ("services", "endpointslices", "pods", "nodes", "networkpolicies", "namespaces", "events", "ingresses", "deployments")
+
+
+def save_snapshot(data: Any, path: Path) -> None:
+    doc = {f: list(getattr(data, f)) for f in SNAP_FIELDS}
+    doc["read"] = sorted(k.value for k in data.read)
+    doc["unavailable"] = {k.value: {"reason": u.reason, "detail": u.detail} for k, u in data.unavailable.items()}
+    doc["server"] = data.server
+    path.write_text(json.dumps(doc, separators=(",", ":")))
+
+
+def load_snapshot(path: Path) -> Any:
+    from kubediag.model import Kind, Unavailable
+    from kubediag.snapshot import ClusterData
+
+    doc = json.loads(path.read_text())
+    return ClusterData(
+        **{f: tuple(doc[f]) for f in SNAP_FIELDS},
+        read=frozenset(Kind(k) for k in doc["read"]),
+        unavailable={Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()},
+        server=doc.get("server", ""),
+    )
+
+
+def fresh(data: Any) -> Any:
+    """The same objects in a new ClusterData: its cached indexes are rebuilt, as in a real run."""
+    from dataclasses import fields
+
+    from kubediag.snapshot import ClusterData
+
+    return ClusterData(**{f.name: getattr(data, f.name) for f in fields(data)})
+
+
+def gather_in_process(runs: int, timeout: float) -> tuple[Any, dict[str, Any]]:
+    from kubediag.gather import Client, gather_scope
+
+    walls = []
+    data = None
+    for i in range(runs):
+        client = Client(timeout=timeout)
+        start = time.perf_counter()
+        data = gather_scope(client, None)
+        walls.append(time.perf_counter() - start)
+        log(f"  in-process gather_scope {i + 1}/{runs}: {walls[-1]:.2f}s ({len(client.log.entries)} requests)")
+    return data, {"wall_s": stat(walls)}
+
+
+def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
+    from kubediag.checks.base import ordered_checks
+    from kubediag.engine import diagnose
+    from kubediag.snapshot import Snapshot, name_of, ns_of
+
+    services = sorted(data.services, key=lambda s: (ns_of(s), name_of(s)))
+    chain = ordered_checks()
+    log(f"diagnosis: {runs} runs of diagnose() over {len(services)} Services (fresh indexes each run)")
+    walls, statuses = [], Counter[str]()
+    reports = []
+    for i in range(runs):
+        d = fresh(data)
+        start = time.perf_counter()
+        reports = [diagnose(Snapshot(ns_of(s), name_of(s), d), chain) for s in services]
+        walls.append(time.perf_counter() - start)
+        log(f"  run {i + 1}/{runs}: {walls[-1]:.3f}s")
+    statuses.update(r.status.value for r in reports)
+    render: dict[str, Any] = {}
+    try:  # the whole in-process audit after gathering: diagnose + cluster checks + JSON (audit.py is young)
+        from kubediag import audit
+
+        rwalls = []
+        for _ in range(max(1, min(runs, 3))):
+            d = fresh(data)
+            start = time.perf_counter()
+            result = audit.run(d, audit.Scope(None), server=d.server)
+            text = audit.to_json(result)
+            rwalls.append(time.perf_counter() - start)
+        render = {"audit_run_plus_json_s": stat(rwalls), "json_mb": round(len(text) / 1e6, 1)}
+    except Exception as exc:  # report, never fail the bench on it
+        render = {"error": f"{type(exc).__name__}: {exc}"}
+    return {"wall_s": stat(walls), "services": len(services), "per_service_ms": round(median(walls) / max(1, len(services)) * 1000, 3), "statuses": dict(statuses), **render}
+
+
+# ---- svc ------------------------------------------------------------------------------------------------------
+def measure_svc(namespace: str, name: str, runs: int, label: str) -> dict[str, Any]:
+    argv = [KUBEDIAG, "svc", name, "-n", namespace, "-o", "json"]
+    log(f"svc ({label}): 1 --debug run, then {runs} timed runs of svc {name} -n {namespace}")
+    _, _, code, err = run_timed([*argv, "--debug"])
+    reqs, total, _ = parse_debug(err)
+    walls = []
+    for _ in range(runs):
+        with tempfile.TemporaryFile() as out:
+            wall, _, code, err2 = run_timed(argv, stdout=out)
+            out.seek(0)
+            doc = json.load(out) if code in (0, 1, 4) else None
+        walls.append(wall)
+    rc = (doc or {}).get("root_cause") or {}
+    return {
+        "service": f"{namespace}/{name}",
+        "wall_s": stat(walls),
+        "requests": total,
+        "paths": [f"{m} {p} -> {s}" for m, p, s, _ in reqs],
+        "status": (doc or {}).get("status"),
+        "root_cause": rc.get("category"),
+        "exit_code": code,
+    }
+
+
+# ---- what the audit found, per seeded kind ---------------------------------------------------------------
+def found_per_kind(plan: Plan | None, audit_doc: dict[str, Any] | None) -> dict[str, dict[str, int]]:
+    if not plan or not audit_doc:
+        return {}
+    kinds = {(s.namespace, s.name): s.kind for s in plan.services}
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for rep in audit_doc.get("services") or []:
+        svc = rep.get("service") or {}
+        key = (svc.get("namespace"), svc.get("name"))
+        if key not in kinds:
+            continue
+        rc = (rep.get("root_cause") or {}).get("category")
+        out[kinds[key]][f"{rep.get('status')}:{rc}" if rc else str(rep.get("status"))] += 1
+    return {k: dict(v) for k, v in sorted(out.items())}
+
+
+# ---- the table ------------------------------------------------------------------------------------------------
+def row(metric: str, value: float | int | str | None, target: str, ok: bool | None, fmt: str = "{:.2f}") -> dict[str, Any]:
+    shown = value if isinstance(value, str) or value is None else fmt.format(value)
+    return {"metric": metric, "median": shown, "value": value, "target": target, "pass": ok}
+
+
+def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    seedr = res.get("seed")
+    if seedr:
+        what = "reused" if seedr["reused"] else f"{seedr['seconds']:.0f} s ({seedr['method']}, {seedr['threads']} threads)"
+        rows.append(row("seeding", what, "", None))
+    a, f, d = res.get("audit"), res.get("floor"), res.get("diagnosis")
+    if a:
+        wall = a["wall_s"]["median"]
+        rows.append(row("audit -A -o json: wall (s)", wall, "< 15", wall < 15))
+        if f:
+            ratio = wall / f["wall_s"]["median"]
+            rows.append(row("audit wall / floor", ratio, "<= 1.5", ratio <= 1.5))
+        rows.append(row("audit: peak RSS (MB)", a["peak_rss_mb"]["median"], "< 600", a["peak_rss_mb"]["median"] < 600, "{:.0f}"))
+        rows.append(row("audit: API requests", a["requests"], "", None, "{}"))
+    if f:
+        rows.append(row("floor: same LISTs, bytes only (s)", f["wall_s"]["median"], "", None))
+    g = res.get("gather_in_process")
+    if g:
+        rows.append(row("gather_scope in-process (s)", g["wall_s"]["median"], "", None))
+    if d:
+        rows.append(row(f"diagnosis stage, {d['services']} Services (s)", d["wall_s"]["median"], "< 2", d["wall_s"]["median"] < 2, "{:.3f}"))
+        if "audit_run_plus_json_s" in d:
+            rows.append(row("audit.run + to_json in-process (s)", d["audit_run_plus_json_s"]["median"], "", None, "{:.3f}"))
+    for key, label in (("svc_healthy", "svc healthy"), ("svc_broken", "svc selector typo")):
+        s = res.get(key)
+        if s:
+            rows.append(row(f"{label}, largest ns: wall (s)", s["wall_s"]["median"], "< 1.5", s["wall_s"]["median"] < 1.5))
+            n = s["requests"]
+            rows.append(row(f"{label}, largest ns: requests", n, "<= 8", n is not None and n <= 8, "{}"))
+    h = res.get("help")
+    if h:
+        rows.append(row("kubediag --help: wall (s)", h["wall_s"]["median"], "< 0.3", h["wall_s"]["median"] < 0.3, "{:.3f}"))
+        rows.append(row("--help imports kubernetes", "yes" if h["imports_kubernetes"] else "no", "no", not h["imports_kubernetes"]))
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], title: str) -> None:
+    w = max(len(r["metric"]) for r in rows)
+    vw = max(6, *(len(str(r["median"])) for r in rows))
+    print(f"\n{title}\n")
+    print(f"| {'metric':<{w}} | {'median':>{vw}} | {'target':<7} | result |")
+    print(f"|{'-' * (w + 2)}|{'-' * (vw + 2)}|{'-' * 9}|--------|")
+    for r in rows:
+        res = "" if r["pass"] is None else ("pass" if r["pass"] else "FAIL")
+        print(f"| {r['metric']:<{w}} | {r['median']!s:>{vw}} | {r['target']:<7} | {res:<6} |")
+    sys.stdout.flush()
+
+
+# ---- main -----------------------------------------------------------------------------------------------------
+def environment(kube: Kube | None) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        env["git_commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+        env["git_dirty"] = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "kubediag"], capture_output=True, text=True, check=False).stdout.strip())
+    except OSError:
+        pass
+    try:
+        from kubediag import __version__
+
+        env["kubediag"] = __version__
+    except ImportError:
+        pass
+    if kube is not None:
+        try:
+            env["server"] = kube.cfg.server
+            env["server_version"] = kube.json("GET", "/version").get("gitVersion")
+        except Exception:
+            pass
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(SIZES), default="default")
+    ap.add_argument("--runs", type=int, default=None, help="runs per measurement (default 5; 3 for large)")
+    ap.add_argument("--help-runs", type=int, default=10)
+    ap.add_argument("--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    ap.add_argument("--skip-seed", action="store_true", help="measure what is there; never seed")
+    ap.add_argument("--seed-only", action="store_true", help="seed (or check the seed) and stop; implies --keep")
+    ap.add_argument("--keep", action="store_true", help="leave the bench objects (a later run of the same size reuses them)")
+    ap.add_argument("--cleanup", action="store_true", help="only delete every bench namespace and node")
+    ap.add_argument("--method", choices=("api", "raw", "kubectl"), default="raw", help="seeding transport")
+    ap.add_argument("--threads", type=int, default=16, help="seeding threads (kubectl: processes)")
+    ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 600, 1800 for large)")
+    ap.add_argument("--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)")
+    ap.add_argument("--snapshot", type=Path, help="re-time the diagnosis stage on this saved snapshot (no cluster)")
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    size = SIZES[args.size]
+    runs = args.runs or (3 if size.name == "large" else 5)
+    timeout = args.timeout or (600.0 if size.name == "large" else 120.0)
+    only = {m.strip() for m in args.only.split(",") if m.strip()}
+    if bad := only - set(MEASUREMENTS):
+        ap.error(f"unknown measurement(s): {', '.join(sorted(bad))}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    res: dict[str, Any] = {"schema": 1, "generated_at": stamp, "size": size.as_dict(), "runs": runs}
+
+    if args.snapshot:  # offline: the diagnosis stage only
+        res["environment"] = environment(None)
+        res["snapshot"] = str(args.snapshot)
+        data = load_snapshot(args.snapshot)
+        res["diagnosis"] = measure_diagnosis(data, runs)
+        rows = build_table(res)
+        res["table"] = rows
+        print_table(rows, f"kubediag bench: diagnosis stage on {args.snapshot}")
+        write(res, args.out, stamp, f"{size.name}-snapshot")
+        return 0
+
+    kube = Kube(KubeConfig.load())
+    if args.cleanup:
+        res["cleanup"] = cleanup(kube)
+        return 0
+    res["environment"] = environment(kube)
+    plan = make_plan(size)
+    res["plan"] = {"objects": plan.counts(), "largest_namespace": plan.largest_namespace}
+    keep = args.keep or args.seed_only
+    try:
+        state = seeded_size(kube, size)
+        if args.skip_seed or state == "complete":
+            log(f"seed: size {size.name} is {state}; not seeding")
+            res["seed"] = {"reused": True, "seconds": 0, "state": state}
+        else:
+            rep = seed(kube, plan, args.method, args.threads, args.seed_timeout or (1800.0 if size.name == "large" else 600.0))
+            res["seed"] = rep.as_dict()
+        if args.seed_only:
+            return 0
+        if "help" in only:
+            res["help"] = measure_help(args.help_runs)
+        audit_doc = None
+        if "audit" in only or "floor" in only:
+            res["audit"] = measure_audit(runs, timeout)
+            audit_doc = res["audit"].pop("output")
+            res["audit"]["summary"] = (audit_doc or {}).get("summary", {}).get("status")
+            res["found_per_kind"] = found_per_kind(plan, audit_doc)
+            if not res["audit"]["debug_total_line"]:
+                log("WARNING: audit --debug printed no final 'debug: N request(s) to <server>' line")
+        if "floor" in only:
+            paths = [r["path"] for r in res["audit"]["debug_requests"]]
+            res["floor"] = measure_floor(kube, paths, runs)
+        if "diagnosis" in only:
+            log("diagnosis: gathering the scope in-process (kubediag.gather.gather_scope)")
+            data, res["gather_in_process"] = gather_in_process(min(runs, 3), timeout)
+            snap = args.out / f"snapshot-{size.name}.json"
+            save_snapshot(data, snap)
+            res["snapshot"] = str(snap)
+            log(f"  snapshot saved to {snap} ({snap.stat().st_size / 1e6:.0f} MB)")
+            res["diagnosis"] = measure_diagnosis(data, runs)
+            del data
+        if "svc" in only:
+            ns = plan.largest_namespace
+            healthy = plan.pick(ns, "healthy")
+            res["svc_healthy"] = measure_svc(ns, healthy.name, runs, "healthy")
+            typo = next((s for s in plan.services if s.namespace == ns and s.kind == "selector-typo"), None)
+            if typo:
+                res["svc_broken"] = measure_svc(ns, typo.name, runs, "selector typo")
+    finally:
+        if not keep and not args.skip_seed:
+            res["cleanup"] = cleanup(kube)
+        elif keep:
+            log("keeping the bench objects (--keep); remove them with: python bench/run.py --cleanup")
+    rows = build_table(res)
+    res["table"] = rows
+    print_table(rows, f"kubediag bench, size {size.name} ({size.services} Services, {size.pods} pods, {size.namespaces} namespaces), median of {runs} runs")
+    if res.get("found_per_kind"):
+        print("\nWhat audit found, per seeded kind (status:root cause -> Services)")
+        for kind, found in res["found_per_kind"].items():
+            print(f"  {kind:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
+    write(res, args.out, stamp, size.name)
+    return 0 if all(r["pass"] is not False for r in rows) else 1
+
+
+def write(res: dict[str, Any], out: Path, stamp: str, tag: str) -> None:
+    text = json.dumps(res, indent=2, default=str)
+    (out / f"{stamp}-{tag}.json").write_text(text)
+    (out / f"latest-{tag}.json").write_text(text)
+    log(f"results: {out / f'{stamp}-{tag}.json'} and latest-{tag}.json")
+
+
+_ = (Callable, KIND_LABEL)
+
+if __name__ == "__main__":
+    sys.exit(main())

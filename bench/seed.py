@@ -1,0 +1,660 @@
+"""Seeding the local KWOK cluster for the benchmark: fake nodes, namespaces, bare pods, Services (about 10%
+broken in the ways the scenario suite covers), NetworkPolicies and Ingresses; bounded waits; cleanup.
+
+Everything the benchmark creates is named `bench-...` and labelled `kubediag.io/bench`; nothing else in the
+shared cluster is touched. Pods are bound with `spec.nodeName` to the bench's own KWOK nodes (no scheduler),
+which are cordoned so the scheduler never places other tests' pods on nodes the bench deletes later.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kube import Kube, KubeConfig, KubeError, retrying
+
+BENCH_LABEL = "kubediag.io/bench"
+SIZE_LABEL = "kubediag.io/bench-size"
+COMPLETE_LABEL = "kubediag.io/bench-complete"
+KIND_LABEL = "kubediag.io/bench-kind"  # on each Service: healthy or the way it is broken
+NODE_PREFIX = "bench-node-"
+ZONES = ("zone-a", "zone-b", "zone-c")
+PREFIXES = ("web", "api", "cart", "auth", "search", "orders", "media", "billing", "users", "report")
+
+# The ways a Service is broken, round-robin over the broken ones (as in e2e/scenarios and the check fixtures).
+BROKEN_KINDS = (
+    "selector-typo",  # selects app=web00013 where the pods say app=web-00013
+    "target-port-number",  # targetPort 8081, the pods listen on 8080
+    "target-port-name",  # targetPort "htttp", no container port has that name
+    "deny-all-netpol",  # a deny-all ingress NetworkPolicy on its pods
+    "ingress-wrong-port",  # an Ingress names port 8080 (the pods' port), the Service's port is 80
+    "lb-pending",  # type LoadBalancer on a cluster without a cloud controller
+    "pods-not-ready",  # every pod kubediag.io/simulate=not-ready
+    "pods-crashloop",  # every pod kubediag.io/simulate=crashloop
+    "pods-partly-not-ready",  # 3 of 10 pods not ready
+    "pods-unschedulable",  # pods with a nodeSelector no node has (left Pending by the scheduler)
+)
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {msg}\n")
+    sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    namespaces: int
+    services: int
+    nodes: int
+    netpols: int
+    ingresses: int
+    pods_per_service: int = 10
+    largest_share: float = 0.1  # the share of the Services in namespace 000 (the largest)
+    broken_every: int = 10  # one Service in this many is broken
+
+    @property
+    def pods(self) -> int:
+        return self.services * self.pods_per_service
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespaces": self.namespaces,
+            "services": self.services,
+            "pods": self.pods,
+            "nodes": self.nodes,
+            "networkpolicies": self.netpols,
+            "ingresses": self.ingresses,
+            "broken_share": 1 / self.broken_every,
+        }
+
+
+SIZES = {
+    "small": Size("small", namespaces=5, services=100, nodes=5, netpols=30, ingresses=20, largest_share=0.3),
+    "default": Size("default", namespaces=50, services=1000, nodes=20, netpols=300, ingresses=200),
+    "large": Size("large", namespaces=100, services=5000, nodes=50, netpols=1500, ingresses=1000),
+}
+
+
+# ---- the plan -------------------------------------------------------------------------------------------------
+@dataclass
+class SvcPlan:
+    namespace: str
+    name: str
+    kind: str  # "healthy" or one of BROKEN_KINDS
+    variant: str = "clusterip"  # clusterip | two-ports | nodeport | headless
+    netpol: str | None = None  # None | allow | allow-ns | deny
+    ingress: bool = False
+
+
+@dataclass
+class Plan:
+    size: Size
+    namespaces: list[str]
+    nodes: list[str]
+    services: list[SvcPlan]
+    objects: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # phase -> ns -> objs
+
+    def counts(self) -> dict[str, int]:
+        c: Counter[str] = Counter()
+        for phase in self.objects.values():
+            for objs in phase.values():
+                c.update(o["kind"] for o in objs)
+        return dict(c)
+
+    @property
+    def largest_namespace(self) -> str:
+        return Counter(s.namespace for s in self.services).most_common(1)[0][0]
+
+    def pick(self, namespace: str, kind: str, variant: str = "clusterip", netpol: str | None = None) -> SvcPlan:
+        return next(
+            s
+            for s in self.services
+            if s.namespace == namespace and s.kind == kind and s.variant == variant and s.netpol == netpol
+            and not s.ingress
+        )
+
+
+def ns_name(size: Size, i: int) -> str:
+    return f"bench-{size.name}-{i:03d}"
+
+
+def node_name(i: int) -> str:
+    return f"{NODE_PREFIX}{i:02d}"
+
+
+def make_plan(size: Size) -> Plan:
+    namespaces = [ns_name(size, i) for i in range(size.namespaces)]
+    nodes = [node_name(i) for i in range(size.nodes)]
+    first = max(1, math.ceil(size.services * size.largest_share))
+    rest = size.services - first
+    per_ns = [first] + [rest // (size.namespaces - 1) + (1 if i < rest % (size.namespaces - 1) else 0)
+                        for i in range(size.namespaces - 1)]
+    services: list[SvcPlan] = []
+    g = 0
+    for ns, n in zip(namespaces, per_ns, strict=True):
+        for _ in range(n):
+            name = f"{PREFIXES[g % len(PREFIXES)]}-{g:05d}"
+            if g % size.broken_every == 3:
+                kind = BROKEN_KINDS[(g // size.broken_every) % len(BROKEN_KINDS)]
+            else:
+                kind = "healthy"
+            variant = "clusterip"
+            if kind == "healthy":
+                if g % 50 == 7:
+                    variant = "nodeport"
+                elif g % 50 == 17:
+                    variant = "headless"
+                elif g % 25 == 11:
+                    variant = "two-ports"
+            services.append(SvcPlan(ns, name, kind, variant))
+            g += 1
+    # NetworkPolicies: one deny-all per deny-all-netpol Service, then allow policies on healthy Services;
+    # Ingresses: one per ingress-wrong-port Service, then correct ones on other healthy Services.
+    np_left = size.netpols - sum(s.kind == "deny-all-netpol" for s in services)
+    ing_left = size.ingresses - sum(s.kind == "ingress-wrong-port" for s in services)
+    for s in services:
+        if s.kind == "deny-all-netpol":
+            s.netpol = "deny"
+        elif s.kind == "ingress-wrong-port":
+            s.ingress = True
+    healthy = [s for s in services if s.kind == "healthy" and s.variant in ("clusterip", "two-ports")]
+    # spread over the namespaces: every 3rd healthy Service gets a policy, every 3rd (offset) an Ingress
+    for i, s in enumerate(healthy):
+        if i % 3 != 1 and np_left > 0:
+            s.netpol = "allow-ns" if i % 2 else "allow"
+            np_left -= 1
+        elif i % 3 == 1 and ing_left > 0:
+            s.ingress = True
+            ing_left -= 1
+    plan = Plan(size, namespaces, nodes, services)
+    plan.objects = build_objects(plan)
+    return plan
+
+
+# ---- objects ------------------------------------------------------------------------------------------------
+def node_obj(i: int) -> dict[str, Any]:
+    name = node_name(i)
+    cidr = f"10.{128 + i // 16}.{(i % 16) * 16}.0/20"  # fake, outside the Service range 10.96.0.0/12
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "type": "kwok",
+                BENCH_LABEL: "node",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/hostname": name,
+                "topology.kubernetes.io/region": "local",
+                "topology.kubernetes.io/zone": ZONES[i % len(ZONES)],
+            },
+        },
+        # cordoned: only the bench binds pods here (spec.nodeName); the scheduler keeps other tests' pods off
+        "spec": {"podCIDR": cidr, "podCIDRs": [cidr], "unschedulable": True},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": f"172.19.{i // 200}.{10 + i % 200}"},
+                {"type": "Hostname", "address": name},
+            ],
+            "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "5000"},
+            "capacity": {"cpu": "64", "memory": "256Gi", "pods": "5000"},
+        },
+    }
+
+
+def _meta(name: str, ns: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"name": name, "namespace": ns, "labels": {BENCH_LABEL: "1", **(labels or {})}}
+
+
+def _num(s: SvcPlan) -> int:
+    return int(s.name.rsplit("-", 1)[1])
+
+
+def _tier(s: SvcPlan) -> str:
+    return "frontend" if s.name.startswith(("web", "media")) else "backend"
+
+
+def pod_objs(s: SvcPlan, g: int, plan: Plan) -> list[dict[str, Any]]:
+    out = []
+    n_nodes = len(plan.nodes)
+    for j in range(plan.size.pods_per_service):
+        labels = {"app": s.name, "tier": _tier(s), "version": "v1", "pod-template-hash": f"{g:08x}"[-8:]}
+        if s.kind == "pods-not-ready" or (s.kind == "pods-partly-not-ready" and j < 3):
+            labels["kubediag.io/simulate"] = "not-ready"
+        elif s.kind == "pods-crashloop":
+            labels["kubediag.io/simulate"] = "crashloop"
+        spec: dict[str, Any] = {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": f"registry.example.com/bench/{s.name.split('-')[0]}:1.{g % 7}",
+                    "ports": [
+                        {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                        {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+                    ],
+                    "env": [
+                        {"name": "APP", "value": s.name},
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    ],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"memory": "64Mi"},
+                    },
+                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+                }
+            ],
+            "terminationGracePeriodSeconds": 5,
+        }
+        if s.kind == "pods-unschedulable":
+            spec["nodeSelector"] = {"kubediag.io/bench-pool": "gpu"}  # no node has it: Pending
+        else:
+            spec["nodeName"] = plan.nodes[(g * 7 + j) % n_nodes]
+        out.append({"apiVersion": "v1", "kind": "Pod", "metadata": _meta(f"{s.name}-{j:02d}", s.namespace, labels), "spec": spec})
+    return out
+
+
+def service_obj(s: SvcPlan) -> dict[str, Any]:
+    selector = {"app": s.name, "tier": _tier(s)}
+    if s.kind == "selector-typo":
+        selector["app"] = s.name.replace("-", "")
+    target: int | str = 8080 if _num(s) % 2 else "http"
+    if s.kind == "target-port-number":
+        target = 8081
+    elif s.kind == "target-port-name":
+        target = "htttp"
+    ports: list[dict[str, Any]] = [{"name": "http", "port": 80, "targetPort": target, "protocol": "TCP"}]
+    spec: dict[str, Any] = {"selector": selector, "ports": ports}
+    if s.variant == "two-ports":
+        ports.append({"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"})
+    elif s.variant == "nodeport":
+        spec["type"] = "NodePort"
+    elif s.variant == "headless":
+        spec["clusterIP"] = "None"
+    if s.kind == "lb-pending":
+        spec["type"] = "LoadBalancer"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(s.name, s.namespace, {KIND_LABEL: s.kind}), "spec": spec}
+
+
+def netpol_obj(s: SvcPlan) -> dict[str, Any]:
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": {"app": s.name}}, "policyTypes": ["Ingress"]}
+    if s.netpol == "deny":
+        name = f"deny-all-{s.name}"
+    else:
+        name = f"allow-{s.name}"
+        peers: list[dict[str, Any]] = [{"podSelector": {}}]
+        if s.netpol == "allow-ns":
+            peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}})
+        spec["ingress"] = [{"from": peers, "ports": [{"protocol": "TCP", "port": 8080}]}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, s.namespace), "spec": spec}
+
+
+def ingress_obj(s: SvcPlan) -> dict[str, Any]:
+    port: dict[str, Any] = {"number": 8080} if s.kind == "ingress-wrong-port" else (
+        {"name": "http"} if _num(s) % 2 else {"number": 80}
+    )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(s.name, s.namespace),
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": f"{s.name}.{s.namespace}.bench.example.com",
+                    "http": {
+                        "paths": [
+                            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": s.name, "port": port}}}
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
+def build_objects(plan: Plan) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    pods: dict[str, list[dict[str, Any]]] = {ns: [] for ns in plan.namespaces}
+    rest: dict[str, list[dict[str, Any]]] = {ns: [] for ns in plan.namespaces}
+    for g, s in enumerate(plan.services):
+        pods[s.namespace] += pod_objs(s, g, plan)
+        rest[s.namespace].append(service_obj(s))
+        if s.netpol:
+            rest[s.namespace].append(netpol_obj(s))
+        if s.ingress:
+            rest[s.namespace].append(ingress_obj(s))
+    return {"pods": pods, "services": rest}
+
+
+def namespace_obj(plan: Plan, ns: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns, "labels": {BENCH_LABEL: "1", SIZE_LABEL: plan.size.name}},
+    }
+
+
+# ---- transports ---------------------------------------------------------------------------------------------
+PLURAL = {
+    "Pod": "/api/v1/namespaces/{ns}/pods",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "NetworkPolicy": "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+    "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+    "Namespace": "/api/v1/namespaces",
+    "Node": "/api/v1/nodes",
+}
+
+
+def create_path(obj: dict[str, Any]) -> str:
+    return PLURAL[obj["kind"]].format(ns=obj["metadata"].get("namespace", ""))
+
+
+class Creator:
+    """POSTs objects from a thread pool; 409 AlreadyExists counts as done (a re-run resumes)."""
+
+    def __init__(self, kube: Kube, method: str, threads: int) -> None:
+        self.kube = kube
+        self.method = method
+        self.threads = threads
+        self._api: Any = None
+        if method == "api":
+            from kubernetes import client as k8s_client
+            from kubernetes import config as k8s_config
+
+            cfg = k8s_client.Configuration()
+            k8s_config.load_kube_config(config_file=kube.cfg.path, client_configuration=cfg, persist_config=False)
+            cfg.connection_pool_maxsize = threads
+            cfg.retries = False
+            self._api = k8s_client.ApiClient(cfg)
+
+    def _post_api(self, obj: dict[str, Any]) -> None:
+        path = create_path(obj)
+        method, url, headers, _, _ = self._api.param_serialize(
+            method="POST",
+            resource_path=path,
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        resp = self._api.call_api(method, url, header_params=headers, body=obj, _request_timeout=(10, 60))
+        data = resp.read()
+        if not (200 <= resp.status < 300 or resp.status == 409):
+            raise KubeError(resp.status, "POST", path, data)
+
+    def _post_raw(self, obj: dict[str, Any]) -> None:
+        self.kube.json("POST", create_path(obj), body=obj, ok=(409,))
+
+    def create(self, objs: Sequence[dict[str, Any]], what: str, deadline: float) -> float:
+        """Create `objs`; returns seconds. Progress every ~2 s."""
+        start = time.monotonic()
+        if self.method == "kubectl":
+            self._create_kubectl(objs, what, deadline)
+            return time.monotonic() - start
+        post = self._post_api if self.method == "api" else self._post_raw
+        done = 0
+        lock = threading.Lock()
+        last = [start]
+
+        def one(obj: dict[str, Any]) -> None:
+            nonlocal done
+            try:
+                retrying(lambda: post(obj), deadline, what)
+            except Exception as exc:  # the api transport raises its own types
+                if getattr(exc, "status", None) == 409:
+                    pass
+                else:
+                    raise
+            with lock:
+                done += 1
+                now = time.monotonic()
+                if now - last[0] > 2:
+                    last[0] = now
+                    log(f"  {what}: {done}/{len(objs)} ({done / (now - start):.0f}/s)")
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="bench-seed") as pool:
+            for fut in [pool.submit(one, o) for o in objs]:
+                fut.result()
+        took = time.monotonic() - start
+        log(f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)")
+        return took
+
+    def _create_kubectl(self, objs: Sequence[dict[str, Any]], what: str, deadline: float) -> None:
+        """`kubectl create -f -` per namespace (a v1 List each), `threads` processes in parallel."""
+        by_ns: dict[str, list[dict[str, Any]]] = {}
+        for o in objs:
+            by_ns.setdefault(o["metadata"].get("namespace", ""), []).append(o)
+        kubectl = os.path.join(os.path.dirname(sys.executable), "kubectl")
+        start = time.monotonic()
+
+        def one(items: list[dict[str, Any]]) -> None:
+            doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+            timeout = max(10.0, deadline - time.monotonic())
+            p = subprocess.run(
+                [kubectl, "--kubeconfig", self.kube.cfg.path, "create", "-f", "-", "-o", "name"],
+                input=doc.encode(), capture_output=True, timeout=timeout, check=False,
+            )
+            errs = [ln for ln in p.stderr.decode().splitlines() if ln.strip() and "AlreadyExists" not in ln]
+            if p.returncode != 0 and errs:
+                raise RuntimeError(f"kubectl create: {errs[0]}")
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            for fut in [pool.submit(one, items) for items in by_ns.values()]:
+                fut.result()
+        took = time.monotonic() - start
+        log(f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, kubectl, {self.threads} procs)")
+
+
+# ---- waits ----------------------------------------------------------------------------------------------------
+def wait_until(what: str, probe: Callable[[], tuple[bool, str]], timeout: float, interval: float = 1.0) -> float:
+    """Poll `probe` (bounded; the interval grows to 5 s) until it says done; returns seconds."""
+    start = time.monotonic()
+    last_note = 0.0
+    while True:
+        done, note = probe()
+        now = time.monotonic()
+        if done:
+            log(f"  {what}: done in {now - start:.1f}s ({note})")
+            return now - start
+        if now - start > timeout:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f}s ({note})")
+        if now - last_note > 5:
+            log(f"  {what}: waiting, {note} ({now - start:.0f}s)")
+            last_note = now
+        time.sleep(interval)
+        interval = min(interval * 1.5, 5.0)
+
+
+def bench_namespaces(kube: Kube) -> list[dict[str, Any]]:
+    return list(kube.list("/api/v1/namespaces", {"labelSelector": BENCH_LABEL}, meta_only=True))
+
+
+def bench_nodes(kube: Kube) -> list[dict[str, Any]]:
+    return list(kube.list("/api/v1/nodes", {"labelSelector": f"{BENCH_LABEL}=node"}))
+
+
+def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
+    want = set(names)
+    ready = 0
+    tainted = 0
+    for n in bench_nodes(kube):
+        if n["metadata"]["name"] not in want:
+            continue
+        conds = {c["type"]: c["status"] for c in (n.get("status") or {}).get("conditions") or []}
+        ready += conds.get("Ready") == "True"
+        keys = {t.get("key") for t in (n.get("spec") or {}).get("taints") or []}
+        tainted += bool(keys & {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+    return ready == len(want) and tainted == 0, f"{ready}/{len(want)} Ready, {tainted} with not-ready taints"
+
+
+def _count_bench(kube: Kube, path: str, query: dict[str, str], prefix: str) -> int:
+    return sum(1 for o in kube.list(path, query, meta_only=True) if o["metadata"].get("namespace", "").startswith(prefix))
+
+
+# ---- seeding --------------------------------------------------------------------------------------------------
+@dataclass
+class SeedReport:
+    reused: bool = False
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    method: str = ""
+    threads: int = 0
+    objects: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reused": self.reused,
+            "seconds": round(self.seconds, 2),
+            "steps": {k: round(v, 2) for k, v in self.steps.items()},
+            "method": self.method,
+            "threads": self.threads,
+            "objects": self.objects,
+        }
+
+
+def seeded_size(kube: Kube, size: Size) -> str:
+    """'complete' if this size is seeded and done, 'partial', or 'absent'."""
+    mine = [n for n in bench_namespaces(kube) if n["metadata"].get("labels", {}).get(SIZE_LABEL) == size.name]
+    if not mine:
+        return "absent"
+    first = next((n for n in mine if n["metadata"]["name"] == ns_name(size, 0)), None)
+    if len(mine) == size.namespaces and first and first["metadata"]["labels"].get(COMPLETE_LABEL) == "true" and not any(
+        n["metadata"].get("deletionTimestamp") for n in mine
+    ):
+        return "complete"
+    return "partial"
+
+
+def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> SeedReport:
+    size = plan.size
+    rep = SeedReport(method=method, threads=threads, objects=plan.counts())
+    start = time.monotonic()
+    deadline = start + timeout
+    others = [
+        n["metadata"]["name"]
+        for n in bench_namespaces(kube)
+        if n["metadata"].get("labels", {}).get(SIZE_LABEL) != size.name
+    ]
+    if others:
+        log(f"seed: {len(others)} bench namespace(s) of another size exist; deleting them first")
+        for ns in others:
+            kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404,))
+        rep.steps["delete other sizes"] = wait_until(
+            "other sizes' namespaces gone",
+            lambda: (not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in others]), f"{len(left)} left"),
+            max(60.0, deadline - time.monotonic()),
+        )
+    terminating = [n["metadata"]["name"] for n in bench_namespaces(kube) if n["metadata"].get("deletionTimestamp")]
+    if terminating:
+        rep.steps["wait terminating"] = wait_until(
+            "terminating bench namespaces gone",
+            lambda: (not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in terminating]), f"{len(left)} left"),
+            max(60.0, deadline - time.monotonic()),
+        )
+    creator = Creator(kube, method, threads)
+    raw = Creator(kube, "raw", threads)  # nodes and namespaces: few objects, same everywhere
+
+    log(f"seed: {len(plan.nodes)} nodes")
+    t = time.monotonic()
+    raw.create([node_obj(i) for i in range(len(plan.nodes))], "nodes", deadline)
+    wait_until("nodes Ready", lambda: _nodes_ready(kube, plan.nodes), max(30.0, deadline - time.monotonic()))
+    rep.steps["nodes"] = time.monotonic() - t
+
+    log(f"seed: {len(plan.namespaces)} namespaces")
+    t = time.monotonic()
+    raw.create([namespace_obj(plan, ns) for ns in plan.namespaces], "namespaces", deadline)
+    want = set(plan.namespaces)
+
+    def sa_ready() -> tuple[bool, str]:
+        have = {
+            o["metadata"]["namespace"]
+            for o in kube.list("/api/v1/serviceaccounts", {"fieldSelector": "metadata.name=default"}, meta_only=True)
+        }
+        return want <= have, f"{len(want & have)}/{len(want)} default ServiceAccounts"
+
+    wait_until("default ServiceAccounts", sa_ready, max(30.0, deadline - time.monotonic()), 0.3)
+    rep.steps["namespaces"] = time.monotonic() - t
+
+    pods = [o for ns in plan.namespaces for o in plan.objects["pods"][ns]]
+    log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
+    rep.steps["pods: create"] = creator.create(pods, "pods", deadline)
+    prefix = f"bench-{size.name}-"
+
+    def pods_started() -> tuple[bool, str]:
+        # bound pods kwok has not handled yet (bench pods carry no Pending simulation)
+        left = _count_bench(kube, "/api/v1/pods", {"labelSelector": BENCH_LABEL, "fieldSelector": "status.phase=Pending,spec.nodeName!="}, prefix)
+        return left == 0, f"{left} bound pods still Pending"
+
+    rep.steps["pods: kwok status"] = wait_until("pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic()))
+
+    rest = [o for ns in plan.namespaces for o in plan.objects["services"][ns]]
+    log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
+    rep.steps["services: create"] = creator.create(rest, "services+policies+ingresses", deadline)
+    n_svc = len(plan.services)
+
+    def slices_published() -> tuple[bool, str]:
+        have = {
+            (o["metadata"]["namespace"], o["metadata"]["labels"].get("kubernetes.io/service-name"))
+            for o in kube.list("/apis/discovery.k8s.io/v1/endpointslices", {"labelSelector": "kubernetes.io/service-name"}, meta_only=True)
+            if o["metadata"].get("namespace", "").startswith(prefix)
+        }
+        return len(have) >= n_svc, f"{len(have)}/{n_svc} Services with EndpointSlices"
+
+    rep.steps["endpointslices"] = wait_until("EndpointSlices published", slices_published, max(60.0, deadline - time.monotonic()), 2.0)
+    kube.json(
+        "PATCH",
+        f"/api/v1/namespaces/{ns_name(size, 0)}",
+        body={"metadata": {"labels": {COMPLETE_LABEL: "true"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    rep.seconds = time.monotonic() - start
+    log(f"seed: done in {rep.seconds:.1f}s")
+    return rep
+
+
+# ---- cleanup --------------------------------------------------------------------------------------------------
+def cleanup(kube: Kube, wait_pods: float = 180.0) -> dict[str, Any]:
+    """Delete every bench namespace (not waiting for them to go), then the bench nodes once their pods are
+    gone (kwok deletes terminating pods only on nodes it manages), at most `wait_pods` seconds later."""
+    start = time.monotonic()
+    names = [n["metadata"]["name"] for n in bench_namespaces(kube)]
+    for ns in names:
+        kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404, 409))
+    log(f"cleanup: deletion of {len(names)} bench namespace(s) issued")
+
+    def pods_gone() -> tuple[bool, str]:
+        left = _count_bench(kube, "/api/v1/pods", {"labelSelector": BENCH_LABEL}, "bench-")
+        return left == 0, f"{left} bench pods left"
+
+    waited = None
+    remaining = 0
+    try:
+        waited = wait_until("bench pods deleted", pods_gone, wait_pods, 2.0)
+    except TimeoutError as exc:
+        log(f"cleanup: {exc}; deleting the nodes anyway (the pod GC removes pods of deleted nodes)")
+        remaining = int(pods_gone()[1].split()[0])
+    nodes = [n["metadata"]["name"] for n in bench_nodes(kube)]
+    for n in nodes:
+        kube.json("DELETE", f"/api/v1/nodes/{n}", ok=(404,))
+    log(f"cleanup: {len(nodes)} bench node(s) deleted ({time.monotonic() - start:.0f}s)")
+    return {
+        "namespaces_deleted": len(names),
+        "nodes_deleted": len(nodes),
+        "pods_gone_after_s": None if waited is None else round(waited, 1),
+        "pods_left_when_nodes_deleted": remaining,
+    }
+
+
+def connect() -> Kube:
+    return Kube(KubeConfig.load())

@@ -30,6 +30,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,35 +135,78 @@ def _in_namespace(sc: Scenario, docs: list[dict[str, Any]]) -> list[dict[str, An
     for d in docs:
         if d.get("kind") != "Namespace":
             d.setdefault("metadata", {}).setdefault("namespace", sc.namespace)
-    return [d for d in docs if d.get("kind") == "Namespace"] + [d for d in docs if d.get("kind") != "Namespace"]
+    return [d for d in docs if d.get("kind") == "Namespace"] + [
+        d for d in docs if d.get("kind") != "Namespace"
+    ]
 
 
-def release_finalizers(nss: list[str]) -> None:
-    """Remove finalizers from pods in `nss` (scenarios park pods on a finalizer; namespaces must delete)."""
-    wanted = set(nss)
-    out = kubectl("get", "pods", "--all-namespaces", "-o", "json", check=False)
-    items = json.loads(out)["items"] if out else []
-    for p in items:
-        md = p.get("metadata") or {}
-        if md.get("namespace") in wanted and md.get("finalizers"):
-            kubectl("-n", md["namespace"], "patch", "pod", md["name"], "--type=merge",
-                    "-p", '{"metadata":{"finalizers":null}}', check=False)
+def parks_pods(sc: Scenario) -> bool:
+    """The scenario's manifests give pods finalizers (they must be released before its namespaces delete)."""
+    return any("finalizers:" in f.read_text() for f in sc.path.glob("*.yaml") if f.name != "scenario.yaml")
+
+
+def release_finalizers(scs: list[Scenario], only: set[str] | None = None) -> None:
+    """Remove the finalizers of pods in the namespaces of scenarios that park pods on one."""
+    for sc in scs:
+        if not parks_pods(sc):
+            continue
+        for ns in namespaces(sc):
+            if only is not None and ns not in only:
+                continue
+            out = kubectl("get", "pods", "-n", ns, "-o", "json", check=False)
+            for p in json.loads(out)["items"] if out else []:
+                if (p.get("metadata") or {}).get("finalizers"):
+                    kubectl(
+                        "-n",
+                        ns,
+                        "patch",
+                        "pod",
+                        p["metadata"]["name"],
+                        "--type=merge",
+                        "-p",
+                        '{"metadata":{"finalizers":null}}',
+                        check=False,
+                    )
+
+
+# kubectl handles one object at a time: independent batches go to a few kubectl processes at once
+PARALLEL = 8
+
+
+def _each(fn: Callable[[Any], Any], items: Sequence[Any]) -> None:
+    """fn over items on a few threads; the first exception is raised after all have run."""
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        for f in [pool.submit(fn, item) for item in items]:
+            f.result()
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    size = max(1, -(-len(items) // PARALLEL))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def seed_all(scs: list[Scenario]) -> None:
-    """(Re)create the scenarios' namespaces and apply every manifest in one request stream."""
+    """(Re)create the scenarios' namespaces, then apply each scenario's manifests (scenarios in parallel)."""
     nss = [ns for sc in scs for ns in namespaces(sc)]
     existing = {n.split("/", 1)[-1] for n in kubectl("get", "namespaces", "-o", "name").split()}
     stale = [ns for ns in nss if ns in existing]
     if stale:
-        release_finalizers(stale)
-        kubectl("delete", "namespace", *stale, "--ignore-not-found", "--wait=true", "--timeout=120s")
-    docs: list[dict[str, Any]] = []
-    for sc in scs:
-        docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": sc.namespace}})
-        docs.extend(_in_namespace(sc, _docs(sc)))
-    ordered = [d for d in docs if d.get("kind") == "Namespace"] + [d for d in docs if d.get("kind") != "Namespace"]
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(ordered), timeout=180)
+        release_finalizers(scs, only=set(stale))
+        _each(
+            lambda chunk: kubectl(
+                "delete",
+                "namespace",
+                *chunk,
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=120s",
+                timeout=180,
+            ),
+            _chunks(stale),
+        )
+    main = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": sc.namespace}} for sc in scs]
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(main))
+    _each(lambda sc: kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_in_namespace(sc, _docs(sc)))), scs)
 
 
 def seed(sc: Scenario) -> None:
@@ -237,8 +282,16 @@ def _timestamps(p: dict[str, Any]) -> list[str]:
 
 def server_time(ns: str) -> str:
     """The API server's clock (second resolution): the creationTimestamp of a server-side dry-run create."""
-    return kubectl("-n", ns, "create", "configmap", "kd-clock-probe", "--dry-run=server",
-                   "-o", "jsonpath={.metadata.creationTimestamp}")[:19]
+    return kubectl(
+        "-n",
+        ns,
+        "create",
+        "configmap",
+        "kd-clock-probe",
+        "--dry-run=server",
+        "-o",
+        "jsonpath={.metadata.creationTimestamp}",
+    )[:19]
 
 
 def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
@@ -261,8 +314,9 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
     while time.monotonic() < deadline:
         if "endpoints" in cond or "slices" in cond:
             svc = cond.get("endpoints") or cond.get("slices")
-            out = kubectl("get", "endpointslices", "-n", ns, "-l",
-                          f"kubernetes.io/service-name={svc}", "-o", "json")
+            out = kubectl(
+                "get", "endpointslices", "-n", ns, "-l", f"kubernetes.io/service-name={svc}", "-o", "json"
+            )
             slices = json.loads(out)["items"]
             if "slices" in cond:
                 want = int(cond.get("count", 1))
@@ -280,7 +334,9 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
             pods = _pods(ns, cond["clock_after"])
             newest = max((t for p in pods for t in _timestamps(p)), default="")
             now = server_time(ns)
-            last = f"API server clock {now}, newest time on pods {cond['clock_after']} {newest or '<no pods>'}"
+            last = (
+                f"API server clock {now}, newest time on pods {cond['clock_after']} {newest or '<no pods>'}"
+            )
             if pods and now > newest:
                 return
         else:
@@ -303,10 +359,9 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
 
 
 def settle(sc: Scenario) -> None:
-    for st in sc.steps:
-        t = time.monotonic(); _run_step(sc, st); print(f"DBG {sc.name} {time.monotonic()-t:.1f}s step {str(st)[:60]}", file=sys.stderr)
+    run_steps(sc)
     for cond in sc.wait:
-        t = time.monotonic(); wait_for(sc, cond); print(f"DBG {sc.name} {time.monotonic()-t:.1f}s wait {cond}", file=sys.stderr)
+        wait_for(sc, cond)
 
 
 def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.CompletedProcess[str]:
@@ -323,6 +378,11 @@ def cleanup(sc: Scenario) -> None:
 
 def cleanup_all(scs: list[Scenario]) -> None:
     """Release pod finalizers (scenarios park pods on one), then delete the namespaces without waiting."""
+    release_finalizers(scs)
     nss = [ns for sc in scs for ns in namespaces(sc)]
-    release_finalizers(nss)
-    kubectl("delete", "namespace", *nss, "--ignore-not-found", "--wait=false", check=False)
+    _each(
+        lambda chunk: kubectl(
+            "delete", "namespace", *chunk, "--ignore-not-found", "--wait=false", check=False
+        ),
+        _chunks(nss),
+    )

@@ -511,7 +511,8 @@ def _finding_text(r: Report) -> str:
         if f.severity is Severity.INFO:
             continue
         lines.append(f"{f.check_id} {f.category.value} ({f.severity.value}): {f.message}")
-        lines += [f"  fix: {line}" for line in f.remediation.splitlines()]
+        lines.append("Fix:")
+        lines += [f"    {line}" for line in f.remediation.splitlines()]
     return "\n".join(lines)
 
 

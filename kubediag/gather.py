@@ -468,7 +468,7 @@ def gather_scope(
     page: int = 500,
     label_selector: str | None = None,
     progress: ScopeProgress | None = None,
-    workers: int = 8,
+    workers: int = 12,
 ) -> ClusterData:
     """Bulk read for `audit`: one paginated LIST (limit + continue) per kind and namespace, all concurrent
     (events: two filtered LISTs, see EVENT_QUERIES).

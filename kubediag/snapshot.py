@@ -139,6 +139,21 @@ class ClusterData:
         return {(ns_of(s), name_of(s)): s for s in self.services}
 
     @cached_property
+    def services_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
+        return self._by_ns(self.services)
+
+    @cached_property
+    def pods_by_owner(self) -> Mapping[tuple[str, str], tuple[Obj, ...]]:
+        """(namespace, "deployment/web") -> its pods; a pod without owner is keyed "pod/<name>"."""
+        from kubediag.workloads import owner_of  # workloads imports this module
+
+        out: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        for p in self.pods:
+            o = owner_of(p)
+            out[(ns_of(p), str(o) if o else f"pod/{name_of(p)}")].append(p)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def namespaces_by_name(self) -> Mapping[str, Obj]:
         return {name_of(n): n for n in self.namespaces}
 

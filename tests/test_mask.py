@@ -120,10 +120,10 @@ def sensitive_values(data: ClusterData) -> dict[str, str]:
     for s in data.services:
         for v in (s["spec"].get("selector") or {}).values():
             out[v] = "selector"
-    for s in _strings([dict(o) for o in objs]):
+    for text in _strings([dict(o) for o in objs]):
         try:
-            ipaddress.ip_address(s)
-            out[s] = "ip"
+            ipaddress.ip_address(text)
+            out[text] = "ip"
         except ValueError:
             pass
     for n in data.nodes:

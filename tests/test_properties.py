@@ -178,7 +178,7 @@ pod_condition = obj(
     {"type": st.sampled_from(["Ready", "PodScheduled", "ContainersReady", "Initialized", "Other"])},
     {"status": status_word, "reason": odd_text | st.just("Unschedulable"), "message": odd_text},
 )
-container_state = (
+container_state: st.SearchStrategy[dict[str, Any]] = (
     st.fixed_dictionaries(
         {
             "waiting": obj(
@@ -431,7 +431,7 @@ unavailable_st = st.dictionaries(
 # ---- coherent clusters: most examples reach deep into the chain ------------------------------------------
 # Realistic objects over a small label space (so selectors match pods often), mixed with the odd ones above.
 small_labels = st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["web", "db"]), min_size=1)
-real_container_port = st.sampled_from(
+real_container_port: st.SearchStrategy[dict[str, Any]] = st.sampled_from(
     [
         {"name": "http", "containerPort": 8080},
         {"name": "https", "containerPort": 8443, "protocol": "TCP"},
@@ -460,7 +460,7 @@ def real_pod(draw: st.DrawFn, index: int, selector: dict[str, str]) -> dict[str,
         meta["ownerReferences"] = [{"kind": kind, "name": f"web-{kind.lower()}", "controller": True}]
     if draw(st.integers(0, 19)) == 0:
         meta["deletionTimestamp"] = "2026-11-21T10:00:00Z"
-    container = {
+    container: dict[str, Any] = {
         "name": "c",
         "image": draw(st.sampled_from(["nginx:1.27", "registry.example/app:missing", ""])),
         "ports": draw(st.lists(real_container_port, max_size=3, unique_by=lambda p: p["containerPort"])),
@@ -540,7 +540,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     roll = draw(st.integers(0, 9))  # 80% a realistic target Service, 10% an odd one, 10% none
     services = [draw(real_service())] if roll < 8 else [draw(service_st)] if roll == 8 else []
     spec = (services[0].get("spec") or {}) if services else {}
-    selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
+    selector: dict[str, str] = spec["selector"] if isinstance(spec.get("selector"), dict) else {}
     n_real = draw(st.sampled_from([0, 1, 2, 2, 3, 4, 5]))
     pods = [draw(real_pod(i, selector)) for i in range(n_real)] + draw(st.lists(pod_st, max_size=2))
     services += draw(st.lists(other_service_st, max_size=1))

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
-from kubediag.snapshot import Snapshot, meta, name_of, ns_of
+from kubediag.snapshot import Snapshot, meta, name_of
 from kubediag.text import closest, env_prefix, is_close
 from kubediag.workloads import Owner, is_terminal, owner_of, template_owner
 
@@ -113,7 +113,7 @@ def likely_meant(written: str, name: str) -> bool:
 
 def _namespace_services_read(snap: Snapshot) -> bool:
     """True when the namespace's Services were listed (audit mode), not only the target fetched."""
-    return any(ns_of(s) == snap.namespace and name_of(s) != snap.name for s in snap.data.services)
+    return any(name_of(s) != snap.name for s in snap.data.services_by_ns.get(snap.namespace, ()))
 
 
 @check(

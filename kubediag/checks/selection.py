@@ -222,11 +222,11 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
     if not snap.selected_pods:
         raise NotApplicable("no pod is selected")
     selected_names = {name_of(p) for p in snap.selected_pods}
-    all_by_owner = _owners(snap.namespace_pods)
     for owner, pods in sorted(_owners(snap.selected_pods).items()):
         if owner.startswith("pod/"):
             continue
-        missed = [p for p in all_by_owner.get(owner, []) if name_of(p) not in selected_names]
+        siblings = snap.data.pods_by_owner.get((snap.namespace, owner), ())
+        missed = [p for p in siblings if name_of(p) not in selected_names]
         if not missed:
             continue
         sample = missed[0]

@@ -2,7 +2,7 @@
 
 A namespace `kd-faults` holds a Deployment (2 ready replicas), a healthy Service `web` and a Service
 `web-typo` whose selector has a typo (root cause selector-no-match). The baseline is kubediag's report
-without faults. Then each fault schedule runs `kubediag svc` through the proxy, and the run must either
+without faults. Then each fault schedule runs kubediag (svc and audit) through the proxy; every run must either
 complete with exactly the baseline report (the retries healed the fault) or exit 3 within the deadline with
 one stderr line naming the server: never a traceback, a hang, or a different diagnosis. Each case says which
 of the two it expects (transient faults must heal; permanent ones must end in exit 3), except where noted.
@@ -144,11 +144,6 @@ def baseline(seeded: None) -> dict[str, Run]:
     return runs
 
 
-# Known gap, reported to the lead: `gather_scope` (audit) treats 429/5xx that last until the deadline on the
-# required kinds as unavailable data (exit 4, status unknown), where `svc` (`_fetch_kinds`) ends the run with
-# exit 3 (the deadline passed). Once audit exits 3 here too, these cases pass as they are; drop this set.
-AUDIT_EXIT4_AT_DEADLINE = {"http-503-always-on-pods", "http-429-always"}
-
 Expect = Literal["same", "exit3", "either"]
 
 
@@ -256,7 +251,6 @@ def run_through(case: Case, target: str, tmp_path: Path) -> tuple[Run, FaultProx
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_fault(case: Case, baseline: dict[str, Run], tmp_path: Path) -> None:
-    known_gaps: list[str] = []
     with ThreadPoolExecutor(len(case.targets)) as pool:
         futures = {t: pool.submit(run_through, case, t, tmp_path) for t in case.targets}
     for target, fut in futures.items():
@@ -268,17 +262,12 @@ def test_fault(case: Case, baseline: dict[str, Run], tmp_path: Path) -> None:
         assert run.seconds < case.timeout + 6, where  # the deadline plus interpreter start-up, never a hang
         assert any(e.action != "pass" for e in proxy.events), f"{where}: the fault never fired"
         if case.expect == "exit3" or (case.expect == "either" and run.code == 3):
-            if target == AUDIT and case.id in AUDIT_EXIT4_AT_DEADLINE and run.code == 4:
-                known_gaps.append(where)  # see AUDIT_EXIT4_AT_DEADLINE; checked after the other targets
-                continue
             check_one_line_exit_3(run, proxy, case.timeout)
             continue
         base = baseline[target]
         assert run.code == base.code, where
         assert run.report == base.report, where  # the same diagnosis, word for word
         assert run.stderr == "", where
-    if known_gaps:
-        pytest.xfail("audit answers exit 4 (status unknown) where svc exits 3: " + "; ".join(known_gaps))
 
 
 def test_retry_after_is_honoured(baseline: dict[str, Run], tmp_path: Path) -> None:

@@ -602,7 +602,8 @@ def _scope_failure_is_fatal(exc: BaseException, kind: Kind) -> bool:
     if status == 401:
         return True
     if status is not None:
-        return False
+        # 429/5xx until the deadline on data the diagnosis needs: the deadline passed (exit 3), as for svc
+        return kind in REQUIRED_SCOPE_KINDS and classify(exc).retry
     return kind in REQUIRED_SCOPE_KINDS or isinstance(exc, DeadlineExceeded) or classify(exc).retry
 
 

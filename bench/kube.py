@@ -13,7 +13,6 @@ import ipaddress
 import json
 import os
 import re
-import socket
 import ssl
 import tempfile
 import threading
@@ -62,7 +61,9 @@ class KubeConfig:
 
     @classmethod
     def load(cls, path: str | None = None, context: str | None = None) -> KubeConfig:
-        path = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube/config")
+        path = (
+            path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube/config")
+        )
         doc = yaml.safe_load(Path(path).read_text())
         ctx_name = context or doc.get("current-context")
         ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
@@ -72,7 +73,9 @@ class KubeConfig:
         url = urlsplit(server)
         host = url.hostname or ""
         if url.scheme != "https" or not _loopback(host):
-            raise SystemExit(f"bench: refusing to talk to {server}: only an https API server on loopback is allowed")
+            raise SystemExit(
+                f"bench: refusing to talk to {server}: only an https API server on loopback is allowed"
+            )
         tmp: list[str] = []
 
         def material(key: str) -> str | None:
@@ -123,7 +126,9 @@ class Kube:
         if conn is None or fresh:
             if conn is not None:
                 conn.close()
-            conn = http.client.HTTPSConnection(self.cfg.host, self.cfg.port, context=self.cfg.ssl, timeout=self.timeout)
+            conn = http.client.HTTPSConnection(
+                self.cfg.host, self.cfg.port, context=self.cfg.ssl, timeout=self.timeout
+            )
             self._local.conn = conn
         return conn
 
@@ -151,7 +156,7 @@ class Kube:
                 conn.request(method, url, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 data = resp.read()
-            except (http.client.HTTPException, ConnectionError, socket.timeout, ssl.SSLError, OSError):
+            except (TimeoutError, http.client.HTTPException, ssl.SSLError, OSError):
                 if attempt == 2:
                     raise
                 time.sleep(0.2 * (attempt + 1))
@@ -176,7 +181,9 @@ class Kube:
             raise KubeError(status, method, path, out)
         return json.loads(out) if out else None
 
-    def list(self, path: str, query: Mapping[str, str] | None = None, meta_only: bool = False, page: int = 500) -> Iterator[dict[str, Any]]:
+    def list(
+        self, path: str, query: Mapping[str, str] | None = None, meta_only: bool = False, page: int = 500
+    ) -> Iterator[dict[str, Any]]:
         """A paginated LIST (limit + continue); `meta_only` asks for PartialObjectMetadata (small responses)."""
         q = {**(query or {}), "limit": str(page)}
         headers = {"Accept": META_LIST} if meta_only else {}
@@ -188,7 +195,9 @@ class Kube:
                 return
             q["continue"] = cont
 
-    def fetch_pages(self, path: str, query: Mapping[str, str] | None = None, page: int = 500) -> tuple[int, int]:
+    def fetch_pages(
+        self, path: str, query: Mapping[str, str] | None = None, page: int = 500
+    ) -> tuple[int, int]:
         """The floor: a paginated LIST read as bytes; the continue token found with a regex. (pages, bytes)"""
         q = dict(query or {})
         if page:

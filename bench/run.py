@@ -40,14 +40,13 @@ sys.path.insert(0, str(HERE))
 
 from kube import Kube, KubeConfig  # noqa: E402
 from seed import (  # noqa: E402
-    KIND_LABEL,
     SIZES,
     Plan,
     cleanup,
     log,
     make_plan,
     seed,
-    seeded_size,
+    seeded_state,
 )
 
 VENV_BIN = Path(sys.executable).parent
@@ -62,7 +61,9 @@ def median(xs: list[float]) -> float:
 
 
 # ---- running kubediag -------------------------------------------------------------------------------------
-def run_timed(argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900) -> tuple[float, int, int, str]:
+def run_timed(
+    argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900
+) -> tuple[float, int, int, str]:
     """Run argv; (wall seconds, peak RSS in KiB of that child, exit code, stderr)."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -93,7 +94,12 @@ def parse_debug(stderr: str) -> tuple[list[tuple[str, str, str, int]], int | Non
 
 
 def stat(xs: list[float], nd: int = 3) -> dict[str, Any]:
-    return {"median": round(median(xs), nd), "min": round(min(xs), nd), "max": round(max(xs), nd), "runs": [round(x, nd) for x in xs]}
+    return {
+        "median": round(median(xs), nd),
+        "min": round(min(xs), nd),
+        "max": round(max(xs), nd),
+        "runs": [round(x, nd) for x in xs],
+    }
 
 
 # ---- measurements ---------------------------------------------------------------------------------------
@@ -151,26 +157,37 @@ def measure_audit(runs: int, timeout: float) -> dict[str, Any]:
     }
 
 
-def floor_jobs(paths: list[str]) -> list[tuple[str, dict[str, str], int]]:
-    """(path, query, page) for each distinct path kubediag's audit requested, with its query rebuilt."""
-    from kubediag.gather import API_PATHS, kind_path, scope_query
+def floor_jobs(paths: list[str]) -> tuple[list[tuple[str, dict[str, str], int]], int]:
+    """(path, query, page) for each distinct path kubediag's audit requested, and gather_scope's concurrency.
 
-    by_path = {kind_path(k, None): k for k in API_PATHS}
-    jobs = []
+    `--debug` prints paths without their query, so the queries come from kubediag.gather itself (the
+    server-side filters of the audit LISTs: `scope_queries`, or the older `scope_query`)."""
+    import inspect
+
+    from kubediag import gather
+
+    by_path = {gather.kind_path(k, None): k for k in gather.API_PATHS}
+    queries: Callable[[Any], list[dict[str, str]]] = getattr(gather, "scope_queries", None) or (
+        lambda k: [gather.scope_query(k)]  # type: ignore[attr-defined]
+    )
+    jobs: list[tuple[str, dict[str, str], int]] = []
     for path in dict.fromkeys(paths):
         kind = by_path.get(path)
         if kind is None:
             jobs.append((path, {}, 0))  # /version
         else:
-            jobs.append((path, scope_query(kind), 500))
-    return jobs
+            jobs += [(path, dict(q), 500) for q in queries(kind)]
+    workers = inspect.signature(gather.gather_scope).parameters["workers"].default
+    return jobs, int(workers)
 
 
-def measure_floor(kube: Kube, paths: list[str], runs: int, workers: int = 8) -> dict[str, Any]:
-    jobs = floor_jobs(paths)
+def measure_floor(kube: Kube, paths: list[str], runs: int) -> dict[str, Any]:
+    jobs, workers = floor_jobs(paths)
     lists = [j for j in jobs if j[2]]
     others = [j for j in jobs if not j[2]]
-    log(f"floor: {runs} runs of {len(lists)} paginated LISTs ({workers} in parallel) + {len(others)} GET(s), bytes only")
+    log(
+        f"floor: {runs} runs of {len(lists)} paginated LISTs ({workers} in parallel) + {len(others)} GET(s), bytes only"
+    )
 
     def once() -> tuple[float, dict[str, tuple[int, int]]]:
         kubes = []
@@ -178,7 +195,8 @@ def measure_floor(kube: Kube, paths: list[str], runs: int, workers: int = 8) -> 
         def fetch(job: tuple[str, dict[str, str], int]) -> tuple[str, tuple[int, int]]:
             k = Kube(kube.cfg)  # a fresh connection per job, as kubediag opens its own
             kubes.append(k)
-            return job[0], k.fetch_pages(job[0], job[1], job[2])
+            key = job[0] + ("?" + "&".join(f"{a}={b}" for a, b in job[1].items()) if job[1] else "")
+            return key, k.fetch_pages(job[0], job[1], job[2])
 
         start = time.perf_counter()
         with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(max(1, min(workers, len(lists)))) as pool:
@@ -198,6 +216,7 @@ def measure_floor(kube: Kube, paths: list[str], runs: int, workers: int = 8) -> 
     return {
         "wall_s": stat(walls),
         "jobs": [{"path": p, "query": q, "page": pg} for p, q, pg in jobs],
+        "workers": workers,
         "pages": {p: v[0] for p, v in detail.items()},
         "bytes": {p: v[1] for p, v in detail.items()},
         "total_mb": round(sum(v[1] for v in detail.values()) / 1e6, 1),
@@ -205,13 +224,25 @@ def measure_floor(kube: Kube, paths: list[str], runs: int, workers: int = 8) -> 
 
 
 # ---- the diagnosis stage ----------------------------------------------------------------------------------
-SNAP_FIELDS = ("services", "endpointslices", "pods", "nodes", "networkpolicies", "namespaces", "events", "ingresses", "deployments")
+SNAP_FIELDS = (
+    "services",
+    "endpointslices",
+    "pods",
+    "nodes",
+    "networkpolicies",
+    "namespaces",
+    "events",
+    "ingresses",
+    "deployments",
+)
 
 
 def save_snapshot(data: Any, path: Path) -> None:
     doc = {f: list(getattr(data, f)) for f in SNAP_FIELDS}
     doc["read"] = sorted(k.value for k in data.read)
-    doc["unavailable"] = {k.value: {"reason": u.reason, "detail": u.detail} for k, u in data.unavailable.items()}
+    doc["unavailable"] = {
+        k.value: {"reason": u.reason, "detail": u.detail} for k, u in data.unavailable.items()
+    }
     doc["server"] = data.server
     path.write_text(json.dumps(doc, separators=(",", ":")))
 
@@ -224,7 +255,9 @@ def load_snapshot(path: Path) -> Any:
     return ClusterData(
         **{f: tuple(doc[f]) for f in SNAP_FIELDS},
         read=frozenset(Kind(k) for k in doc["read"]),
-        unavailable={Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()},
+        unavailable={
+            Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()
+        },
         server=doc.get("server", ""),
     )
 
@@ -248,7 +281,9 @@ def gather_in_process(runs: int, timeout: float) -> tuple[Any, dict[str, Any]]:
         start = time.perf_counter()
         data = gather_scope(client, None)
         walls.append(time.perf_counter() - start)
-        log(f"  in-process gather_scope {i + 1}/{runs}: {walls[-1]:.2f}s ({len(client.log.entries)} requests)")
+        log(
+            f"  in-process gather_scope {i + 1}/{runs}: {walls[-1]:.2f}s ({len(client.log.entries)} requests)"
+        )
     return data, {"wall_s": stat(walls)}
 
 
@@ -283,7 +318,13 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
         render = {"audit_run_plus_json_s": stat(rwalls), "json_mb": round(len(text) / 1e6, 1)}
     except Exception as exc:  # report, never fail the bench on it
         render = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"wall_s": stat(walls), "services": len(services), "per_service_ms": round(median(walls) / max(1, len(services)) * 1000, 3), "statuses": dict(statuses), **render}
+    return {
+        "wall_s": stat(walls),
+        "services": len(services),
+        "per_service_ms": round(median(walls) / max(1, len(services)) * 1000, 3),
+        "statuses": dict(statuses),
+        **render,
+    }
 
 
 # ---- svc ------------------------------------------------------------------------------------------------------
@@ -295,7 +336,7 @@ def measure_svc(namespace: str, name: str, runs: int, label: str) -> dict[str, A
     walls = []
     for _ in range(runs):
         with tempfile.TemporaryFile() as out:
-            wall, _, code, err2 = run_timed(argv, stdout=out)
+            wall, _, code, _ = run_timed(argv, stdout=out)
             out.seek(0)
             doc = json.load(out) if code in (0, 1, 4) else None
         walls.append(wall)
@@ -328,7 +369,9 @@ def found_per_kind(plan: Plan | None, audit_doc: dict[str, Any] | None) -> dict[
 
 
 # ---- the table ------------------------------------------------------------------------------------------------
-def row(metric: str, value: float | int | str | None, target: str, ok: bool | None, fmt: str = "{:.2f}") -> dict[str, Any]:
+def row(
+    metric: str, value: float | int | str | None, target: str, ok: bool | None, fmt: str = "{:.2f}"
+) -> dict[str, Any]:
     shown = value if isinstance(value, str) or value is None else fmt.format(value)
     return {"metric": metric, "median": shown, "value": value, "target": target, "pass": ok}
 
@@ -337,7 +380,11 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     seedr = res.get("seed")
     if seedr:
-        what = "reused" if seedr["reused"] else f"{seedr['seconds']:.0f} s ({seedr['method']}, {seedr['threads']} threads)"
+        what = (
+            "reused"
+            if seedr["reused"]
+            else f"{seedr['seconds']:.0f} s ({seedr['method']}, {seedr['threads']} threads)"
+        )
         rows.append(row("seeding", what, "", None))
     a, f, d = res.get("audit"), res.get("floor"), res.get("diagnosis")
     if a:
@@ -346,7 +393,15 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
         if f:
             ratio = wall / f["wall_s"]["median"]
             rows.append(row("audit wall / floor", ratio, "<= 1.5", ratio <= 1.5))
-        rows.append(row("audit: peak RSS (MB)", a["peak_rss_mb"]["median"], "< 600", a["peak_rss_mb"]["median"] < 600, "{:.0f}"))
+        rows.append(
+            row(
+                "audit: peak RSS (MB)",
+                a["peak_rss_mb"]["median"],
+                "< 600",
+                a["peak_rss_mb"]["median"] < 600,
+                "{:.0f}",
+            )
+        )
         rows.append(row("audit: API requests", a["requests"], "", None, "{}"))
     if f:
         rows.append(row("floor: same LISTs, bytes only (s)", f["wall_s"]["median"], "", None))
@@ -354,19 +409,57 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
     if g:
         rows.append(row("gather_scope in-process (s)", g["wall_s"]["median"], "", None))
     if d:
-        rows.append(row(f"diagnosis stage, {d['services']} Services (s)", d["wall_s"]["median"], "< 2", d["wall_s"]["median"] < 2, "{:.3f}"))
+        rows.append(
+            row(
+                f"diagnosis stage, {d['services']} Services (s)",
+                d["wall_s"]["median"],
+                "< 2",
+                d["wall_s"]["median"] < 2,
+                "{:.3f}",
+            )
+        )
         if "audit_run_plus_json_s" in d:
-            rows.append(row("audit.run + to_json in-process (s)", d["audit_run_plus_json_s"]["median"], "", None, "{:.3f}"))
+            rows.append(
+                row(
+                    "audit.run + to_json in-process (s)",
+                    d["audit_run_plus_json_s"]["median"],
+                    "",
+                    None,
+                    "{:.3f}",
+                )
+            )
     for key, label in (("svc_healthy", "svc healthy"), ("svc_broken", "svc selector typo")):
         s = res.get(key)
         if s:
-            rows.append(row(f"{label}, largest ns: wall (s)", s["wall_s"]["median"], "< 1.5", s["wall_s"]["median"] < 1.5))
+            rows.append(
+                row(
+                    f"{label}, largest ns: wall (s)",
+                    s["wall_s"]["median"],
+                    "< 1.5",
+                    s["wall_s"]["median"] < 1.5,
+                )
+            )
             n = s["requests"]
             rows.append(row(f"{label}, largest ns: requests", n, "<= 8", n is not None and n <= 8, "{}"))
     h = res.get("help")
     if h:
-        rows.append(row("kubediag --help: wall (s)", h["wall_s"]["median"], "< 0.3", h["wall_s"]["median"] < 0.3, "{:.3f}"))
-        rows.append(row("--help imports kubernetes", "yes" if h["imports_kubernetes"] else "no", "no", not h["imports_kubernetes"]))
+        rows.append(
+            row(
+                "kubediag --help: wall (s)",
+                h["wall_s"]["median"],
+                "< 0.3",
+                h["wall_s"]["median"] < 0.3,
+                "{:.3f}",
+            )
+        )
+        rows.append(
+            row(
+                "--help imports kubernetes",
+                "yes" if h["imports_kubernetes"] else "no",
+                "no",
+                not h["imports_kubernetes"],
+            )
+        )
     return rows
 
 
@@ -390,8 +483,20 @@ def environment(kube: Kube | None) -> dict[str, Any]:
         "platform": platform.platform(),
     }
     try:
-        env["git_commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-        env["git_dirty"] = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "kubediag"], capture_output=True, text=True, check=False).stdout.strip())
+        env["git_commit"] = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        env["git_dirty"] = bool(
+            subprocess.run(
+                ["git", "-C", str(REPO), "status", "--porcelain", "kubediag"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+        )
     except OSError:
         pass
     try:
@@ -414,16 +519,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", choices=sorted(SIZES), default="default")
     ap.add_argument("--runs", type=int, default=None, help="runs per measurement (default 5; 3 for large)")
     ap.add_argument("--help-runs", type=int, default=10)
-    ap.add_argument("--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    ap.add_argument(
+        "--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}"
+    )
     ap.add_argument("--skip-seed", action="store_true", help="measure what is there; never seed")
-    ap.add_argument("--seed-only", action="store_true", help="seed (or check the seed) and stop; implies --keep")
-    ap.add_argument("--keep", action="store_true", help="leave the bench objects (a later run of the same size reuses them)")
+    ap.add_argument(
+        "--seed-only", action="store_true", help="seed (or check the seed) and stop; implies --keep"
+    )
+    ap.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the bench objects (a later run of the same size reuses them)",
+    )
     ap.add_argument("--cleanup", action="store_true", help="only delete every bench namespace and node")
     ap.add_argument("--method", choices=("api", "raw", "kubectl"), default="raw", help="seeding transport")
     ap.add_argument("--threads", type=int, default=16, help="seeding threads (kubectl: processes)")
     ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 600, 1800 for large)")
-    ap.add_argument("--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)")
-    ap.add_argument("--snapshot", type=Path, help="re-time the diagnosis stage on this saved snapshot (no cluster)")
+    ap.add_argument(
+        "--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)"
+    )
+    ap.add_argument(
+        "--snapshot", type=Path, help="re-time the diagnosis stage on this saved snapshot (no cluster)"
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     size = SIZES[args.size]
@@ -453,15 +570,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     res["environment"] = environment(kube)
     plan = make_plan(size)
-    res["plan"] = {"objects": plan.counts(), "largest_namespace": plan.largest_namespace}
+    res["plan"] = {
+        "objects": plan.counts(),
+        "largest_namespace": plan.largest_namespace,
+        "digest": plan.digest,
+    }
     keep = args.keep or args.seed_only
     try:
-        state = seeded_size(kube, size)
+        state = seeded_state(kube, plan)
         if args.skip_seed or state == "complete":
-            log(f"seed: size {size.name} is {state}; not seeding")
+            log(f"seed: size {size.name} (plan {plan.digest}) is {state}; not seeding")
             res["seed"] = {"reused": True, "seconds": 0, "state": state}
         else:
-            rep = seed(kube, plan, args.method, args.threads, args.seed_timeout or (1800.0 if size.name == "large" else 600.0))
+            rep = seed(
+                kube,
+                plan,
+                args.method,
+                args.threads,
+                args.seed_timeout or (1800.0 if size.name == "large" else 600.0),
+            )
             res["seed"] = rep.as_dict()
         if args.seed_only:
             return 0
@@ -478,6 +605,14 @@ def main(argv: list[str] | None = None) -> int:
         if "floor" in only:
             paths = [r["path"] for r in res["audit"]["debug_requests"]]
             res["floor"] = measure_floor(kube, paths, runs)
+            floor_pages: Counter[str] = Counter()
+            for key, n in res["floor"]["pages"].items():
+                floor_pages[key.split("?")[0]] += n
+            res["floor"]["same_requests_as_audit"] = dict(floor_pages) == res["audit"]["pages_per_path"]
+            if not res["floor"]["same_requests_as_audit"]:
+                log(
+                    f"WARNING: the floor's requests per path {dict(floor_pages)} differ from audit's {res['audit']['pages_per_path']}"
+                )
         if "diagnosis" in only:
             log("diagnosis: gathering the scope in-process (kubediag.gather.gather_scope)")
             data, res["gather_in_process"] = gather_in_process(min(runs, 3), timeout)
@@ -501,11 +636,17 @@ def main(argv: list[str] | None = None) -> int:
             log("keeping the bench objects (--keep); remove them with: python bench/run.py --cleanup")
     rows = build_table(res)
     res["table"] = rows
-    print_table(rows, f"kubediag bench, size {size.name} ({size.services} Services, {size.pods} pods, {size.namespaces} namespaces), median of {runs} runs")
+    print_table(
+        rows,
+        f"kubediag bench, size {size.name} ({size.services} Services, {size.pods} pods, {size.namespaces} namespaces), median of {runs} runs",
+    )
     if res.get("found_per_kind"):
         print("\nWhat audit found, per seeded kind (status:root cause -> Services)")
         for kind, found in res["found_per_kind"].items():
-            print(f"  {kind:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
+            print(
+                f"  {kind:<22} "
+                + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]))
+            )
     write(res, args.out, stamp, size.name)
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
@@ -516,8 +657,6 @@ def write(res: dict[str, Any], out: Path, stamp: str, tag: str) -> None:
     (out / f"latest-{tag}.json").write_text(text)
     log(f"results: {out / f'{stamp}-{tag}.json'} and latest-{tag}.json")
 
-
-_ = (Callable, KIND_LABEL)
 
 if __name__ == "__main__":
     sys.exit(main())

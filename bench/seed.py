@@ -8,6 +8,7 @@ which are cordoned so the scheduler never places other tests' pods on nodes the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from kube import Kube, KubeConfig, KubeError, retrying
 
 BENCH_LABEL = "kubediag.io/bench"
 SIZE_LABEL = "kubediag.io/bench-size"
+PLAN_LABEL = "kubediag.io/bench-plan"  # digest of the seeded objects: a changed plan is seeded afresh
 COMPLETE_LABEL = "kubediag.io/bench-complete"
 KIND_LABEL = "kubediag.io/bench-kind"  # on each Service: healthy or the way it is broken
 NODE_PREFIX = "bench-node-"
@@ -114,16 +116,19 @@ class Plan:
         return dict(c)
 
     @property
+    def digest(self) -> str:
+        doc = json.dumps([self.objects, [node_obj(i) for i in range(len(self.nodes))]], sort_keys=True)
+        return hashlib.sha256(doc.encode()).hexdigest()[:12]
+
+    @property
     def largest_namespace(self) -> str:
         return Counter(s.namespace for s in self.services).most_common(1)[0][0]
 
-    def pick(self, namespace: str, kind: str, variant: str = "clusterip", netpol: str | None = None) -> SvcPlan:
-        return next(
-            s
-            for s in self.services
-            if s.namespace == namespace and s.kind == kind and s.variant == variant and s.netpol == netpol
-            and not s.ingress
-        )
+    def pick(self, namespace: str, kind: str) -> SvcPlan:
+        """A Service of `kind` in `namespace`: a plain ClusterIP one without policy or Ingress if there is one."""
+        mine = [s for s in self.services if s.namespace == namespace and s.kind == kind]
+        plain = [s for s in mine if s.variant == "clusterip" and not s.netpol and not s.ingress]
+        return (plain or mine)[0]
 
 
 def ns_name(size: Size, i: int) -> str:
@@ -139,8 +144,10 @@ def make_plan(size: Size) -> Plan:
     nodes = [node_name(i) for i in range(size.nodes)]
     first = max(1, math.ceil(size.services * size.largest_share))
     rest = size.services - first
-    per_ns = [first] + [rest // (size.namespaces - 1) + (1 if i < rest % (size.namespaces - 1) else 0)
-                        for i in range(size.namespaces - 1)]
+    per_ns = [first] + [
+        rest // (size.namespaces - 1) + (1 if i < rest % (size.namespaces - 1) else 0)
+        for i in range(size.namespaces - 1)
+    ]
     services: list[SvcPlan] = []
     g = 0
     for ns, n in zip(namespaces, per_ns, strict=True):
@@ -263,7 +270,14 @@ def pod_objs(s: SvcPlan, g: int, plan: Plan) -> list[dict[str, Any]]:
             spec["nodeSelector"] = {"kubediag.io/bench-pool": "gpu"}  # no node has it: Pending
         else:
             spec["nodeName"] = plan.nodes[(g * 7 + j) % n_nodes]
-        out.append({"apiVersion": "v1", "kind": "Pod", "metadata": _meta(f"{s.name}-{j:02d}", s.namespace, labels), "spec": spec})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": _meta(f"{s.name}-{j:02d}", s.namespace, labels),
+                "spec": spec,
+            }
+        )
     return out
 
 
@@ -282,11 +296,17 @@ def service_obj(s: SvcPlan) -> dict[str, Any]:
         ports.append({"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"})
     elif s.variant == "nodeport":
         spec["type"] = "NodePort"
-    elif s.variant == "headless":
+    elif s.variant == "headless":  # clients dial podIP:port (targetPort is ignored): port = container port
         spec["clusterIP"] = "None"
+        ports[0].update(port=8080, targetPort=8080)
     if s.kind == "lb-pending":
         spec["type"] = "LoadBalancer"
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(s.name, s.namespace, {KIND_LABEL: s.kind}), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(s.name, s.namespace, {KIND_LABEL: s.kind}),
+        "spec": spec,
+    }
 
 
 def netpol_obj(s: SvcPlan) -> dict[str, Any]:
@@ -297,14 +317,26 @@ def netpol_obj(s: SvcPlan) -> dict[str, Any]:
         name = f"allow-{s.name}"
         peers: list[dict[str, Any]] = [{"podSelector": {}}]
         if s.netpol == "allow-ns":
-            peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}})
-        spec["ingress"] = [{"from": peers, "ports": [{"protocol": "TCP", "port": 8080}]}]
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(name, s.namespace), "spec": spec}
+            peers.append(
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+            )
+        ports = [{"protocol": "TCP", "port": 8080}]
+        if s.variant == "two-ports":
+            ports.append({"protocol": "TCP", "port": 9090})
+        spec["ingress"] = [{"from": peers, "ports": ports}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, s.namespace),
+        "spec": spec,
+    }
 
 
 def ingress_obj(s: SvcPlan) -> dict[str, Any]:
-    port: dict[str, Any] = {"number": 8080} if s.kind == "ingress-wrong-port" else (
-        {"name": "http"} if _num(s) % 2 else {"number": 80}
+    port: dict[str, Any] = (
+        {"number": 8080}
+        if s.kind == "ingress-wrong-port"
+        else ({"name": "http"} if _num(s) % 2 else {"number": 80})
     )
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -317,7 +349,11 @@ def ingress_obj(s: SvcPlan) -> dict[str, Any]:
                     "host": f"{s.name}.{s.namespace}.bench.example.com",
                     "http": {
                         "paths": [
-                            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": s.name, "port": port}}}
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": s.name, "port": port}},
+                            }
                         ]
                     },
                 }
@@ -343,7 +379,10 @@ def namespace_obj(plan: Plan, ns: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": ns, "labels": {BENCH_LABEL: "1", SIZE_LABEL: plan.size.name}},
+        "metadata": {
+            "name": ns,
+            "labels": {BENCH_LABEL: "1", SIZE_LABEL: plan.size.name, PLAN_LABEL: plan.digest},
+        },
     }
 
 
@@ -375,7 +414,9 @@ class Creator:
             from kubernetes import config as k8s_config
 
             cfg = k8s_client.Configuration()
-            k8s_config.load_kube_config(config_file=kube.cfg.path, client_configuration=cfg, persist_config=False)
+            k8s_config.load_kube_config(
+                config_file=kube.cfg.path, client_configuration=cfg, persist_config=False
+            )
             cfg.connection_pool_maxsize = threads
             cfg.retries = False
             self._api = k8s_client.ApiClient(cfg)
@@ -427,7 +468,9 @@ class Creator:
             for fut in [pool.submit(one, o) for o in objs]:
                 fut.result()
         took = time.monotonic() - start
-        log(f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)")
+        log(
+            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)"
+        )
         return took
 
     def _create_kubectl(self, objs: Sequence[dict[str, Any]], what: str, deadline: float) -> None:
@@ -443,7 +486,10 @@ class Creator:
             timeout = max(10.0, deadline - time.monotonic())
             p = subprocess.run(
                 [kubectl, "--kubeconfig", self.kube.cfg.path, "create", "-f", "-", "-o", "name"],
-                input=doc.encode(), capture_output=True, timeout=timeout, check=False,
+                input=doc.encode(),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
             )
             errs = [ln for ln in p.stderr.decode().splitlines() if ln.strip() and "AlreadyExists" not in ln]
             if p.returncode != 0 and errs:
@@ -453,11 +499,15 @@ class Creator:
             for fut in [pool.submit(one, items) for items in by_ns.values()]:
                 fut.result()
         took = time.monotonic() - start
-        log(f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, kubectl, {self.threads} procs)")
+        log(
+            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, kubectl, {self.threads} procs)"
+        )
 
 
 # ---- waits ----------------------------------------------------------------------------------------------------
-def wait_until(what: str, probe: Callable[[], tuple[bool, str]], timeout: float, interval: float = 1.0) -> float:
+def wait_until(
+    what: str, probe: Callable[[], tuple[bool, str]], timeout: float, interval: float = 1.0
+) -> float:
     """Poll `probe` (bounded; the interval grows to 5 s) until it says done; returns seconds."""
     start = time.monotonic()
     last_note = 0.0
@@ -499,7 +549,11 @@ def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
 
 
 def _count_bench(kube: Kube, path: str, query: dict[str, str], prefix: str) -> int:
-    return sum(1 for o in kube.list(path, query, meta_only=True) if o["metadata"].get("namespace", "").startswith(prefix))
+    return sum(
+        1
+        for o in kube.list(path, query, meta_only=True)
+        if o["metadata"].get("namespace", "").startswith(prefix)
+    )
 
 
 # ---- seeding --------------------------------------------------------------------------------------------------
@@ -523,14 +577,22 @@ class SeedReport:
         }
 
 
-def seeded_size(kube: Kube, size: Size) -> str:
-    """'complete' if this size is seeded and done, 'partial', or 'absent'."""
-    mine = [n for n in bench_namespaces(kube) if n["metadata"].get("labels", {}).get(SIZE_LABEL) == size.name]
+def _mine(n: dict[str, Any], plan: Plan) -> bool:
+    labels = n["metadata"].get("labels") or {}
+    return labels.get(SIZE_LABEL) == plan.size.name and labels.get(PLAN_LABEL) == plan.digest
+
+
+def seeded_state(kube: Kube, plan: Plan) -> str:
+    """'complete' if this plan is seeded and done, 'partial', or 'absent'."""
+    mine = [n for n in bench_namespaces(kube) if _mine(n, plan)]
     if not mine:
         return "absent"
-    first = next((n for n in mine if n["metadata"]["name"] == ns_name(size, 0)), None)
-    if len(mine) == size.namespaces and first and first["metadata"]["labels"].get(COMPLETE_LABEL) == "true" and not any(
-        n["metadata"].get("deletionTimestamp") for n in mine
+    first = next((n for n in mine if n["metadata"]["name"] == ns_name(plan.size, 0)), None)
+    if (
+        len(mine) == plan.size.namespaces
+        and first
+        and first["metadata"]["labels"].get(COMPLETE_LABEL) == "true"
+        and not any(n["metadata"].get("deletionTimestamp") for n in mine)
     ):
         return "complete"
     return "partial"
@@ -541,25 +603,29 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
     rep = SeedReport(method=method, threads=threads, objects=plan.counts())
     start = time.monotonic()
     deadline = start + timeout
-    others = [
-        n["metadata"]["name"]
-        for n in bench_namespaces(kube)
-        if n["metadata"].get("labels", {}).get(SIZE_LABEL) != size.name
-    ]
+    others = [n["metadata"]["name"] for n in bench_namespaces(kube) if not _mine(n, plan)]
     if others:
-        log(f"seed: {len(others)} bench namespace(s) of another size exist; deleting them first")
+        log(f"seed: {len(others)} bench namespace(s) of another size or plan exist; deleting them first")
         for ns in others:
             kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404,))
         rep.steps["delete other sizes"] = wait_until(
             "other sizes' namespaces gone",
-            lambda: (not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in others]), f"{len(left)} left"),
+            lambda: (
+                not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in others]),
+                f"{len(left)} left",
+            ),
             max(60.0, deadline - time.monotonic()),
         )
-    terminating = [n["metadata"]["name"] for n in bench_namespaces(kube) if n["metadata"].get("deletionTimestamp")]
+    terminating = [
+        n["metadata"]["name"] for n in bench_namespaces(kube) if n["metadata"].get("deletionTimestamp")
+    ]
     if terminating:
         rep.steps["wait terminating"] = wait_until(
             "terminating bench namespaces gone",
-            lambda: (not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in terminating]), f"{len(left)} left"),
+            lambda: (
+                not (left := [n for n in bench_namespaces(kube) if n["metadata"]["name"] in terminating]),
+                f"{len(left)} left",
+            ),
             max(60.0, deadline - time.monotonic()),
         )
     creator = Creator(kube, method, threads)
@@ -579,7 +645,9 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
     def sa_ready() -> tuple[bool, str]:
         have = {
             o["metadata"]["namespace"]
-            for o in kube.list("/api/v1/serviceaccounts", {"fieldSelector": "metadata.name=default"}, meta_only=True)
+            for o in kube.list(
+                "/api/v1/serviceaccounts", {"fieldSelector": "metadata.name=default"}, meta_only=True
+            )
         }
         return want <= have, f"{len(want & have)}/{len(want)} default ServiceAccounts"
 
@@ -593,10 +661,17 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     def pods_started() -> tuple[bool, str]:
         # bound pods kwok has not handled yet (bench pods carry no Pending simulation)
-        left = _count_bench(kube, "/api/v1/pods", {"labelSelector": BENCH_LABEL, "fieldSelector": "status.phase=Pending,spec.nodeName!="}, prefix)
+        left = _count_bench(
+            kube,
+            "/api/v1/pods",
+            {"labelSelector": BENCH_LABEL, "fieldSelector": "status.phase=Pending,spec.nodeName!="},
+            prefix,
+        )
         return left == 0, f"{left} bound pods still Pending"
 
-    rep.steps["pods: kwok status"] = wait_until("pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic()))
+    rep.steps["pods: kwok status"] = wait_until(
+        "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
+    )
 
     rest = [o for ns in plan.namespaces for o in plan.objects["services"][ns]]
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
@@ -606,12 +681,18 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
     def slices_published() -> tuple[bool, str]:
         have = {
             (o["metadata"]["namespace"], o["metadata"]["labels"].get("kubernetes.io/service-name"))
-            for o in kube.list("/apis/discovery.k8s.io/v1/endpointslices", {"labelSelector": "kubernetes.io/service-name"}, meta_only=True)
+            for o in kube.list(
+                "/apis/discovery.k8s.io/v1/endpointslices",
+                {"labelSelector": "kubernetes.io/service-name"},
+                meta_only=True,
+            )
             if o["metadata"].get("namespace", "").startswith(prefix)
         }
         return len(have) >= n_svc, f"{len(have)}/{n_svc} Services with EndpointSlices"
 
-    rep.steps["endpointslices"] = wait_until("EndpointSlices published", slices_published, max(60.0, deadline - time.monotonic()), 2.0)
+    rep.steps["endpointslices"] = wait_until(
+        "EndpointSlices published", slices_published, max(60.0, deadline - time.monotonic()), 2.0
+    )
     kube.json(
         "PATCH",
         f"/api/v1/namespaces/{ns_name(size, 0)}",

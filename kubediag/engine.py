@@ -86,12 +86,13 @@ def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
     if missing:
         kinds = ", ".join(m.kind.value for m in missing)
         return skipped(f"not applicable: {kinds} not needed for this Service")
-    if blocked_by is not None and not chk.independent:
-        return skipped(f"follows from the root cause {blocked_by}")
     try:
         found = tuple(chk.func(snap))
     except NotApplicable as exc:
         return skipped(f"not applicable: {exc}")
+    if blocked_by is not None and not chk.independent:
+        # what a dependent check sees after the broken link is a symptom, not a second diagnosis
+        return skipped(f"follows from the root cause {blocked_by}")
     problems = tuple(f for f in found if f.severity is not Severity.INFO)
     notes = tuple(f.message for f in found if f.severity is Severity.INFO)
     outcome = Outcome.FAILED if problems else Outcome.PASSED

@@ -164,7 +164,7 @@ def render_text(report: Report, console: Any) -> None:
         )
         console.print(t("  ", rc.message))
         _evidence(console, t, rc)
-        console.print(t(("  Fix: ", "bold")))
+        console.print(t(("  Fix:", "bold")))
         for line in rc.remediation.splitlines():
             console.print(t("    ", (line, "green")))
     elif report.status is Status.UNKNOWN:

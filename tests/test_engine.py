@@ -10,7 +10,7 @@ from fixtureload import all_fixtures, build_data, load_fixture
 
 from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
-from kubediag.model import ExitCode, Outcome, Severity, Status
+from kubediag.model import ExitCode, Outcome, Severity, Stage, Status
 from kubediag.report import report_dict, to_markdown
 from kubediag.schemas import load
 from kubediag.snapshot import Snapshot
@@ -106,9 +106,26 @@ def test_first_failing_link_is_root_and_dependent_checks_are_suppressed() -> Non
     assert report.root_cause is not None and report.root_cause.check_id == "KD201"
     criticals = [f for f in report.findings if f.severity is Severity.CRITICAL]
     assert [f.check_id for f in criticals] == ["KD201"]
-    after = [r for r in report.results if r.stage.order > report.results[4].stage.order]
-    suppressed = [r for r in after if "follows from the root cause KD201" in r.reason]
-    assert suppressed, "dependent checks are marked as following from the root cause"
+    later = [r for r in report.results if r.stage.order > Stage.SELECTION.order]
+    assert all(r.outcome is Outcome.SKIPPED for r in later if r.check_id < "KD800")
+
+
+def test_a_later_failure_is_reported_as_following_from_the_root() -> None:
+    # the targetPort is wrong (KD502) and a deny-all policy would also fail KD601: one root cause
+    pods = [pod("web-1", {"app": "web"})]
+    bad_port = svc(selector={"app": "web"}, ports=[{"port": 80, "targetPort": 9999, "protocol": "TCP"}])
+    deny_all = {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": "shop"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+    report = run([bad_port, *pods, slice_for("web", pods), deny_all])
+    assert report.root_cause is not None and report.root_cause.check_id == "KD502"
+    kd601 = next(r for r in report.results if r.check_id == "KD601")
+    assert kd601.outcome is Outcome.SKIPPED
+    assert kd601.reason == "follows from the root cause KD502"
+    alone = run([svc(selector={"app": "web"}), *pods, slice_for("web", pods), deny_all])
+    assert alone.root_cause is not None and alone.root_cause.check_id == "KD601"  # it does fail on its own
 
 
 def test_unknown_when_pods_could_not_be_read() -> None:

@@ -371,17 +371,7 @@ def _ingress_for_client(
             )
         expected = f"a rule admitting {src.name} on {pp0}/{t.protocol}"
         evidence = [_evidence(e, expected) for e in expl[:8]]
-        evidence += [
-            Evidence(
-                "NetworkPolicy",
-                r.namespace,
-                r.policy,
-                r.field,
-                f"port {t.service_port} (the Service port)",
-                f"port {pp0} (the pod port)",
-            )
-            for r in sp_rules
-        ]
+        evidence += _service_port_evidence(sp_rules, t.service_port, pp0)
         evidence.append(_selected_by(snap, b0, d0.isolating))
         if uncertain and src.namespace is not None:
             evidence.append(
@@ -919,17 +909,7 @@ def _egress_blocked(
         )
     expected = f"a rule allowing {dst0.name} on {pp0}/{t.protocol}"
     evidence = [_evidence(e, expected) for e in expl[:8]]
-    evidence += [
-        Evidence(
-            "NetworkPolicy",
-            r.namespace,
-            r.policy,
-            r.field,
-            f"port {t.service_port} (the Service port)",
-            f"port {pp0} (the pod port)",
-        )
-        for r in sp_rules
-    ]
+    evidence += _service_port_evidence(sp_rules, t.service_port, pp0)
     evidence.append(_selected_by(snap, client_pod, d0.isolating))
     corrected = _corrected_policy(snap, sp_rules, pp0)
     if corrected:
@@ -1139,3 +1119,18 @@ def _dns_blocked(
         )
         fixes.append(f"Admit DNS queries from {ns_of(client_pod)} at the DNS pods:\n{to_yaml(manifest)}")
     return dns_allowed.finding(sev, "; ".join(parts), "\n".join(fixes), evidence)
+
+
+def _service_port_evidence(rules: Sequence[RuleRef], service_port: object, pod_port: object) -> list[Evidence]:
+    """Evidence for rules written on the Service port: policies match pod ports."""
+    return [
+        Evidence(
+            "NetworkPolicy",
+            r.namespace,
+            r.policy,
+            r.field,
+            f"port {service_port} (the Service port)",
+            f"port {pod_port} (the pod port)",
+        )
+        for r in rules
+    ]

@@ -386,3 +386,36 @@ def cleanup_all(scs: list[Scenario]) -> None:
         ),
         _chunks(nss),
     )
+
+
+def web_and_typo_manifests(ns: str) -> str:
+    """Two ready replicas, a healthy Service `web` and `web-typo` whose selector misses (app=wbe)."""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports: [{{name: http, containerPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-typo, namespace: {ns}}}
+spec:
+  selector: {{app: wbe}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+"""

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import jsonschema
 import pytest
 from faultproxy import BLACKHOLE, CLOSE, RESET, FaultProxy, Rule, cut, delay, status
-from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for
+from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for, web_and_typo_manifests
 
 from kubediag.schemas import load
 
@@ -38,35 +38,7 @@ NS = "kd-faults"
 SCHEMA = load("svc-report")
 AUDIT = "audit"  # the target name of `kubediag audit -n kd-faults`
 
-MANIFESTS = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {NS}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-          ports: [{{name: http, containerPort: 8080}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: {NS}}}
-spec:
-  selector: {{app: web}}
-  ports: [{{name: http, port: 80, targetPort: http}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web-typo, namespace: {NS}}}
-spec:
-  selector: {{app: wbe}}
-  ports: [{{name: http, port: 80, targetPort: http}}]
-"""
+MANIFESTS = web_and_typo_manifests(NS)
 
 SERVICES = ["web", "web-typo"]
 TARGETS = [*SERVICES, AUDIT]

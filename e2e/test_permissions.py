@@ -32,7 +32,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for
+from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for, web_and_typo_manifests
 
 from kubediag.checks.base import ordered_checks
 from kubediag.model import Kind
@@ -78,35 +78,7 @@ def role(name: str, without: Collection[str] = (), list_only: Collection[str] = 
     return yaml.safe_dump_all(docs)
 
 
-MANIFESTS = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {NS}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-          ports: [{{name: http, containerPort: 8080}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: {NS}}}
-spec:
-  selector: {{app: web}}
-  ports: [{{name: http, port: 80, targetPort: http}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web-typo, namespace: {NS}}}
-spec:
-  selector: {{app: wbe}}
-  ports: [{{name: http, port: 80, targetPort: http}}]
----
+MANIFESTS = web_and_typo_manifests(NS) + f"""---
 apiVersion: v1
 kind: Service
 metadata: {{name: web-np, namespace: {NS}}}

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -57,7 +57,6 @@ class KubeConfig:
     ssl: ssl.SSLContext
     headers: dict[str, str]
     path: str
-    _tmp: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | None = None, context: str | None = None) -> KubeConfig:
@@ -108,7 +107,7 @@ class KubeConfig:
             headers["Authorization"] = f"Bearer {user['token']}"
         for name in tmp:
             os.unlink(name)  # loaded into the SSL context; never left on disk
-        return cls(server, host, url.port or 443, ctx_ssl, headers, path, tmp)
+        return cls(server, host, url.port or 443, ctx_ssl, headers, path)
 
 
 class Kube:
@@ -196,9 +195,10 @@ class Kube:
             q["continue"] = cont
 
     def fetch_pages(
-        self, path: str, query: Mapping[str, str] | None = None, page: int = 500
+        self, path: str, query: Mapping[str, str] | None = None, page: int = 500, parse: bool = False
     ) -> tuple[int, int]:
-        """The floor: a paginated LIST read as bytes; the continue token found with a regex. (pages, bytes)"""
+        """The floor: a paginated LIST read as bytes; the continue token found with a regex. (pages, bytes)
+        `parse`: also json.loads each page (what any stdlib-json client must pay at least)."""
         q = dict(query or {})
         if page:
             q["limit"] = str(page)
@@ -209,13 +209,15 @@ class Kube:
                 raise KubeError(status, "GET", path, data)
             pages += 1
             size += len(data)
+            if parse:
+                json.loads(data)
             m = _CONTINUE.search(data, 0, 4096)  # ListMeta comes first in the API server's JSON
             if not m or not m.group(1):
                 return pages, size
             q["continue"] = m.group(1).decode()
 
 
-def retrying(fn: Callable[[], Any], deadline: float, what: str) -> Any:
+def retrying(fn: Callable[[], Any], deadline: float) -> Any:
     """Retry 429/5xx, transport errors and 'serviceaccount not found yet' until `deadline`."""
     delay = 0.1
     while True:
@@ -232,4 +234,3 @@ def retrying(fn: Callable[[], Any], deadline: float, what: str) -> Any:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
-        _ = what

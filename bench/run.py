@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import platform
@@ -121,15 +122,27 @@ def measure_help(runs: int) -> dict[str, Any]:
     return {"wall_s": stat(walls), "imports_kubernetes": imported}
 
 
-def measure_audit(runs: int, timeout: float) -> dict[str, Any]:
+def measure_audit(kube: Kube, runs: int, timeout: float, floor: bool) -> dict[str, Any]:
+    """One `audit -A --debug` run (request count and paths), then `runs` rounds of: a timed audit, the
+    floor, and the floor with json.loads, interleaved so all three see the same machine conditions
+    (the API server shares the 2 cores with the client, and other work on the machine comes and goes)."""
     argv = [KUBEDIAG, "audit", "-A", "-o", "json", "--timeout", str(int(timeout))]
-    log(f"audit: 1 --debug run, then {runs} timed runs of {' '.join(argv[1:])}")
+    log(
+        f"audit: 1 --debug run, then {runs} rounds of: {' '.join(argv[1:])}"
+        + (", floor, floor + json.loads" if floor else "")
+    )
     wall, rss, code, err = run_timed([*argv, "--debug"], timeout=timeout + 60)
     reqs, total, server = parse_debug(err)
     if code not in (0, 1, 4):
         raise RuntimeError(f"kubediag audit --debug exited {code}: {err[-2000:]}")
     log(f"  --debug run: {wall:.2f}s, {total} requests, exit {code}")
-    walls, rsss, out_doc = [], [], None
+    once = floor_runner(kube, [p for _, p, _, _ in reqs]) if floor else None
+    walls: list[float] = []
+    rsss: list[float] = []
+    fwalls: list[float] = []
+    pwalls: list[float] = []
+    out_doc = None
+    detail: dict[str, tuple[int, int]] = {}
     for i in range(runs):
         with tempfile.TemporaryFile() as out:
             wall, rss, code, err = run_timed(argv, stdout=out, timeout=timeout + 60)
@@ -140,9 +153,20 @@ def measure_audit(runs: int, timeout: float) -> dict[str, Any]:
             if i == runs - 1:
                 out.seek(0)
                 out_doc = json.load(out)
-        log(f"  run {i + 1}/{runs}: {wall:.2f}s, peak RSS {rss / 1024:.0f} MB, exit {code}")
+        note = f"  round {i + 1}/{runs}: audit {wall:.2f}s, peak RSS {rss / 1024:.0f} MB, exit {code}"
+        if once is not None:
+            took, detail = once(False)
+            fwalls.append(took)
+            gc.disable()  # the cost of parsing itself: collections over a growing heap are a separate matter
+            try:
+                ptook, _ = once(True)
+            finally:
+                gc.enable()
+            pwalls.append(ptook)
+            note += f"; floor {took:.2f}s; floor + json.loads {ptook:.2f}s"
+        log(note)
     per_path = Counter(p for _, p, _, _ in reqs)
-    return {
+    res: dict[str, Any] = {
         "argv": argv[1:],
         "wall_s": stat(walls),
         "peak_rss_mb": stat(rsss, 1),
@@ -155,6 +179,26 @@ def measure_audit(runs: int, timeout: float) -> dict[str, Any]:
         "exit_code": code,
         "output": out_doc,
     }
+    if once is not None:
+        jobs, workers = floor_jobs([p for _, p, _, _ in reqs])
+        floor_pages: Counter[str] = Counter()
+        for key, n in detail.items():
+            floor_pages[key.split("?")[0]] += n[0]
+        res["floor"] = {
+            "wall_s": stat(fwalls),
+            "with_json_loads_s": stat(pwalls),
+            "jobs": [{"path": p, "query": q, "page": pg} for p, q, pg in jobs],
+            "workers": workers,
+            "pages": {p: v[0] for p, v in detail.items()},
+            "bytes": {p: v[1] for p, v in detail.items()},
+            "total_mb": round(sum(v[1] for v in detail.values()) / 1e6, 1),
+            "same_requests_as_audit": dict(floor_pages) == dict(per_path),
+        }
+        if not res["floor"]["same_requests_as_audit"]:
+            log(
+                f"WARNING: the floor's requests per path {dict(floor_pages)} differ from audit's {dict(per_path)}"
+            )
+    return res
 
 
 def floor_jobs(paths: list[str]) -> tuple[list[tuple[str, dict[str, str], int]], int]:
@@ -181,22 +225,23 @@ def floor_jobs(paths: list[str]) -> tuple[list[tuple[str, dict[str, str], int]],
     return jobs, int(workers)
 
 
-def measure_floor(kube: Kube, paths: list[str], runs: int) -> dict[str, Any]:
+def floor_runner(kube: Kube, paths: list[str]) -> Callable[[bool], tuple[float, dict[str, tuple[int, int]]]]:
+    """The floor: kubediag's audit requests as plain HTTPS GETs (same paths, queries, page size and
+    concurrency: kinds in parallel, pages of one LIST in sequence), read as bytes; with `parse`, each page
+    is also json.loads'ed. Returns a function running it once: (seconds, {path?query: (pages, bytes)})."""
     jobs, workers = floor_jobs(paths)
     lists = [j for j in jobs if j[2]]
     others = [j for j in jobs if not j[2]]
-    log(
-        f"floor: {runs} runs of {len(lists)} paginated LISTs ({workers} in parallel) + {len(others)} GET(s), bytes only"
-    )
+    log(f"  floor: {len(lists)} paginated LISTs ({workers} in parallel) + {len(others)} GET(s)")
 
-    def once() -> tuple[float, dict[str, tuple[int, int]]]:
-        kubes = []
+    def once(parse: bool) -> tuple[float, dict[str, tuple[int, int]]]:
+        kubes: list[Kube] = []
 
         def fetch(job: tuple[str, dict[str, str], int]) -> tuple[str, tuple[int, int]]:
             k = Kube(kube.cfg)  # a fresh connection per job, as kubediag opens its own
             kubes.append(k)
             key = job[0] + ("?" + "&".join(f"{a}={b}" for a, b in job[1].items()) if job[1] else "")
-            return key, k.fetch_pages(job[0], job[1], job[2])
+            return key, k.fetch_pages(job[0], job[1], job[2], parse)
 
         start = time.perf_counter()
         with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(max(1, min(workers, len(lists)))) as pool:
@@ -208,19 +253,7 @@ def measure_floor(kube: Kube, paths: list[str], runs: int) -> dict[str, Any]:
             k.close()
         return took, res
 
-    walls, detail = [], {}
-    for i in range(runs):
-        took, detail = once()
-        walls.append(took)
-        log(f"  run {i + 1}/{runs}: {took:.2f}s")
-    return {
-        "wall_s": stat(walls),
-        "jobs": [{"path": p, "query": q, "page": pg} for p, q, pg in jobs],
-        "workers": workers,
-        "pages": {p: v[0] for p, v in detail.items()},
-        "bytes": {p: v[1] for p, v in detail.items()},
-        "total_mb": round(sum(v[1] for v in detail.values()) / 1e6, 1),
-    }
+    return once
 
 
 # ---- the diagnosis stage ----------------------------------------------------------------------------------
@@ -268,23 +301,38 @@ def fresh(data: Any) -> Any:
 
     from kubediag.snapshot import ClusterData
 
-    return ClusterData(**{f.name: getattr(data, f.name) for f in fields(data)})
+    # compare=False fields are caches (ClusterData.memo): never carried over, or later runs would be warm
+    return ClusterData(**{f.name: getattr(data, f.name) for f in fields(data) if f.init and f.compare})
 
 
 def gather_in_process(runs: int, timeout: float) -> tuple[Any, dict[str, Any]]:
+    """kubediag.gather.gather_scope in this process, as is and with the cyclic GC paused (what a
+    gc.disable()/gc.freeze() around the gather would give: json.loads of tens of MB creates millions of
+    objects, and every full collection rescans the growing heap)."""
     from kubediag.gather import Client, gather_scope
 
-    walls = []
+    out: dict[str, Any] = {}
     data = None
-    for i in range(runs):
-        client = Client(timeout=timeout)
-        start = time.perf_counter()
-        data = gather_scope(client, None)
-        walls.append(time.perf_counter() - start)
-        log(
-            f"  in-process gather_scope {i + 1}/{runs}: {walls[-1]:.2f}s ({len(client.log.entries)} requests)"
-        )
-    return data, {"wall_s": stat(walls)}
+    for label, paused in (("wall_s", False), ("gc_paused_wall_s", True)):
+        walls = []
+        for i in range(runs):
+            data = None
+            gc.collect()
+            client = Client(timeout=timeout)
+            if paused:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                data = gather_scope(client, None)
+                walls.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+            what = "GC paused" if paused else "as is"
+            log(
+                f"  in-process gather_scope ({what}) {i + 1}/{runs}: {walls[-1]:.2f}s ({len(client.log.entries)} requests)"
+            )
+        out[label] = stat(walls)
+    return data, out
 
 
 def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
@@ -295,15 +343,32 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
     services = sorted(data.services, key=lambda s: (ns_of(s), name_of(s)))
     chain = ordered_checks()
     log(f"diagnosis: {runs} runs of diagnose() over {len(services)} Services (fresh indexes each run)")
-    walls, statuses = [], Counter[str]()
-    reports = []
-    for i in range(runs):
-        d = fresh(data)
-        start = time.perf_counter()
-        reports = [diagnose(Snapshot(ns_of(s), name_of(s), d), chain) for s in services]
-        walls.append(time.perf_counter() - start)
-        log(f"  run {i + 1}/{runs}: {walls[-1]:.3f}s")
+    statuses: Counter[str] = Counter()
+    reports: list[Any] = []
+
+    def timed_runs(label: str) -> list[float]:
+        nonlocal reports
+        walls = []
+        for i in range(runs):
+            d = fresh(data)
+            reports = []
+            gc.collect()  # start each run from the same heap state
+            start = time.perf_counter()
+            reports = [diagnose(Snapshot(ns_of(s), name_of(s), d), chain) for s in services]
+            walls.append(time.perf_counter() - start)
+            log(f"  {label} run {i + 1}/{runs}: {walls[-1]:.3f}s")
+        return walls
+
+    walls = timed_runs("")
+    # The same with the gathered objects moved out of the collector's reach (gc.freeze), as a CLI that
+    # froze them after gathering would run: collections then scan only what the diagnosis allocates.
+    gc.freeze()
+    try:
+        frozen = timed_runs("gc.freeze:")
+    finally:
+        gc.unfreeze()
     statuses.update(r.status.value for r in reports)
+    per_check = check_breakdown(data, services, chain)
     render: dict[str, Any] = {}
     try:  # the whole in-process audit after gathering: diagnose + cluster checks + JSON (audit.py is young)
         from kubediag import audit
@@ -320,11 +385,39 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
         render = {"error": f"{type(exc).__name__}: {exc}"}
     return {
         "wall_s": stat(walls),
+        "gc_frozen_wall_s": stat(frozen),
         "services": len(services),
         "per_service_ms": round(median(walls) / max(1, len(services)) * 1000, 3),
         "statuses": dict(statuses),
+        "per_check_s": per_check,
         **render,
     }
+
+
+def check_breakdown(data: Any, services: list[Any], chain: list[Any]) -> dict[str, float]:
+    """Seconds spent in each check's function over every Service (one run), slowest first."""
+    import dataclasses
+
+    from kubediag.engine import diagnose
+    from kubediag.snapshot import Snapshot, name_of, ns_of
+
+    spent: Counter[str] = Counter()
+
+    def timed(chk: Any) -> Any:
+        def run(snap: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return list(chk.func(snap))  # checks are generators: time the iteration too
+            finally:
+                spent[chk.id] += time.perf_counter() - start
+
+        return dataclasses.replace(chk, func=run)
+
+    timed_chain = [timed(c) for c in chain]
+    d = fresh(data)
+    for s in services:
+        diagnose(Snapshot(ns_of(s), name_of(s), d), timed_chain)
+    return {k: round(v, 3) for k, v in spent.most_common()}
 
 
 # ---- svc ------------------------------------------------------------------------------------------------------
@@ -405,9 +498,20 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(row("audit: API requests", a["requests"], "", None, "{}"))
     if f:
         rows.append(row("floor: same LISTs, bytes only (s)", f["wall_s"]["median"], "", None))
+        if "with_json_loads_s" in f:
+            rows.append(
+                row("floor + json.loads of each page (s)", f["with_json_loads_s"]["median"], "", None)
+            )
+            if a:
+                ratio = a["wall_s"]["median"] / f["with_json_loads_s"]["median"]
+                rows.append(row("audit wall / (floor + json.loads)", ratio, "", None))
     g = res.get("gather_in_process")
     if g:
         rows.append(row("gather_scope in-process (s)", g["wall_s"]["median"], "", None))
+        if "gc_paused_wall_s" in g:
+            rows.append(
+                row("gather_scope in-process, GC paused (s)", g["gc_paused_wall_s"]["median"], "", None)
+            )
     if d:
         rows.append(
             row(
@@ -418,6 +522,16 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "{:.3f}",
             )
         )
+        if "gc_frozen_wall_s" in d:
+            rows.append(
+                row(
+                    "diagnosis stage, data gc.freeze()d (s)",
+                    d["gc_frozen_wall_s"]["median"],
+                    "",
+                    None,
+                    "{:.3f}",
+                )
+            )
         if "audit_run_plus_json_s" in d:
             rows.append(
                 row(
@@ -532,6 +646,12 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the bench objects (a later run of the same size reuses them)",
     )
     ap.add_argument("--cleanup", action="store_true", help="only delete every bench namespace and node")
+    ap.add_argument(
+        "--cleanup-wait",
+        type=float,
+        default=900.0,
+        help="seconds to wait for bench pods to go before deleting the nodes",
+    )
     ap.add_argument("--method", choices=("api", "raw", "kubectl"), default="raw", help="seeding transport")
     ap.add_argument("--threads", type=int, default=16, help="seeding threads (kubectl: processes)")
     ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 600, 1800 for large)")
@@ -566,8 +686,9 @@ def main(argv: list[str] | None = None) -> int:
 
     kube = Kube(KubeConfig.load())
     if args.cleanup:
-        res["cleanup"] = cleanup(kube)
-        return 0
+        res["cleanup"] = cleanup(kube, args.cleanup_wait)
+        print(json.dumps(res["cleanup"]))
+        return 0 if res["cleanup"]["nodes_deleted"] or not res["cleanup"].get("pods_left") else 1
     res["environment"] = environment(kube)
     plan = make_plan(size)
     res["plan"] = {
@@ -596,23 +717,19 @@ def main(argv: list[str] | None = None) -> int:
             res["help"] = measure_help(args.help_runs)
         audit_doc = None
         if "audit" in only or "floor" in only:
-            res["audit"] = measure_audit(runs, timeout)
+            res["audit"] = measure_audit(kube, runs, timeout, floor="floor" in only)
+            if "floor" in res["audit"]:
+                res["floor"] = res["audit"].pop("floor")
             audit_doc = res["audit"].pop("output")
             res["audit"]["summary"] = (audit_doc or {}).get("summary", {}).get("status")
+            seen = [
+                (r.get("service") or {}).get("namespace", "") for r in (audit_doc or {}).get("services") or []
+            ]
+            res["audit"]["services_seen"] = len(seen)
+            res["audit"]["services_not_bench"] = sum(not ns.startswith("bench-") for ns in seen)
             res["found_per_kind"] = found_per_kind(plan, audit_doc)
             if not res["audit"]["debug_total_line"]:
                 log("WARNING: audit --debug printed no final 'debug: N request(s) to <server>' line")
-        if "floor" in only:
-            paths = [r["path"] for r in res["audit"]["debug_requests"]]
-            res["floor"] = measure_floor(kube, paths, runs)
-            floor_pages: Counter[str] = Counter()
-            for key, n in res["floor"]["pages"].items():
-                floor_pages[key.split("?")[0]] += n
-            res["floor"]["same_requests_as_audit"] = dict(floor_pages) == res["audit"]["pages_per_path"]
-            if not res["floor"]["same_requests_as_audit"]:
-                log(
-                    f"WARNING: the floor's requests per path {dict(floor_pages)} differ from audit's {res['audit']['pages_per_path']}"
-                )
         if "diagnosis" in only:
             log("diagnosis: gathering the scope in-process (kubediag.gather.gather_scope)")
             data, res["gather_in_process"] = gather_in_process(min(runs, 3), timeout)
@@ -631,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
                 res["svc_broken"] = measure_svc(ns, typo.name, runs, "selector typo")
     finally:
         if not keep and not args.skip_seed:
-            res["cleanup"] = cleanup(kube)
+            res["cleanup"] = cleanup(kube, args.cleanup_wait)
         elif keep:
             log("keeping the bench objects (--keep); remove them with: python bench/run.py --cleanup")
     rows = build_table(res)

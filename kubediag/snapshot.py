@@ -54,6 +54,8 @@ class ClusterData:
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
     server: str = ""
+    # derived results of pure functions over this data (like cached_property, for parameterised lookups)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     # ---- availability -------------------------------------------------------------------------------
     def missing(self, kind: Kind) -> Unavailable | None:

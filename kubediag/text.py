@@ -32,7 +32,20 @@ def is_close(a: str, b: str, max_distance: int = 2) -> bool:
     fold_a, fold_b = a.lower().replace("-", "").replace("_", ""), b.lower().replace("-", "").replace("_", "")
     if fold_a == fold_b:
         return True
-    return abs(len(a) - len(b)) <= max_distance and edit_distance(a.lower(), b.lower()) <= max_distance
+    return abs(len(a) - len(b)) <= max_distance and _within(a.lower(), b.lower(), max_distance)
+
+
+def _within(a: str, b: str, k: int) -> bool:
+    """edit_distance(a, b) <= k, giving up as soon as a whole row exceeds k."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if min(cur) > k:
+            return False
+        prev = cur
+    return prev[-1] <= k
 
 
 def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:

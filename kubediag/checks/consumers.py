@@ -190,7 +190,7 @@ def ingress_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
                         Evidence("Service", ns, snap.name, "spec.ports", _ports_text(snap), b.port_text),
                     ],
                 )
-            elif likely_meant(b.service, snap.name) and (ns, b.service) not in snap.data.services_by_key:
+            elif (ns, b.service) not in snap.data.services_by_key and likely_meant(b.service, snap.name):
                 if listed:
                     known = f"no Service {b.service!r} exists in {ns}"
                 else:
@@ -316,6 +316,27 @@ def _references(container: Mapping[str, Any], pattern: re.Pattern[str]) -> list[
     return [v for v in found if v not in own]
 
 
+def _discovery_readers(snap: Snapshot) -> tuple[Obj, ...]:
+    """Pods of the namespace that mention any `*_SERVICE_*` variable, sorted by name; memoised per
+    namespace so an audit does not rescan every pod for every Service."""
+    key = ("kd903-readers", snap.namespace)
+    memo = snap.data.memo
+    if key not in memo:
+
+        def mentions(pod: Obj) -> bool:
+            spec = pod.get("spec") or {}
+            for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+                texts = [str(e.get("value")) for e in c.get("env") or [] if e.get("value")]
+                texts += [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+                if any("_SERVICE_" in t for t in texts):
+                    return True
+            return False
+
+        memo[key] = tuple(sorted((p for p in snap.namespace_pods if mentions(p)), key=name_of))
+    readers: tuple[Obj, ...] = memo[key]
+    return readers
+
+
 def _started_at(pod: Obj, container: str) -> tuple[str, str]:
     """(time, field): when the container last started (env vars are computed at each container start),
     else when the pod was created."""
@@ -362,7 +383,7 @@ def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
     pattern = re.compile(rf"(?<![A-Z0-9_]){re.escape(prefix)}_SERVICE_(?:HOST|PORT)(?:_[A-Z0-9_]+)?\b")
     ns = snap.namespace
     stale: list[tuple[Obj, str, list[str], str, str]] = []  # pod, container, variables, why, field
-    for pod in sorted(snap.namespace_pods, key=name_of):
+    for pod in _discovery_readers(snap):
         if is_terminal(pod) or meta(pod).get("deletionTimestamp"):
             continue
         spec = pod.get("spec") or {}

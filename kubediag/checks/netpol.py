@@ -6,6 +6,7 @@ Ports are always pod ports: the Service's targetPort resolved per backend pod.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,9 +145,9 @@ def _ns_labels_unknown(snap: Snapshot) -> str | None:
 
 
 def _names(pods: Sequence[Obj]) -> str:
-    names = [name_of(p) for p in pods]
-    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
-    return ", ".join(names[:MAX_LISTED]) + more
+    names = [name_of(p) for p in pods[:MAX_LISTED]]
+    more = f" and {len(pods) - MAX_LISTED} more" if len(pods) > MAX_LISTED else ""
+    return ", ".join(names) + more
 
 
 def _some(pods: Sequence[Obj], total: int, noun: str = "ready backend") -> str:
@@ -323,7 +324,7 @@ def _not_isolated_note(snap: Snapshot) -> Iterator[Finding]:
 def _ingress_for_client(
     snap: Snapshot, targets: list[Target], client_pod: Obj, src: Peer
 ) -> Iterator[Finding]:
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     svc = f"{snap.namespace}/{snap.name}"
     any_isolated = False
     for t in targets:
@@ -457,12 +458,34 @@ def _known_namespaces(snap: Snapshot) -> list[str]:
     return sorted(n for n in names if n)
 
 
+def _policies(snap: Snapshot) -> tuple[Obj, ...]:
+    """The policies that can decide this Service's paths: the backends' namespace, the client's, and
+    kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter."""
+    by_ns = snap.data.networkpolicies_by_ns
+    namespaces = dict.fromkeys([snap.namespace, snap.client.namespace if snap.client else "", "kube-system"])
+    return tuple(p for ns in namespaces if ns for p in by_ns.get(ns, ()))
+
+
 def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> list[Obj]:
-    return [
+    """Pods of `namespace` that are not terminal and match `selector` (None: all); memoised per data."""
+    key = ("netpol-live-pods", namespace, json.dumps(selector, sort_keys=True))
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = _match_live_pods(snap, namespace, selector)
+    return list(memo[key])
+
+
+def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
+    match_labels = (selector or {}).get("matchLabels")
+    if match_labels:  # narrow through the label index, then apply the whole selector
+        candidates = snap.data.pods_matching(namespace, {str(k): str(v) for k, v in match_labels.items()})
+    else:
+        candidates = snap.data.pods_by_ns.get(namespace, ())
+    return tuple(
         p
-        for p in snap.data.pods_by_ns.get(namespace, ())
-        if not is_terminal(p) and (selector is None or selector_matches(selector, labels_of(p)))
-    ]
+        for p in candidates
+        if not is_terminal(p) and (not selector or selector_matches(selector, labels_of(p)))
+    )
 
 
 def _today(pods: Sequence[Obj]) -> str:
@@ -540,7 +563,7 @@ def _resolve(snap: Snapshot, ap: AllowedPeer) -> Reach:
 
 
 def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Finding]:
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     any_isolated = False
     for t in targets:
         admissions = [(b, pp, ingress_admission(policies, b, pp, t.protocol)) for b, pp in t.backends]
@@ -596,7 +619,7 @@ def _who_may_reach(
     if nobody:
         text += "; rules that admit nobody today: " + "; ".join(nobody[:3])
     b0, pp0, _ = isolated[0]
-    for r in service_port_rules(INGRESS, snap.data.networkpolicies, b0, b0, t.service_port, pp0, t.protocol):
+    for r in service_port_rules(INGRESS, _policies(snap), b0, b0, t.service_port, pp0, t.protocol):
         text += "; " + _service_port_text(r, t.service_port, t.pod_port_text([pp0]))
     for name in sorted({n for _, _, a in isolated for n in a.silent_policies}):
         text += (
@@ -613,7 +636,7 @@ def _nobody_admitted(
     dead: Sequence[tuple[Obj, int]],
     reach: Mapping[RuleRef, Reach],
 ) -> Finding:
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     svc = f"{snap.namespace}/{snap.name}"
     b0, pp0 = dead[0]
     adm = next(a for b, _, a in admissions if b is b0)
@@ -809,7 +832,7 @@ spec:
 def egress_allowed(snap: Snapshot) -> Iterator[Finding]:
     client_pod, src = _pod_client(snap)
     targets = _targets(snap, _backends(snap))
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     svc = f"{snap.namespace}/{snap.name}"
     svc_ns_labels = snap.data.namespace_labels(snap.namespace)
     for t in targets:
@@ -874,7 +897,7 @@ def _egress_blocked(
     client_pod: Obj,
     src: Peer,
 ) -> Finding:
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     svc = f"{snap.namespace}/{snap.name}"
     b0, pp0, d0 = blocked[0]
     dst0 = Peer.of_pod(b0, snap.data.namespace_labels(snap.namespace))
@@ -1013,7 +1036,7 @@ def dns_allowed(snap: Snapshot) -> Iterator[Finding]:
     if dns_policy in ("Default", "None"):
         raise NotApplicable(f"the client has dnsPolicy {dns_policy}: it does not use the cluster DNS pods")
     dns_pods, assumed = _dns_pods(snap)
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     ks_labels = snap.data.namespace_labels(DNS_NAMESPACE)
     blocked: dict[str, list[tuple[Obj, Decision, Decision]]] = {}
     allowed_by: set[str] = set()
@@ -1046,7 +1069,7 @@ def _dns_blocked(
     assumed: bool,
     blocked: Mapping[str, Sequence[tuple[Obj, Decision, Decision]]],
 ) -> Finding:
-    policies = snap.data.networkpolicies
+    policies = _policies(snap)
     udp = blocked.get("UDP", [])
     sev = Severity.CRITICAL if len(udp) == len(dns_pods) else Severity.WARNING
     protos = [p for p in ("UDP", "TCP") if p in blocked]

@@ -90,6 +90,16 @@ class Scan:
         return next(h for h in self.hits if (h.problem.reason, h.problem.detail) == best)
 
 
+def _problem(snap: Snapshot, pod: Obj) -> PodProblem | None:
+    """pod_problem, classified once per pod and data (seven checks ask about the same pods)."""
+    key = ("pod-problem", id(pod))  # the data holds the pod, so its id is stable while the memo lives
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = pod_problem(pod)
+    found: PodProblem | None = memo[key]
+    return found
+
+
 def scan(snap: Snapshot, category: Category) -> Scan:
     if snap.svc_type == "ExternalName":
         raise NotApplicable("an ExternalName Service selects no pods")
@@ -99,7 +109,7 @@ def scan(snap: Snapshot, category: Category) -> Scan:
     if not pods:
         raise NotApplicable("no pod is selected")
     hits = sorted(
-        (Hit(p, pr) for p in pods if (pr := pod_problem(p)) is not None and pr.category is category),
+        (Hit(p, pr) for p in pods if (pr := _problem(snap, p)) is not None and pr.category is category),
         key=lambda h: name_of(h.pod),
     )
     return Scan(tuple(hits), tuple(pods), sum(1 for p in pods if is_ready(p)))

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from kube import META_LIST, Kube, KubeConfig, KubeError, retrying
@@ -115,7 +116,7 @@ class Plan:
                 c.update(o["kind"] for o in objs)
         return dict(c)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         doc = json.dumps([self.objects, [node_obj(i) for i in range(len(self.nodes))]], sort_keys=True)
         return hashlib.sha256(doc.encode()).hexdigest()[:12]

@@ -365,7 +365,8 @@ def gather_service(
     foreign: list[Obj] = []
     lookalikes: list[Obj] = []
     missing_ns: set[str] = set()
-    if selector and not matched and Kind.POD in out.lists:
+    # pods matching in other namespaces are a hint worth a request only when no pod here nearly matches
+    if selector and not matched and Kind.POD in out.lists and not _has_near_miss(selector, pods):
         sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         try:
             foreign = [
@@ -633,3 +634,10 @@ def _scope_unavailable(
             where = f" in namespace {ns}" if ns else ""
             details.append(f"list {kind.value}{where}: {describe_failure(exc, client.server)}")
     return Unavailable(kind, "error", "; ".join(details))
+
+
+def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:
+    from kubediag.checks.selection import near_miss
+    from kubediag.labels import labels_of
+
+    return any(near_miss(selector, labels_of(p)) is not None for p in pods)

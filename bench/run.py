@@ -746,9 +746,16 @@ def main(argv: list[str] | None = None) -> int:
             typo = next((s for s in plan.services if s.namespace == ns and s.kind == "selector-typo"), None)
             if typo:
                 res["svc_broken"] = measure_svc(ns, typo.name, runs, "selector typo")
+    except (Exception, KeyboardInterrupt) as exc:  # keep what was measured: table and JSON of the rest
+        res["error"] = f"{type(exc).__name__}: {exc}"
+        log(f"ERROR: {res['error']} (the figures measured so far are still written)")
     finally:
         if not keep and not args.skip_seed:
-            res["cleanup"] = cleanup(kube, args.cleanup_wait)
+            try:
+                res["cleanup"] = cleanup(kube, args.cleanup_wait)
+            except Exception as exc:
+                res["cleanup"] = {"error": f"{type(exc).__name__}: {exc}"}
+                log(f"cleanup failed: {res['cleanup']['error']}; run `python bench/run.py --cleanup` later")
         elif keep:
             log("keeping the bench objects (--keep); remove them with: python bench/run.py --cleanup")
     rows = build_table(res)
@@ -764,8 +771,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {kind:<22} "
                 + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]))
             )
+    if res.get("error"):
+        print(f"\nIncomplete run: {res['error']}")
     write(res, args.out, stamp, size.name)
-    return 0 if all(r["pass"] is not False for r in rows) else 1
+    return 0 if not res.get("error") and all(r["pass"] is not False for r in rows) else 1
 
 
 def write(res: dict[str, Any], out: Path, stamp: str, tag: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from kubediag.checks.base import ordered_checks
 from kubediag.engine import Report, diagnose
 from kubediag.model import ExitCode, Kind, Severity, Status, Unavailable
-from kubediag.report import report_dict, sanitize
+from kubediag.report import report_dict, safe_text, sanitize
 from kubediag.snapshot import ClusterData, Snapshot, name_of, ns_of
 from kubediag.workloads import node_addresses
 
@@ -528,16 +528,7 @@ _STYLE = {
 def render_text(result: AuditResult, console: Any) -> None:
     """The summary, cluster-wide findings, then one line per Service that is not healthy. Object text is
     printed literally (rich Text, never markup) with control characters escaped."""
-    from rich.text import Text
-
-    def t(*parts: tuple[object, str] | object) -> Text:
-        out = Text()
-        for p in parts:
-            if isinstance(p, tuple):
-                out.append(sanitize(p[0]), style=p[1])
-            else:
-                out.append(sanitize(p))
-        return out
+    t = safe_text
 
     s = summary(result)
     version = f" ({result.version})" if result.version else ""

@@ -17,7 +17,7 @@ def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, str])
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+def expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     key = str(expr.get("key", ""))
     op = expr.get("operator")
     values = [str(v) for v in (expr.get("values") or [])]
@@ -39,7 +39,7 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     match_labels = selector.get("matchLabels") or {}
     if not map_selector_matches(match_labels, labels):
         return False
-    return all(_expression_matches(e, labels) for e in (selector.get("matchExpressions") or []))
+    return all(expression_matches(e, labels) for e in (selector.get("matchExpressions") or []))
 
 
 def format_selector(selector: Mapping[str, Any] | None) -> str:

@@ -131,18 +131,23 @@ _SEV_STYLE = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INF
 _MARK = {Outcome.PASSED: ("✓", "green"), Outcome.FAILED: ("✗", "red"), Outcome.SKIPPED: ("-", "dim")}
 
 
-def render_text(report: Report, console: Any) -> None:
-    """Print to a rich Console. Every piece of object text goes in as plain Text (never markup)."""
+def safe_text(*parts: tuple[object, str] | object) -> Any:
+    """A rich Text from plain parts or (text, style) pairs: object text is never markup, and control
+    characters are shown escaped."""
     from rich.text import Text
 
-    def t(*parts: tuple[object, str] | object) -> Text:
-        out = Text()
-        for p in parts:
-            if isinstance(p, tuple):
-                out.append(sanitize(p[0]), style=p[1])
-            else:
-                out.append(sanitize(p))
-        return out
+    out = Text()
+    for p in parts:
+        if isinstance(p, tuple):
+            out.append(sanitize(p[0]), style=p[1])
+        else:
+            out.append(sanitize(p))
+    return out
+
+
+def render_text(report: Report, console: Any) -> None:
+    """Print to a rich Console. Every piece of object text goes in as plain Text (never markup)."""
+    t = safe_text
 
     d = report_dict(report)
     svc = d["service"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubediag.labels import labels_of
+from kubediag.labels import expression_matches, labels_of
 from kubediag.model import Category, Obj
 from kubediag.snapshot import meta, name_of
 
@@ -300,14 +300,8 @@ def format_taint(taint: Mapping[str, Any]) -> str:
 def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     key, op = str(expr.get("key", "")), expr.get("operator")
     values = [str(v) for v in expr.get("values") or []]
-    if op == "In":
-        return key in labels and labels[key] in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
+    if op in ("In", "NotIn", "Exists", "DoesNotExist"):
+        return expression_matches(expr, labels)
     if op in ("Gt", "Lt") and key in labels and values:
         try:
             have, want = int(labels[key]), int(values[0])

@@ -53,7 +53,7 @@ from seed import (  # noqa: E402
 VENV_BIN = Path(sys.executable).parent
 KUBEDIAG = str(VENV_BIN / "kubediag")
 MEASUREMENTS = ("help", "audit", "floor", "diagnosis", "svc")
-DEBUG_LINE = re.compile(r"^debug: (GET|POST|PUT|PATCH|DELETE) (\S+) -> (\S+) in (\d+) ms$")
+DEBUG_LINE = re.compile(r"^debug: (GET|POST|PUT|PATCH|DELETE) (\S+) -> (\S+) in (\d+) ms(?: query \S*)?$")
 DEBUG_TOTAL = re.compile(r"^debug: (\d+) request\(s\) to (\S+)$")
 
 

@@ -137,8 +137,9 @@ def _run_guarded(debug: bool, fn: Any) -> None:
 
 
 def _debug_log(client: Any) -> None:
-    for method, path, status, seconds in client.log.entries:
-        sys.stderr.write(f"debug: {method} {path} -> {status} in {seconds * 1000:.0f} ms\n")
+    for (method, path, status, seconds), query in zip(client.log.entries, client.log.queries, strict=True):
+        tail = f" query {query}" if query else ""
+        sys.stderr.write(f"debug: {method} {path} -> {status} in {seconds * 1000:.0f} ms{tail}\n")
     sys.stderr.write(f"debug: {len(client.log.entries)} request(s) to {client.server}\n")
 
 
@@ -202,7 +203,8 @@ def svc_cmd(
         ns = namespace or client.default_namespace
         client_ref = _parse_from(from_, ns)
         try:
-            data = gather_service(client, ns, name, client_ref)
+            with _gc_paused():
+                data = gather_service(client, ns, name, client_ref)
         finally:
             if debug:
                 _debug_log(client)

@@ -63,11 +63,13 @@ class RequestLog:
     """Every request made, for --debug and the benchmark's request count."""
 
     entries: list[tuple[str, str, int | str, float]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # the query of each entry ("" for none)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, method: str, path: str, status: int | str, seconds: float) -> None:
+    def add(self, method: str, path: str, status: int | str, seconds: float, query: str = "") -> None:
         with self.lock:
             self.entries.append((method, path, status, seconds))
+            self.queries.append(query)
 
 
 def _redact(text: str) -> str:
@@ -164,9 +166,9 @@ class Client:
             )
             body = resp.read()
         except Exception as exc:
-            self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start)
+            self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start, _query_text(query))
             raise
-        self.log.add("GET", path, resp.status, time.monotonic() - start)
+        self.log.add("GET", path, resp.status, time.monotonic() - start, _query_text(query))
         if not 200 <= resp.status < 300:
             from kubernetes.client.exceptions import ApiException
 
@@ -641,3 +643,9 @@ def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:
     from kubediag.labels import labels_of
 
     return any(near_miss(selector, labels_of(p)) is not None for p in pods)
+
+
+
+def _query_text(query: Mapping[str, str]) -> str:
+    """The query as --debug shows it, the (long, opaque) continue token elided."""
+    return "&".join(f"{k}={'...' if k == 'continue' else v}" for k, v in query.items())

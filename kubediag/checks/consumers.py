@@ -104,6 +104,8 @@ def likely_meant(written: str, name: str) -> bool:
     """`written` looks like a slip for `name`: a couple of edits, case or separators, or a `-svc` suffix."""
     if written == name:
         return False
+    if re.sub(r"\d+", "#", written) == re.sub(r"\d+", "#", name):
+        return False  # web-1 / web-2, api-v1 / api-v2: siblings by design, not a slip
     if is_close(written, name):
         return True
     return any(written in (name + s, s.lstrip("-") + "-" + name) for s in _SUFFIXES) or any(

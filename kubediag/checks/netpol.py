@@ -22,6 +22,7 @@ from kubediag.netpol import (
     Admission,
     AllowedPeer,
     Decision,
+    Direction,
     Explanation,
     Peer,
     RuleRef,
@@ -345,15 +346,7 @@ def _ingress_for_client(
             continue
         b0, pp0, d0 = blocked[0]
         sev = Severity.CRITICAL if len(blocked) == len(decisions) else Severity.WARNING
-        expl = explain_denial(INGRESS, policies, b0, src, b0, pp0, t.protocol)
-        matched_rules = {(r.policy, r.rule) for r in d0.peer_only}
-        sp_rules = [
-            r
-            for r in service_port_rules(INGRESS, policies, b0, b0, t.service_port, pp0, t.protocol)
-            if (r.policy, r.rule) in matched_rules
-        ]
-        unknown = _ns_labels_unknown(snap)
-        uncertain = unknown is not None and any(e.namespace_only for e in expl)
+        expl, sp_rules, unknown, uncertain = _denial(snap, INGRESS, policies, b0, src, b0, pp0, t, d0)
         if uncertain:
             sev = Severity.WARNING
         pods = [b for b, _, _ in blocked]
@@ -902,15 +895,7 @@ def _egress_blocked(
     b0, pp0, d0 = blocked[0]
     dst0 = Peer.of_pod(b0, snap.data.namespace_labels(snap.namespace))
     sev = Severity.CRITICAL if len(blocked) == len(decisions) else Severity.WARNING
-    expl = explain_denial(EGRESS, policies, client_pod, dst0, b0, pp0, t.protocol)
-    matched_rules = {(r.policy, r.rule) for r in d0.peer_only}
-    sp_rules = [
-        r
-        for r in service_port_rules(EGRESS, policies, client_pod, b0, t.service_port, pp0, t.protocol)
-        if (r.policy, r.rule) in matched_rules
-    ]
-    unknown = _ns_labels_unknown(snap)
-    uncertain = unknown is not None and any(e.namespace_only for e in expl)
+    expl, sp_rules, unknown, uncertain = _denial(snap, EGRESS, policies, client_pod, dst0, b0, pp0, t, d0)
     if uncertain:
         sev = Severity.WARNING
     parts = [
@@ -1144,7 +1129,9 @@ def _dns_blocked(
     return dns_allowed.finding(sev, "; ".join(parts), "\n".join(fixes), evidence)
 
 
-def _service_port_evidence(rules: Sequence[RuleRef], service_port: object, pod_port: object) -> list[Evidence]:
+def _service_port_evidence(
+    rules: Sequence[RuleRef], service_port: object, pod_port: object
+) -> list[Evidence]:
     """Evidence for rules written on the Service port: policies match pod ports."""
     return [
         Evidence(
@@ -1157,3 +1144,31 @@ def _service_port_evidence(rules: Sequence[RuleRef], service_port: object, pod_p
         )
         for r in rules
     ]
+
+
+def _denial(
+    snap: Snapshot,
+    direction: Direction,
+    policies: Sequence[Obj],
+    subject: Obj,
+    other: Peer,
+    dst_pod: Obj,
+    pod_port: int,
+    t: Target,
+    decision: Decision,
+) -> tuple[tuple[Explanation, ...], list[RuleRef], str | None, bool]:
+    """Why `decision` denied `subject` (the isolated pod) towards/from `other`: the rule explanations, the
+    rules whose peer matched but were written on the Service port, and whether only the (unreadable)
+    namespace labels decided."""
+    expl = explain_denial(direction, policies, subject, other, dst_pod, pod_port, t.protocol)
+    matched_rules = {(r.policy, r.rule) for r in decision.peer_only}
+    sp_rules = [
+        r
+        for r in service_port_rules(
+            direction, policies, subject, dst_pod, t.service_port, pod_port, t.protocol
+        )
+        if (r.policy, r.rule) in matched_rules
+    ]
+    unknown = _ns_labels_unknown(snap)
+    uncertain = unknown is not None and any(e.namespace_only for e in expl)
+    return expl, sp_rules, unknown, uncertain

@@ -210,7 +210,7 @@ def floor_jobs(paths: list[str]) -> tuple[list[tuple[str, dict[str, str], int]],
 
     from kubediag import gather
 
-    by_path = {gather.kind_path(k, None): k for k in gather.API_PATHS}
+    by_path = {gather.kind_path(k, None): k for k in gather.Kind}
     queries: Callable[[Any], list[dict[str, str]]] = getattr(gather, "scope_queries", None) or (
         lambda k: [gather.scope_query(k)]  # type: ignore[attr-defined]
     )
@@ -286,7 +286,7 @@ def load_snapshot(path: Path) -> Any:
 
     doc = json.loads(path.read_text())
     return ClusterData(
-        **{f: tuple(doc[f]) for f in SNAP_FIELDS},
+        objects={Kind(f): tuple(doc[f]) for f in SNAP_FIELDS},
         read=frozenset(Kind(k) for k in doc["read"]),
         unavailable={
             Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()

@@ -21,23 +21,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
+
+from kubediag.kinds import api_path, decode_list, decode_object
 from kubediag.model import Kind, Obj, Unavailable
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
-API_PATHS: dict[Kind, str] = {
-    Kind.SERVICE: "/api/v1/{ns}services",
-    Kind.ENDPOINTSLICE: "/apis/discovery.k8s.io/v1/{ns}endpointslices",
-    Kind.POD: "/api/v1/{ns}pods",
-    Kind.NODE: "/api/v1/nodes",
-    Kind.NETWORKPOLICY: "/apis/networking.k8s.io/v1/{ns}networkpolicies",
-    Kind.NAMESPACE: "/api/v1/namespaces",
-    Kind.EVENT: "/api/v1/{ns}events",
-    Kind.INGRESS: "/apis/networking.k8s.io/v1/{ns}ingresses",
-    Kind.DEPLOYMENT: "/apis/apps/v1/{ns}deployments",
-}
 
 
 class ClusterError(Exception):
@@ -49,8 +41,7 @@ class ConfigError(ClusterError):
 
 
 def kind_path(kind: Kind, namespace: str | None) -> str:
-    ns = f"namespaces/{quote(namespace, safe='')}/" if namespace and not kind.cluster_scoped else ""
-    return API_PATHS[kind].format(ns=ns)
+    return api_path(kind, namespace)
 
 
 def permission(verb: str, kind: Kind, namespace: str | None) -> str:
@@ -147,7 +138,9 @@ class Client:
         return k8s_client.ApiClient(cfg)
 
     # ---- requests -----------------------------------------------------------------------------------
-    def _get_once(self, path: str, query: Mapping[str, str]) -> Any:
+    def _get_once(
+        self, path: str, query: Mapping[str, str], decode: Callable[[bytes], Any] = msgspec.json.decode
+    ) -> Any:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded(f"--timeout of {self.timeout:g}s passed")
@@ -174,31 +167,29 @@ class Client:
 
             raise ApiException(http_resp=resp)
         try:
-            return json.loads(body)
-        except ValueError as exc:  # a response cut halfway: retryable transport fault
+            return decode(body)
+        except (ValueError, msgspec.DecodeError) as exc:  # a response cut halfway: retryable transport fault
             raise ConnectionError(f"malformed response from {path}: {exc}") from exc
 
-    def get(self, path: str, query: Mapping[str, str] | None = None) -> Any:
-        return call_with_retry(lambda: self._get_once(path, query or {}), self.deadline)
+    def get(
+        self,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        decode: Callable[[bytes], Any] = msgspec.json.decode,
+    ) -> Any:
+        """One GET, decoded from its bytes by `decode` (plain JSON unless a kind's decoder is given)."""
+        return call_with_retry(lambda: self._get_once(path, query or {}, decode), self.deadline)
 
-    def list(self, path: str, query: Mapping[str, str] | None = None, page: int = 500) -> list[Obj]:
-        """A paginated LIST (limit + continue). Items keep their kind's apiVersion/kind."""
-        items: list[Obj] = []
-        q = dict(query or {})
-        if page:
-            q["limit"] = str(page)
-        while True:
-            body = self.get(path, q)
-            kind = str(body.get("kind", "")).removesuffix("List")
-            api_version = body.get("apiVersion")
-            for it in body.get("items") or []:
-                it.setdefault("kind", kind)
-                it.setdefault("apiVersion", api_version)
-                items.append(it)
-            cont = (body.get("metadata") or {}).get("continue")
-            if not cont:
-                return items
-            q["continue"] = cont
+    def get_object(self, kind: Kind, namespace: str | None, name: str) -> Any:
+        """One object of `kind` by name, decoded into its Struct (or raw JSON for untyped kinds)."""
+        path = f"{api_path(kind, namespace)}/{quote(name, safe='')}"
+        return self.get(path, None, lambda body: decode_object(kind, body))
+
+    def list(
+        self, kind: Kind, namespace: str | None = None, query: Mapping[str, str] | None = None, page: int = 500
+    ) -> list[Any]:
+        """A paginated LIST (limit + continue) of `kind`, decoded into its Structs."""
+        return list_paged(self, kind, namespace, query, page)
 
     def version(self) -> str:
         try:
@@ -308,22 +299,18 @@ def gather_service(
 ) -> ClusterData:
     """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
     out = _Gathered()
-    svc_path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}"
     service: list[Obj] = []
 
     def get_service() -> list[Obj]:
         try:
-            obj = client.get(svc_path)
+            return [client.get_object(Kind.SERVICE, namespace, name)]
         except Exception as exc:
             if http_status(exc) == 404:
                 return []
             raise
-        obj.setdefault("kind", "Service")
-        obj.setdefault("apiVersion", "v1")
-        return [obj]
 
     def ns_list(kind: Kind, **query: str) -> Callable[[], list[Obj]]:
-        return lambda: client.list(kind_path(kind, namespace), query, page=0)
+        return lambda: client.list(kind, namespace, query, page=0)
 
     phase1: dict[Kind, Callable[[], list[Obj]]] = {
         Kind.SERVICE: get_service,
@@ -345,20 +332,20 @@ def gather_service(
     selector = spec.get("selector") or {}
     from kubediag.snapshot import ClusterData as _CD
 
-    matched = _CD(pods=tuple(pods)).pods_matching(namespace, selector) if selector else ()
+    matched = _CD(objects={Kind.POD: tuple(pods)}).pods_matching(namespace, selector) if selector else ()
     pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
     if service and (
         spec.get("type") in ("NodePort", "LoadBalancer")
         or pending
         or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))
     ):
-        phase2[Kind.NODE] = lambda: client.list(kind_path(Kind.NODE, None), page=0)
+        phase2[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
     policies = out.lists.get(Kind.NETWORKPOLICY, [])
     cross_ns_client = client_ref is not None and client_ref[0] != namespace
     if (
         policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)
     ) or cross_ns_client:
-        phase2[Kind.NAMESPACE] = lambda: client.list(kind_path(Kind.NAMESPACE, None), page=0)
+        phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
     if not service or (selector and not matched):
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
     if phase2:
@@ -373,7 +360,7 @@ def gather_service(
         try:
             foreign = [
                 p
-                for p in client.list(kind_path(Kind.POD, None), {"labelSelector": sel}, page=50)
+                for p in client.list(Kind.POD, None, {"labelSelector": sel}, page=50)
                 if (p.get("metadata") or {}).get("namespace") != namespace
             ][:20]
         except Exception:
@@ -383,14 +370,13 @@ def gather_service(
     if cross_ns_client and client_ref is not None:
         cns, cname = client_ref
         try:
-            pod = client.get(f"/api/v1/namespaces/{quote(cns, safe='')}/pods/{quote(cname, safe='')}")
-            pod.setdefault("kind", "Pod")
+            pod = client.get_object(Kind.POD, cns, cname)
             pods = [*pods, pod]
         except Exception as exc:
             if http_status(exc) not in (403, 404):
                 raise ClusterError(describe_failure(exc, client.server)) from exc
         try:
-            policies = [*policies, *client.list(kind_path(Kind.NETWORKPOLICY, cns), page=0)]
+            policies = [*policies, *client.list(Kind.NETWORKPOLICY, cns, page=0)]
         except Exception as exc:
             out.unavailable[Kind.NETWORKPOLICY] = Unavailable(
                 Kind.NETWORKPOLICY,
@@ -401,16 +387,12 @@ def gather_service(
     extra["lookalike_services"] = tuple(lookalikes)
     extra["missing_namespaces"] = frozenset(missing_ns)
     read = frozenset(out.lists) - frozenset(out.unavailable)
+    objects = {kind: tuple(items) for kind, items in out.lists.items()}
+    objects[Kind.SERVICE] = tuple(service)
+    objects[Kind.POD] = tuple(pods)
+    objects[Kind.NETWORKPOLICY] = tuple(policies)
     return ClusterData(
-        services=tuple(service),
-        endpointslices=tuple(out.lists.get(Kind.ENDPOINTSLICE, ())),
-        pods=tuple(pods),
-        nodes=tuple(out.lists.get(Kind.NODE, ())),
-        networkpolicies=tuple(policies),
-        namespaces=tuple(out.lists.get(Kind.NAMESPACE, ())),
-        events=tuple(out.lists.get(Kind.EVENT, ())),
-        ingresses=tuple(out.lists.get(Kind.INGRESS, ())),
-        deployments=tuple(out.lists.get(Kind.DEPLOYMENT, ())),
+        objects=objects,
         read=read,
         unavailable=dict(out.unavailable),
         server=client.server,
@@ -427,19 +409,16 @@ def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], s
     except Exception as exc:
         if http_status(exc) == 404:
             missing.add(namespace)
-    for path, query in (
-        (kind_path(Kind.SERVICE, namespace), {}),
-        (kind_path(Kind.SERVICE, None), {"fieldSelector": f"metadata.name={name}"}),
-    ):
+    for where, query in ((namespace, {}), (None, {"fieldSelector": f"metadata.name={name}"})):
         try:
-            found.extend(client.list(path, query, page=500))
+            found.extend(client.list(Kind.SERVICE, where, query, page=500))
         except Exception:
             continue  # hints only
     if missing:
         with contextlib.suppress(Exception):
             found.extend(
                 {"kind": "Namespace", "metadata": {"name": name_of(n), "namespace": name_of(n)}}
-                for n in client.list(kind_path(Kind.NAMESPACE, None), page=0)
+                for n in client.list(Kind.NAMESPACE, None, page=0)
             )
     return found, missing
 
@@ -494,7 +473,7 @@ def gather_scope(
 
     def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[Obj]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
-        return list_paged(client, kind_path(kind, ns), query, page, on_page)
+        return list_paged(client, kind, ns, query, page, on_page)
 
     lists: dict[Kind, list[Obj]] = {kind: [] for kind, _, _ in jobs}
     failures: dict[Kind, list[tuple[str | None, BaseException]]] = {}
@@ -517,19 +496,8 @@ def gather_scope(
     unavailable = {kind: _scope_unavailable(client, kind, errs) for kind, errs in failures.items()}
     read = frozenset(lists) - frozenset(unavailable)
 
-    def got(kind: Kind) -> tuple[Obj, ...]:
-        return tuple(lists.get(kind, ())) if kind in read else ()
-
     return ClusterData(
-        services=got(Kind.SERVICE),
-        endpointslices=got(Kind.ENDPOINTSLICE),
-        pods=got(Kind.POD),
-        nodes=got(Kind.NODE),
-        networkpolicies=got(Kind.NETWORKPOLICY),
-        namespaces=got(Kind.NAMESPACE),
-        events=got(Kind.EVENT),
-        ingresses=got(Kind.INGRESS),
-        deployments=got(Kind.DEPLOYMENT),
+        objects={kind: tuple(items) for kind, items in lists.items() if kind in read},
         read=read,
         unavailable=unavailable,
         server=client.server,
@@ -556,39 +524,35 @@ def scope_queries(kind: Kind, label_selector: str | None = None) -> list[dict[st
 
 def list_paged(
     client: Client,
-    path: str,
+    kind: Kind,
+    namespace: str | None = None,
     query: Mapping[str, str] | None = None,
     page: int = 500,
     on_page: Callable[[int], None] | None = None,
-) -> list[Obj]:
-    """A paginated LIST (limit + continue) with a callback per page.
+) -> list[Any]:
+    """A paginated LIST (limit + continue) of `kind` with a callback per page.
 
-    Items get their kind/apiVersion (a List's items carry neither) and lose `metadata.managedFields`
-    (often a third of an object; no check reads it). A continue token that expired mid-list (410 Gone, on
-    very large lists) restarts the LIST from the beginning, at most twice.
+    Each page is decoded from its bytes straight into the kind's Structs (`kubediag.kinds`): fields no
+    check reads are never materialised. A continue token that expired mid-list (410 Gone, on very large
+    lists) restarts the LIST from the beginning, at most twice.
     """
+    path = api_path(kind, namespace)
+
+    def decode(body: bytes) -> tuple[list[Any], str]:
+        return decode_list(kind, body)
+
     restarts = 0
     while True:
         q = dict(query or {})
         if page:
             q["limit"] = str(page)
-        items: list[Obj] = []
+        items: list[Any] = []
         try:
             while True:
-                body = client.get(path, q)
-                kind = str(body.get("kind", "")).removesuffix("List")
-                api_version = body.get("apiVersion")
-                batch = body.get("items") or []
-                for it in batch:
-                    it.setdefault("kind", kind)
-                    it.setdefault("apiVersion", api_version)
-                    md = it.get("metadata")
-                    if isinstance(md, dict):
-                        md.pop("managedFields", None)
+                batch, cont = client.get(path, q, decode)
                 items.extend(batch)
                 if on_page is not None:
                     on_page(len(batch))
-                cont = (body.get("metadata") or {}).get("continue")
                 if not cont:
                     return items
                 q["continue"] = cont

@@ -95,7 +95,8 @@ class Category(enum.StrEnum):
 
 
 class Kind(enum.StrEnum):
-    """The kinds the gatherer reads. Checks declare which they need."""
+    """The kinds the gatherer reads (value: the API resource name). Checks declare which they need; each
+    kind's API path, scope and typed Struct are in `kubediag.kinds.SPECS`."""
 
     SERVICE = "services"
     ENDPOINTSLICE = "endpointslices"
@@ -109,16 +110,15 @@ class Kind(enum.StrEnum):
 
     @property
     def group(self) -> str:
-        return {
-            "endpointslices": "discovery.k8s.io",
-            "networkpolicies": "networking.k8s.io",
-            "ingresses": "networking.k8s.io",
-            "deployments": "apps",
-        }.get(self.value, "")
+        from kubediag.kinds import SPECS
+
+        return SPECS[self].group
 
     @property
     def cluster_scoped(self) -> bool:
-        return self in (Kind.NODE, Kind.NAMESPACE)
+        from kubediag.kinds import SPECS
+
+        return SPECS[self].cluster_scoped
 
 
 # Without these the chain cannot tell a broken Service from missing data: status becomes unknown.

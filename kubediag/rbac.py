@@ -11,23 +11,14 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kubediag.kinds import SPECS
 from kubediag.model import Kind
 
 # `get`: `svc` fetches the Service (and the --from pod, the namespace) by name; `list`: everything else.
 VERBS: tuple[str, ...] = ("get", "list")
 
-# What each kind is read for (shown by `kubediag rbac`); every Kind must have an entry.
-PURPOSE: Mapping[Kind, str] = {
-    Kind.SERVICE: "the Services diagnosed (and look-alike names when one is missing)",
-    Kind.ENDPOINTSLICE: "the endpoints the control plane published for each Service",
-    Kind.POD: "selector matching, pod states, container ports",
-    Kind.NODE: "scheduling, Local traffic policy, node ports on external addresses (optional)",
-    Kind.NETWORKPOLICY: "whether policies block the Service's traffic",
-    Kind.NAMESPACE: "namespace labels for namespaceSelector peers (optional)",
-    Kind.EVENT: "load-balancer controller events on Services",
-    Kind.INGRESS: "Ingresses that route to a Service",
-    Kind.DEPLOYMENT: "labels set on a Deployment but not on its pod template",
-}
+# What each kind is read for (shown by `kubediag rbac`): from the kind table.
+PURPOSE: Mapping[Kind, str] = {kind: spec.purpose for kind, spec in SPECS.items()}
 
 LABELS: Mapping[str, str] = {"app.kubernetes.io/name": "kubediag"}
 HEADER = (

@@ -36,15 +36,9 @@ def ns_of(obj: Obj) -> str:
 class ClusterData:
     """Everything read from the API for a scope. Kinds never requested are in neither `read` nor `unavailable`."""
 
-    services: tuple[Obj, ...] = ()
-    endpointslices: tuple[Obj, ...] = ()
-    pods: tuple[Obj, ...] = ()
-    nodes: tuple[Obj, ...] = ()
-    networkpolicies: tuple[Obj, ...] = ()
-    namespaces: tuple[Obj, ...] = ()
-    events: tuple[Obj, ...] = ()
-    ingresses: tuple[Obj, ...] = ()
-    deployments: tuple[Obj, ...] = ()
+    # The store: every object read, per kind (a kind's Struct from kubediag.objects, or raw JSON for kinds
+    # not yet typed). `of(kind)` reads it; the named properties below are shorthands for the raw kinds.
+    objects: Mapping[Kind, tuple[Any, ...]] = field(default_factory=dict)
     read: frozenset[Kind] = frozenset()
     unavailable: Mapping[Kind, Unavailable] = field(default_factory=dict)
     # Services with the looked-up name in other namespaces, and the names in the target namespace:
@@ -56,6 +50,56 @@ class ClusterData:
     server: str = ""
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def of(self, kind: Kind) -> tuple[Any, ...]:
+        """Every object of `kind` that was read (empty when not read: see `missing`)."""
+        return self.objects.get(kind, ())
+
+    @property
+    def services(self) -> tuple[Obj, ...]:
+        return self.of(Kind.SERVICE)
+
+    @property
+    def endpointslices(self) -> tuple[Obj, ...]:
+        return self.of(Kind.ENDPOINTSLICE)
+
+    @property
+    def pods(self) -> tuple[Obj, ...]:
+        return self.of(Kind.POD)
+
+    @property
+    def nodes(self) -> tuple[Obj, ...]:
+        return self.of(Kind.NODE)
+
+    @property
+    def networkpolicies(self) -> tuple[Obj, ...]:
+        return self.of(Kind.NETWORKPOLICY)
+
+    @property
+    def namespaces(self) -> tuple[Obj, ...]:
+        return self.of(Kind.NAMESPACE)
+
+    @property
+    def events(self) -> tuple[Obj, ...]:
+        return self.of(Kind.EVENT)
+
+    @property
+    def ingresses(self) -> tuple[Obj, ...]:
+        return self.of(Kind.INGRESS)
+
+    @property
+    def deployments(self) -> tuple[Obj, ...]:
+        return self.of(Kind.DEPLOYMENT)
+
+    def by_namespace(self, kind: Kind) -> Mapping[str, tuple[Any, ...]]:
+        """Objects of `kind` per namespace (typed or raw), built once per kind."""
+        key = ("by_namespace", kind)
+        if key not in self.memo:
+            out: dict[str, list[Any]] = defaultdict(list)
+            for o in self.of(kind):
+                out[o.metadata.namespace if hasattr(o, "metadata") else ns_of(o)].append(o)
+            self.memo[key] = {k: tuple(v) for k, v in out.items()}
+        return self.memo[key]  # type: ignore[no-any-return]
 
     # ---- availability -------------------------------------------------------------------------------
     def missing(self, kind: Kind) -> Unavailable | None:

@@ -8,22 +8,12 @@ from typing import Any
 
 import yaml
 
+from kubediag.kinds import KIND_BY_NAME, from_builtin
 from kubediag.model import Kind, Unavailable
 from kubediag.snapshot import ClientRef, ClusterData, Snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"
 
-KIND_FIELDS = {
-    "Service": "services",
-    "EndpointSlice": "endpointslices",
-    "Pod": "pods",
-    "Node": "nodes",
-    "NetworkPolicy": "networkpolicies",
-    "Namespace": "namespaces",
-    "Event": "events",
-    "Ingress": "ingresses",
-    "Deployment": "deployments",
-}
 
 
 @dataclass
@@ -38,9 +28,10 @@ class Fixture:
 def build_data(
     objects: list[dict[str, Any]], unavailable: dict[str, str] | None = None, **extra: Any
 ) -> ClusterData:
-    buckets: dict[str, list[dict[str, Any]]] = {f: [] for f in KIND_FIELDS.values()}
+    buckets: dict[Kind, list[Any]] = {k: [] for k in Kind}
     for obj in objects:
-        buckets[KIND_FIELDS[obj["kind"]]].append(obj)
+        kind = KIND_BY_NAME[obj["kind"]]
+        buckets[kind].append(from_builtin(kind, obj))
     missing = {
         Kind(k): Unavailable(Kind(k), "forbidden" if "forbidden" in v else "error", v)
         for k, v in (unavailable or {}).items()
@@ -48,7 +39,7 @@ def build_data(
     return ClusterData(
         read=frozenset(Kind) - frozenset(missing),
         unavailable=missing,
-        **{k: tuple(v) for k, v in buckets.items()},
+        objects={k: tuple(v) for k, v in buckets.items()},
         **extra,
     )
 

@@ -572,7 +572,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     for kind in [*missing, *not_read]:
         lists[kind.value] = ()  # a kind not read has no objects
     return ClusterData(
-        **lists,
+        objects={Kind(k): v for k, v in lists.items()},
         read=frozenset(Kind) - frozenset(missing) - frozenset(not_read),
         unavailable=missing,
         lookalike_services=tuple(draw(st.lists(service_st, max_size=2))),
@@ -678,9 +678,7 @@ def _hostile_report(text: str) -> Any:
         "lastTimestamp": "2026-11-21T10:00:00Z",
     }
     data = ClusterData(
-        services=(service,),
-        pods=(pod,),
-        events=(event,),
+        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (event,)},
         read=frozenset(Kind) - {Kind.INGRESS},
         unavailable={Kind.INGRESS: Unavailable(Kind.INGRESS, "error", f"odd: {text}")},
     )

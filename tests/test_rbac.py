@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from kubediag import rbac
-from kubediag.gather import API_PATHS, OPTIONAL_CLUSTER_KINDS, SCOPE_KINDS
+from kubediag.gather import OPTIONAL_CLUSTER_KINDS, SCOPE_KINDS
+from kubediag.kinds import SPECS, api_path
 from kubediag.model import Kind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,13 +58,16 @@ def test_rules_grant_exactly_the_kinds_the_gatherer_reads() -> None:
 
 
 def test_the_gatherer_reads_exactly_the_kinds() -> None:
-    assert set(API_PATHS) == set(Kind)
+    assert set(SPECS) == set(Kind)
     assert set(SCOPE_KINDS) | set(OPTIONAL_CLUSTER_KINDS) == set(Kind)
-    for kind, path in API_PATHS.items():
+    for kind in Kind:
+        path = api_path(kind, None)
         # /api/v1/... is the core group; /apis/<group>/<version>/... names the group the rule must grant
         group = "" if path.startswith("/api/") else path.split("/")[2]
         assert group == kind.group, kind
-        assert path.format(ns="").endswith("/" + kind.value)
+        assert path.endswith("/" + kind.value)
+        namespaced = api_path(kind, "shop")
+        assert ("/namespaces/shop/" in namespaced) is (not kind.cluster_scoped), kind
 
 
 def test_role_omits_cluster_scoped_kinds() -> None:

@@ -87,6 +87,10 @@ SIZES = {
     "small": Size("small", namespaces=5, services=100, nodes=5, netpols=30, ingresses=20, largest_share=0.3),
     "default": Size("default", namespaces=50, services=1000, nodes=20, netpols=300, ingresses=200),
     "large": Size("large", namespaces=100, services=5000, nodes=50, netpols=1500, ingresses=1000),
+    # Kubernetes' documented scalability thresholds: 150,000 pods and 10,000 Services per cluster
+    "xl": Size(
+        "xl", namespaces=200, services=10000, nodes=1500, netpols=3000, ingresses=2000, pods_per_service=15
+    ),
 }
 
 

@@ -522,6 +522,17 @@ def scope_queries(kind: Kind, label_selector: str | None = None) -> list[dict[st
     return [{}]
 
 
+_CONTINUE_HEAD = re.compile(rb'"metadata":\s*\{[^{}]*?"continue":\s*"([^"]*)"')
+
+
+def _continue_token(head: bytes) -> str | None:
+    """The continue token of a LIST page from its first bytes (the API server writes `metadata` before
+    `items`), or None when it is not there (then the page is decoded first)."""
+    items_at = head.find(b'"items"')
+    m = _CONTINUE_HEAD.search(head, 0, items_at if items_at >= 0 else len(head))
+    return m.group(1).decode() if m else None
+
+
 def list_paged(
     client: Client,
     kind: Kind,
@@ -533,13 +544,14 @@ def list_paged(
     """A paginated LIST (limit + continue) of `kind` with a callback per page.
 
     Each page is decoded from its bytes straight into the kind's Structs (`kubediag.kinds`): fields no
-    check reads are never materialised. A continue token that expired mid-list (410 Gone, on very large
-    lists) restarts the LIST from the beginning, at most twice.
+    check reads are never materialised. The next page is requested while this one is decoded (the
+    continue token is read from the page's head). A continue token that expired mid-list (410 Gone, on
+    very large lists) restarts the LIST from the beginning, at most twice.
     """
     path = api_path(kind, namespace)
 
-    def decode(body: bytes) -> tuple[list[Any], str]:
-        return decode_list(kind, body)
+    def fetch(q: Mapping[str, str]) -> bytes:
+        return client.get(path, q, bytes)  # type: ignore[no-any-return]
 
     restarts = 0
     while True:
@@ -547,20 +559,43 @@ def list_paged(
         if page:
             q["limit"] = str(page)
         items: list[Any] = []
+        pool: ThreadPoolExecutor | None = None
         try:
+            body = fetch(q)
             while True:
-                batch, cont = client.get(path, q, decode)
+                this_q = q
+                ahead = _continue_token(body[:4096]) if page else ""
+                nxt = None
+                if ahead:
+                    pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-page")
+                    q = {**q, "continue": ahead}
+                    nxt = pool.submit(fetch, dict(q))
+                try:
+                    batch, cont = decode_list(kind, body)
+                except (ValueError, msgspec.DecodeError):
+                    # a page cut halfway is a transport fault: GET it again under the retry policy
+                    batch, cont = client.get(path, this_q, lambda b: decode_list(kind, b))
+                if nxt is not None and cont != ahead:
+                    nxt.cancel()  # the head lied (never seen): follow the decoded token instead
+                    nxt = None
                 items.extend(batch)
                 if on_page is not None:
                     on_page(len(batch))
-                if not cont:
+                if nxt is not None:
+                    body = nxt.result()
+                elif cont:
+                    q = {**q, "continue": cont}
+                    body = fetch(q)
+                else:
                     return items
-                q["continue"] = cont
         except Exception as exc:
             if http_status(exc) == 410 and restarts < 2:
                 restarts += 1
                 continue
             raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _scope_failure_is_fatal(exc: BaseException, kind: Kind) -> bool:

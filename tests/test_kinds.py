@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from kubediag.gather import list_paged
 from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object
 from kubediag.model import Kind
 
@@ -36,3 +38,47 @@ def test_last_page_and_empty_items() -> None:
 def test_object_gets_its_group_version() -> None:
     obj = decode_object(Kind.DEPLOYMENT, b'{"metadata":{"name":"web"}}')
     assert obj["apiVersion"] == "apps/v1" and obj["kind"] == "Deployment"
+
+
+# ---- list_paged: pages decoded as they arrive, the next one requested meanwhile ----------------------------
+class PagedServer:
+    """Answers LIST pages as bytes, like Client.get with a decoder; can cut one page once."""
+
+    def __init__(self, pages: int, cut: int | None = None) -> None:
+        self.pages = pages
+        self.cut = cut
+        self.calls: list[dict[str, str]] = []
+
+    def body(self, n: int) -> bytes:
+        meta = {"resourceVersion": "7"} | ({"continue": f"p{n + 1}"} if n + 1 < self.pages else {})
+        doc = {
+            "kind": "PodList",
+            "apiVersion": "v1",
+            "metadata": meta,
+            "items": [{"metadata": {"name": f"pod-{n}-{i}", "namespace": "shop"}} for i in range(3)],
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def get(self, path: str, query: Any, decode: Any) -> Any:
+        self.calls.append(dict(query))
+        n = int(query.get("continue", "p0")[1:])
+        body = self.body(n)
+        if self.cut == n:
+            self.cut = None
+            body = body[: len(body) // 2]  # a response cut halfway (the transport fault the retry covers)
+        return decode(body)
+
+
+def test_list_paged_reads_every_page_once_in_order() -> None:
+    server = PagedServer(pages=4)
+    items = list_paged(server, Kind.POD, "shop", page=3)  # type: ignore[arg-type]
+    assert [p["metadata"]["name"] for p in items] == [f"pod-{n}-{i}" for n in range(4) for i in range(3)]
+    assert [c.get("continue") for c in server.calls] == [None, "p1", "p2", "p3"]
+    assert all(c["limit"] == "3" for c in server.calls)
+
+
+def test_a_page_cut_halfway_is_fetched_again() -> None:
+    server = PagedServer(pages=3, cut=1)
+    items = list_paged(server, Kind.POD, "shop", page=3)  # type: ignore[arg-type]
+    assert len(items) == 9
+    assert [c.get("continue") for c in server.calls].count("p1") == 2

@@ -633,29 +633,12 @@ def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol
 
 
 # ---- remediation: policies as YAML ----------------------------------------------------------------------
-_VOLATILE_LABELS = frozenset(
-    {
-        "pod-template-hash",
-        "controller-revision-hash",
-        "pod-template-generation",
-        "statefulset.kubernetes.io/pod-name",
-        "apps.kubernetes.io/pod-index",
-        "controller-uid",
-        "job-name",
-        "batch.kubernetes.io/controller-uid",
-        "batch.kubernetes.io/job-name",
-        "batch.kubernetes.io/job-completion-index",
-    }
-)
-_IDENTITY_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app", "k8s-app", "name")
-
-
 def stable_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """Labels that identify a workload's pods (not one pod): identity labels when present, else all stable ones."""
-    ident = {k: str(labels[k]) for k in _IDENTITY_LABELS if k in labels}
-    if ident:
-        return ident
-    return {str(k): str(v) for k, v in sorted(labels.items()) if k not in _VOLATILE_LABELS}
+    """Labels that identify a workload's pods (not one pod, its revision or its node): identity labels when
+    present, else all labels but placement and instance ones (kubediag.remedy decides which)."""
+    from kubediag.remedy import safe_selector_labels
+
+    return safe_selector_labels(labels)
 
 
 def dns_label(*parts: str) -> str:

@@ -136,7 +136,9 @@ def dialled_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
     env_name = re.sub(r"[^A-Z0-9]", "_", name.upper())
     out: list[tuple[int, str]] = []
     for pod in data.pods:
-        if ns_of(pod) != namespace and not re.search(rf"{re.escape(name)}\.{re.escape(namespace)}\b", str(pod)):
+        if ns_of(pod) != namespace and not re.search(
+            rf"{re.escape(name)}\.{re.escape(namespace)}\b", str(pod)
+        ):
             continue
         where = f"pod {ns_of(pod)}/{name_of(pod)}"
         hosts: dict[str, str] = {}
@@ -203,7 +205,11 @@ def service_port_for(
     port (by number, else by name, else the only one declared)."""
     declared = template_ports(workload)
     numbers = [int(p["containerPort"]) for p in declared if isinstance(p.get("containerPort"), int)]
-    named = {str(p.get("name")): int(p["containerPort"]) for p in declared if p.get("name") and p.get("containerPort")}
+    named = {
+        str(p.get("name")): int(p["containerPort"])
+        for p in declared
+        if p.get("name") and p.get("containerPort")
+    }
     what = workload_ref or "the workload"
 
     def target_for(port: int | str) -> int | str | None:

@@ -43,6 +43,7 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
+from kubediag.remedy import placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip
 
@@ -219,7 +220,7 @@ def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
         ns_of(pod),
         name_of(pod),
         "metadata.labels",
-        format_map(labels_of(pod)),
+        format_map(without_placement(labels_of(pod))),
         f"selected by {', '.join(f'policy/{p}' for p in policies)}",
     )
 
@@ -745,7 +746,7 @@ def _anyone_fix(
             f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
         )
     for ref, r in sorted(reach.items()):
-        if r.fixed and not r.exists and ref.rule is not None and ref.peer is not None:
+        if r.fixed and not r.exists and ref.rule is not None and ref.peer is not None and not placement_keys(r.fixed):
             fixed = _corrected_selector(snap, ref, r.fixed)
             if fixed:
                 return (

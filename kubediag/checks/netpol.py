@@ -35,6 +35,7 @@ from kubediag.netpol import (
     ingress_decision,
     ip_block_empty,
     ip_block_matches,
+    isolating_policies,
     policy_manifest,
     resolve_port,
     rules_of,
@@ -225,6 +226,58 @@ def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
     )
 
 
+def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
+    """Read pods a new policy would isolate that no policy isolates today (they would lose all other traffic
+    in that direction: a new policy is only additive for pods that are already isolated)."""
+    ns = str(manifest["metadata"]["namespace"])
+    spec = manifest["spec"]
+    direction = EGRESS if "Egress" in spec.get("policyTypes", []) else INGRESS
+    policies = snap.data.networkpolicies_by_ns.get(ns, ())
+    sel = spec.get("podSelector") or {}
+    return [
+        p
+        for p in snap.data.pods_by_ns.get(ns, ())
+        if not is_terminal(p)
+        and selector_matches(sel, labels_of(p))
+        and not isolating_policies(policies, ns, labels_of(p), direction)
+    ]
+
+
+def _additive(
+    snap: Snapshot,
+    manifest: dict[str, Any],
+    isolating: Sequence[str],
+    narrower: Sequence[Mapping[str, str]] = (),
+) -> tuple[str, str]:
+    """(how to apply it, YAML) for a suggested allow policy that never isolates pods that are open today: the
+    policy as is, else with a narrower podSelector (identity labels only), else its rule added to the policy
+    that already isolates the subject."""
+    if not _newly_isolated(snap, manifest):
+        return "policies are additive; kubectl apply -f -", to_yaml(manifest)
+    for labels in narrower:
+        if labels and not placement_keys(labels):
+            candidate = {**manifest, "spec": {**manifest["spec"], "podSelector": {"matchLabels": dict(labels)}}}
+            if not _newly_isolated(snap, candidate):
+                return "policies are additive; kubectl apply -f -", to_yaml(candidate)
+    newly = _newly_isolated(snap, manifest)
+    ns = str(manifest["metadata"]["namespace"])
+    direction = EGRESS if "Egress" in manifest["spec"].get("policyTypes", []) else INGRESS
+    pol = _policy(snap, ns, isolating[0]) if isolating else None
+    if pol is None:
+        return (
+            f"kubectl apply -f -; CAUTION: it also isolates {_names(newly)} for {direction}, which no policy "
+            "isolates today: add its rule to an existing policy instead",
+            to_yaml(manifest),
+        )
+    spec: dict[str, Any] = dict(spec_of(pol))
+    spec[direction] = [*rules_of(pol, direction), *manifest["spec"][direction]]
+    return (
+        f"added as a rule of policy/{name_of(pol)}, which already isolates it: a new policy would also isolate "
+        f"{_names(newly)}, which no policy isolates today; kubectl apply -f -",
+        to_yaml(policy_manifest(pol, spec)),
+    )
+
+
 def _peer_labels(client_pod: Obj) -> tuple[dict[str, str], str]:
     """Labels for a podSelector that picks the client's workload, and a command when it has none."""
     labels = stable_labels(labels_of(client_pod))
@@ -408,9 +461,10 @@ def _ingress_fix(
             ports=ports,
             ip_block=f"{src.ip}/{128 if ':' in str(src.ip) else 32}",
         )
+        how, text = _additive(snap, manifest, blocked[0][2].isolating)
         return (
             f"The client uses the host network and arrives from its node's IP {src.ip}: admit that address "
-            f"(kubectl apply -f -; podSelector rules never match it):\n{to_yaml(manifest)}"
+            f"({how}; podSelector rules never match it):\n{text}"
         )
     labels, cmd = _peer_labels(client_pod)
     manifest = allow_policy(
@@ -422,9 +476,10 @@ def _ingress_fix(
         peer_namespace=ns_of(client_pod),
         ports=ports,
     )
+    how, text = _additive(snap, manifest, blocked[0][2].isolating)
     return (
         f"{cmd}Admit {src.name} on pod port {t.pod_port_text([pp for _, pp, _ in blocked])} with this policy "
-        f"(policies are additive; kubectl apply -f -):\n{to_yaml(manifest)}"
+        f"({how}):\n{text}"
     )
 
 
@@ -771,10 +826,11 @@ def _anyone_fix(
         }
     )
     hint = f" (pods in {snap.namespace} today: {'; '.join(seen[:3])})" if seen else ""
+    how, text = _additive(snap, manifest, adm.isolating)
     return (
         f"Admit the intended clients on pod port {t.pod_port_text(sorted({pp for _, pp in dead}))}: replace "
         f"app: CLIENT with the client pods' labels{hint} (add a namespaceSelector for another namespace), or run "
-        f"with --from NS/POD for the exact policy (kubectl apply -f -):\n{to_yaml(manifest)}"
+        f"with --from NS/POD for the exact policy ({how}):\n{text}"
     )
 
 
@@ -937,10 +993,10 @@ def _egress_blocked(
             peer_namespace=snap.namespace,
             ports=t.fix_ports([(b, pp) for b, pp, _ in blocked]),
         )
+        how, text = _additive(snap, manifest, d0.isolating)
         remediation = (
             f"{cmd}Allow {src.name}'s egress to the backends of {svc} on pod port "
-            f"{t.pod_port_text([pp for _, pp, _ in blocked])} (policies are additive; kubectl apply -f -):\n"
-            f"{to_yaml(manifest)}"
+            f"{t.pod_port_text([pp for _, pp, _ in blocked])} ({how}):\n{text}"
         )
     return egress_allowed.finding(sev, "; ".join(parts), remediation, evidence)
 
@@ -1111,11 +1167,14 @@ def _dns_blocked(
             peer_namespace=DNS_NAMESPACE,
             ports=dns_ports,
         )
-        fixes.append(
-            f"Allow DNS egress for the pods of {ns_of(client_pod)} (narrow podSelector to "
-            f"{format_map(stable_labels(labels_of(client_pod)))} to admit only this client; "
-            f"kubectl apply -f -):\n{to_yaml(manifest)}"
+        client_labels = stable_labels(labels_of(client_pod))
+        how, text = _additive(snap, manifest, eg0.isolating, [client_labels])
+        narrow = (
+            f"narrow podSelector to {format_map(client_labels)} to admit only this client; "
+            if client_labels and how.startswith("policies are additive") and "podSelector: {}" in text
+            else ""
         )
+        fixes.append(f"Allow DNS egress for the pods of {ns_of(client_pod)} ({narrow}{how}):\n{text}")
     if any(not ing.allowed for p in protos for _, _, ing in blocked[p]):
         manifest = allow_policy(
             name=dns_label(f"allow-dns-from-{ns_of(client_pod)}"),

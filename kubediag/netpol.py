@@ -324,7 +324,8 @@ def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) ->
     pod_ok = pod_sel is None or selector_matches(pod_sel, peer.labels)
     if not pod_ok and pod_sel is not None:
         reasons.append(
-            f"pod labels {_fmt_labels(peer.labels)} do not match podSelector {format_selector(pod_sel)}"
+            f"pod labels {_fmt_labels(_relevant(peer.labels, pod_sel))} do not match podSelector "
+            f"{format_selector(pod_sel)}"
         )
     if not reasons:  # unreachable while peer_matches and this agree
         return "does not match"
@@ -343,6 +344,17 @@ def namespace_only_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer
     return not selector_matches(ns_sel, peer.namespace_labels) and (
         pod_sel is None or selector_matches(pod_sel, peer.labels)
     )
+
+
+def _relevant(labels: Mapping[str, str], selector: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """The labels worth showing against a selector: placement and instance labels (node-copied topology,
+    pod-template-hash, ...) are noise unless the selector names them."""
+    from kubediag.remedy import is_placement_label
+
+    named = set((selector or {}).get("matchLabels") or {}) | {
+        str(e.get("key")) for e in (selector or {}).get("matchExpressions") or []
+    }
+    return {k: v for k, v in labels.items() if k in named or not is_placement_label(k)}
 
 
 def _fmt_labels(labels: Mapping[str, str]) -> str:

@@ -368,6 +368,10 @@ def gather_service(
     if not service and Kind.SERVICE in out.lists:
         lookalikes, missing_ns = _lookalikes(client, namespace, name)
     extra["service_lookups"] = _init_waits(client, namespace, name, matched)
+    if Kind.DEPLOYMENT not in out.lists and any(
+        not found and ns == namespace for (ns, _), found in extra["service_lookups"].items()
+    ):  # an init container waits for a Service that does not exist: a Deployment of that name to expose?
+        _fetch_kinds(client, {Kind.DEPLOYMENT: ns_list(Kind.DEPLOYMENT)}, namespace, [], out)
     if cross_ns_client and client_ref is not None:
         cns, cname = client_ref
         try:

@@ -417,3 +417,19 @@ def test_expose_uses_the_port_clients_dial(env: Mapping[str, str], dialled: int 
     fix = diagnose(snap).root_cause
     assert fix is not None and "--port=80 " not in fix.remediation
     assert f"--port={dialled or 27017}" in fix.remediation, fix.remediation
+
+
+@pytest.mark.xfail(
+    reason="KD203's distinguishing label lives in checks/selection.py (owned by the workloads branch): it must "
+    "skip placement labels (kubediag.remedy.is_placement_label); remove this marker once it does",
+    strict=False,
+)
+def test_overbroad_fix_never_adds_a_placement_label() -> None:
+    """Two workloads share app=web; their pods run in different zones. The distinguishing label of the first
+    workload is its own identity label, never the zone its pods happen to run in."""
+    objs = [
+        service("web", "shop", {"app": "web"}),
+        pod("web-7c9d-a", "shop", {"app": "web", "topology.kubernetes.io/zone": "zone-a", "pod-template-hash": "7c9d"}, owner="web-7c9d"),
+        pod("admin-5f6a-b", "shop", {"app": "web", "topology.kubernetes.io/zone": "zone-b", "pod-template-hash": "5f6a"}, owner="admin-5f6a"),
+    ]
+    assert_safe(Snapshot("shop", "web", build_data(objs)))

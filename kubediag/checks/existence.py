@@ -31,7 +31,9 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: shop}""",
     fix="""
-Create the Service (`kubectl -n shop expose deployment/web --port=80 --target-port=8080`), or call the
+Create the Service on the port its clients dial (`kubectl -n shop expose deployment/web --port=8080
+--target-port=8080` when they call `web:8080`; kubediag reads that port from client env, commands and Ingress
+backends, else takes the declared containerPort and says so), or call the
 Service by its namespace-qualified name (`web.other-namespace`) when it lives elsewhere.""",
 )
 def service_exists(snap: Snapshot) -> Iterator[Finding]:

@@ -181,8 +181,15 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
         if doc.get("kind") != "NetworkPolicy":
             continue
         pns = str((doc.get("metadata") or {}).get("namespace") or snap.namespace)
-        if any(_name(p) == _name(doc) and _ns(p) == pns for p in existing):
-            continue  # a corrected version of a policy that already exists
+        same = [p for p in existing if _name(p) == _name(doc) and _ns(p) == pns]
+        if same:  # a corrected version of a policy: it keeps selecting the same pods and keeps its rules
+            old_spec, new_spec = same[0].get("spec") or {}, doc.get("spec") or {}
+            kept = old_spec.get("podSelector") == new_spec.get("podSelector") and all(
+                len(new_spec.get(d) or []) >= len(old_spec.get(d) or []) for d in ("ingress", "egress")
+            )
+            if not kept and "corrected" not in text:
+                out.append(f"{f.check_id}: the suggested policy {_name(doc)} replaces the existing policy of that name")
+            continue
         sel = (doc.get("spec") or {}).get("podSelector") or {}
         for direction in (doc.get("spec") or {}).get("policyTypes") or []:
             d = direction.lower()
@@ -354,6 +361,29 @@ def test_networkpolicy_fix_never_selects_by_placement(case: tuple[str, list[dict
         words = " ".join([f.message, f.remediation, *(f"{e.observed} {e.expected}" for e in f.evidence)])
         noise = sorted({w for w in re.findall(r"[\w./-]+(?==)", words) if PLACEMENT.match(w)})
         assert not noise, (noise, words)
+
+
+def test_networkpolicy_fix_never_replaces_a_policy_of_the_same_name() -> None:
+    """An unrelated policy already called allow-dns exists: the DNS fix must not overwrite it."""
+    client = pod("client-1", "shop", {"app": "client"})
+    objs = [
+        service("web", "shop", {"app": "web"}),
+        *(web := [pod("web-1", "shop", {"app": "web"})]),
+        slice_for("web", "shop", web),
+        client,
+        deny("shop", "Egress"),
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-dns", "namespace": "shop"},
+            "spec": {"podSelector": {"matchLabels": {"app": "batch"}}, "policyTypes": ["Egress"],
+                     "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]},
+        },
+    ]
+    snap = Snapshot("shop", "web", build_data(objs), ClientRef("shop", "client-1"))
+    assert_safe(snap)
+    dns = next(f for f in diagnose(snap).findings if f.check_id == "KD603")
+    assert "name: allow-dns-2" in dns.remediation
 
 
 def test_networkpolicy_fix_does_not_isolate_other_pods() -> None:

@@ -252,6 +252,11 @@ def _additive(
     """(how to apply it, YAML) for a suggested allow policy that never isolates pods that are open today: the
     policy as is, else with a narrower podSelector (identity labels only), else its rule added to the policy
     that already isolates the subject."""
+    ns = str(manifest["metadata"]["namespace"])
+    taken = {name_of(p) for p in snap.data.networkpolicies_by_ns.get(ns, ())}
+    base = str(manifest["metadata"]["name"])
+    name = next(n for i in range(1, len(taken) + 2) if (n := base if i == 1 else f"{base[:60]}-{i}") not in taken)
+    manifest = {**manifest, "metadata": {**manifest["metadata"], "name": name}}  # never replace a policy
     if not _newly_isolated(snap, manifest):
         return "policies are additive; kubectl apply -f -", to_yaml(manifest)
     for labels in narrower:
@@ -260,7 +265,6 @@ def _additive(
             if not _newly_isolated(snap, candidate):
                 return "policies are additive; kubectl apply -f -", to_yaml(candidate)
     newly = _newly_isolated(snap, manifest)
-    ns = str(manifest["metadata"]["namespace"])
     direction = EGRESS if "Egress" in manifest["spec"].get("policyTypes", []) else INGRESS
     pol = _policy(snap, ns, isolating[0]) if isolating else None
     if pol is None:

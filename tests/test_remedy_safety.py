@@ -463,3 +463,49 @@ def test_overbroad_fix_never_adds_a_placement_label() -> None:
         pod("admin-5f6a-b", "shop", {"app": "web", "topology.kubernetes.io/zone": "zone-b", "pod-template-hash": "5f6a"}, owner="admin-5f6a"),
     ]
     assert_safe(Snapshot("shop", "web", build_data(objs)))
+
+
+# ---- property: any mix of identity, placement and other labels on clients and backends ---------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PLACEMENT_POOL = {k: v for d in NODE_COPIED + INSTANCE for k, v in d.items()}
+_IDENTITY_POOL = {"app": "client", "app.kubernetes.io/name": "client", "component": "ui", "k8s-app": "client"}
+_OTHER_POOL = {"team": "analytics", "role": "reporter", "version": "v2", "tier": "front"}
+
+
+def _subset(pool: Mapping[str, str]) -> st.SearchStrategy[dict[str, str]]:
+    return st.sets(st.sampled_from(sorted(pool))).map(lambda keys: {k: pool[k] for k in keys})
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    client_labels=st.tuples(_subset(_IDENTITY_POOL), _subset(_PLACEMENT_POOL), _subset(_OTHER_POOL)),
+    backend_extra=_subset(_PLACEMENT_POOL),
+    direction=st.sampled_from(["ingress", "egress", "both"]),
+    same_namespace=st.booleans(),
+    open_sibling=st.booleans(),
+)
+def test_property_networkpolicy_fixes_are_safe(
+    client_labels: tuple[dict[str, str], dict[str, str], dict[str, str]],
+    backend_extra: dict[str, str],
+    direction: str,
+    same_namespace: bool,
+    open_sibling: bool,
+) -> None:
+    cns = "shop" if same_namespace else "ops"
+    labels = {k: v for part in client_labels for k, v in part.items()}
+    backends = [pod("web-1", "shop", {"app": "web", **backend_extra}, owner="web-abc")]
+    objs: list[dict[str, Any]] = [
+        service("web", "shop", {"app": "web"}),
+        *backends,
+        slice_for("web", "shop", backends),
+        pod("client-1", cns, {**labels, "isolated": "yes"}),
+    ]
+    if open_sibling:  # a pod with the client's other labels that nothing isolates
+        objs.append(pod("sibling-1", cns, labels))
+    if direction in ("ingress", "both"):
+        objs.append(deny("shop", "Ingress", {"app": "web"}))
+    if direction in ("egress", "both"):
+        objs.append(deny(cns, "Egress", {"isolated": "yes"}))
+    assert_safe(Snapshot("shop", "web", build_data(objs), ClientRef(cns, "client-1")))

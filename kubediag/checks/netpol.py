@@ -250,35 +250,46 @@ def _additive(
     narrower: Sequence[Mapping[str, str]] = (),
 ) -> tuple[str, str]:
     """(how to apply it, YAML) for a suggested allow policy that never isolates pods that are open today: the
-    policy as is, else with a narrower podSelector (identity labels only), else its rule added to the policy
-    that already isolates the subject."""
+    policy as is, else with a narrower podSelector (identity labels only), else with the podSelector of the
+    policy that already isolates the subject. Never the name of an existing policy (apply would replace it)."""
     ns = str(manifest["metadata"]["namespace"])
     taken = {name_of(p) for p in snap.data.networkpolicies_by_ns.get(ns, ())}
     base = str(manifest["metadata"]["name"])
-    name = next(n for i in range(1, len(taken) + 2) if (n := base if i == 1 else f"{base[:60]}-{i}") not in taken)
+    name = next(
+        n for i in range(1, len(taken) + 2) if (n := base if i == 1 else f"{base[:60]}-{i}") not in taken
+    )
     manifest = {**manifest, "metadata": {**manifest["metadata"], "name": name}}  # never replace a policy
     if not _newly_isolated(snap, manifest):
         return "policies are additive; kubectl apply -f -", to_yaml(manifest)
     for labels in narrower:
         if labels and not placement_keys(labels):
-            candidate = {**manifest, "spec": {**manifest["spec"], "podSelector": {"matchLabels": dict(labels)}}}
+            candidate = {
+                **manifest,
+                "spec": {**manifest["spec"], "podSelector": {"matchLabels": dict(labels)}},
+            }
             if not _newly_isolated(snap, candidate):
                 return "policies are additive; kubectl apply -f -", to_yaml(candidate)
     newly = _newly_isolated(snap, manifest)
     direction = EGRESS if "Egress" in manifest["spec"].get("policyTypes", []) else INGRESS
-    pol = _policy(snap, ns, isolating[0]) if isolating else None
-    if pol is None:
-        return (
-            f"kubectl apply -f -; CAUTION: it also isolates {_names(newly)} for {direction}, which no policy "
-            "isolates today: add its rule to an existing policy instead",
-            to_yaml(manifest),
-        )
-    spec: dict[str, Any] = dict(spec_of(pol))
-    spec[direction] = [*rules_of(pol, direction), *manifest["spec"][direction]]
+    for pol_name in isolating:  # its podSelector picks only pods it already isolates: a new policy with the
+        pol = _policy(snap, ns, pol_name)  # same podSelector adds allowances and isolates nothing new
+        if pol is None:
+            continue
+        candidate = {
+            **manifest,
+            "spec": {**manifest["spec"], "podSelector": dict(spec_of(pol).get("podSelector") or {})},
+        }
+        if not _newly_isolated(snap, candidate):
+            return (
+                f"policies are additive; it selects the pods policy/{pol_name} selects, because a podSelector of "
+                f"{format_map(manifest['spec'].get('podSelector', {}).get('matchLabels') or {})} would also isolate "
+                f"{_names(newly)}, which no policy isolates today; kubectl apply -f -",
+                to_yaml(candidate),
+            )
     return (
-        f"added as a rule of policy/{name_of(pol)}, which already isolates it: a new policy would also isolate "
-        f"{_names(newly)}, which no policy isolates today; kubectl apply -f -",
-        to_yaml(policy_manifest(pol, spec)),
+        f"kubectl apply -f -; CAUTION: it also isolates {_names(newly)} for {direction}, which no policy isolates "
+        "today: narrow its podSelector to the pods that are already isolated",
+        to_yaml(manifest),
     )
 
 
@@ -805,7 +816,13 @@ def _anyone_fix(
             f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
         )
     for ref, r in sorted(reach.items()):
-        if r.fixed and not r.exists and ref.rule is not None and ref.peer is not None and not placement_keys(r.fixed):
+        if (
+            r.fixed
+            and not r.exists
+            and ref.rule is not None
+            and ref.peer is not None
+            and not placement_keys(r.fixed)
+        ):
             fixed = _corrected_selector(snap, ref, r.fixed)
             if fixed:
                 return (

@@ -6,7 +6,8 @@ A fix must never
   `apps.kubernetes.io/pod-index`, `batch.kubernetes.io/*`) in a suggested selector, policy or label patch;
 - change what another Service or workload receives: a suggested Service selector must not take pods another
   Service selects, unless they are pods of the Service's own workload (named like it); a suggested NetworkPolicy
-  must not newly isolate pods (policies are additive only for pods that are already isolated); a label patch
+  must not newly isolate pods (policies are additive only for pods that are already isolated; when the pods of
+  its namespace were not read, as for a `--from` client in another namespace, it must say to check); a label patch
   targets a workload the finding names;
 - offer a port nobody dials: `kubectl expose --port=N` uses a port that clients dial (env, commands, Ingress
   backends) or the workload declares, says where it came from, and is never a silent 80.
@@ -199,7 +200,7 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
                 if all(_labels(p).get(k) == v for k, v in (sel.get("matchLabels") or {}).items())
                 and not isolating_policies(existing, pns, _labels(p), d)
             ]
-            if newly:
+            if newly and "were not read, so check that every pod it selects is isolated" not in text:
                 out.append(
                     f"{f.check_id}: the suggested policy {_name(doc)} newly isolates {len(newly)} pod(s) for "
                     f"{d} ({_name(newly[0])}): everything else they {'receive' if d == 'ingress' else 'send'} "

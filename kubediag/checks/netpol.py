@@ -259,6 +259,12 @@ def _additive(
         n for i in range(1, len(taken) + 2) if (n := base if i == 1 else f"{base[:60]}-{i}") not in taken
     )
     manifest = {**manifest, "metadata": {**manifest["metadata"], "name": name}}  # never replace a policy
+    if ns not in _complete_namespaces(snap):  # only the client pod of that namespace was read
+        return (
+            f"policies are additive for pods that are already isolated; the pods of {ns} were not read, so check "
+            f"that every pod it selects is isolated for {'egress' if 'Egress' in manifest['spec'].get('policyTypes', []) else 'ingress'} today; kubectl apply -f -",
+            to_yaml(manifest),
+        )
     if not _newly_isolated(snap, manifest):
         return "policies are additive; kubectl apply -f -", to_yaml(manifest)
     for labels in narrower:

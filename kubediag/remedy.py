@@ -145,8 +145,8 @@ def dialled_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
         ports: dict[str, str] = {}
         for cname, text, c in _env_values(pod):
             for rx in (colon, spaced, flags):
-                for m in rx.finditer(text):
-                    out.append((int(m.group(1)), f"{where} container {cname} dials {m.group(0).strip()}"))
+                for m in rx.finditer(text):  # only host:port is shown (the text may carry credentials)
+                    out.append((int(m.group(1)), f"{where} container {cname} dials {name}:{m.group(1)}"))
             for e in c.get("env") or []:
                 key, value = str(e.get("name") or ""), e.get("value")
                 if not isinstance(value, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubediag.checks.base import check
-from kubediag.checks.pods import Scan, header, pod_evidence, quote, scan, workload_ref
+from kubediag.checks.pods import Scan, header, pod_evidence, scan, workload_ref
 from kubediag.initwait import InitHold, Waited, command_text, init_hold, waited_services
 from kubediag.model import Category, Evidence, Finding, Kind, Stage
 from kubediag.remedy import expose_command, service_port_for, workload_named
@@ -135,8 +135,8 @@ def pods_init_blocked(snap: Snapshot) -> Iterator[Finding]:
         w = unknown[0]
         parts.append(f"its command waits for {w.text} (could not check whether Service {w.name} exists)")
         fixes.append(f"kubectl -n {w.namespace} get service {w.name}; {logs}")
-    elif command:
-        parts.append(f"its command: {quote(command, 160)}")
+    elif command:  # not quoted: commands can carry credentials (URLs with passwords, -p flags)
+        parts.append("its command names no Service kubediag recognises; its log says what it waits for")
     if not fixes:
         fixes.append(
             f"{logs}   # what it waits for; then fix that dependency or init container {hold.name} of {ref}"

@@ -122,3 +122,27 @@ def test_forbidden_lookup_is_unknown_and_a_dead_transport_is_fatal() -> None:
     dead = Client({"shop/order-db": ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))})
     with pytest.raises(ClusterError):
         _init_waits(dead, "shop", "web", [running])  # type: ignore[arg-type]
+
+
+def test_service_exists_is_known_only_where_services_were_listed_or_looked_up() -> None:
+    from kubediag.snapshot import ClusterData
+
+    svc = {"metadata": {"name": "web", "namespace": "shop"}}
+    svc_mode = ClusterData(
+        objects={Kind.SERVICE: (svc,)},
+        read=frozenset({Kind.SERVICE}),
+        service_lookups={("shop", "db"): False, ("shop", "cache"): True},
+    )
+    assert svc_mode.service_exists("shop", "web") is True
+    assert svc_mode.service_exists("shop", "db") is False
+    assert svc_mode.service_exists("shop", "cache") is True
+    assert svc_mode.service_exists("shop", "other") is None  # svc reads one Service: absence is unknown
+    audit_all = ClusterData(objects={Kind.SERVICE: (svc,)}, read=frozenset({Kind.SERVICE}), services_complete=None)
+    assert audit_all.service_exists("ops", "db") is False
+    audit_some = ClusterData(
+        objects={Kind.SERVICE: (svc,)}, read=frozenset({Kind.SERVICE}), services_complete=frozenset({"shop"})
+    )
+    assert audit_some.service_exists("shop", "db") is False
+    assert audit_some.service_exists("ops", "db") is None
+    forbidden = ClusterData(services_complete=None)
+    assert forbidden.service_exists("shop", "db") is None

@@ -248,12 +248,22 @@ def write_pod_status(sc: Scenario, step: dict[str, Any], timeout: float = 90.0) 
         if len(pods) >= want:
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"scenario {sc.name}: {len(pods)} pods {selector}, want {want} to write status")
+            raise TimeoutError(
+                f"scenario {sc.name}: {len(pods)} pods {selector}, want {want} to write status"
+            )
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     for p in pods:
         kubectl(
-            "-n", sc.namespace, "patch", "pod", p["metadata"]["name"], "--subresource=status", "--type=merge", "-p", body
+            "-n",
+            sc.namespace,
+            "patch",
+            "pod",
+            p["metadata"]["name"],
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            body,
         )
 
 

@@ -111,7 +111,9 @@ class ClusterData:
             return True
         if (namespace, name) in self.service_lookups:
             return self.service_lookups[(namespace, name)]
-        if Kind.SERVICE in self.read and (self.services_complete is None or namespace in self.services_complete):
+        if Kind.SERVICE in self.read and (
+            self.services_complete is None or namespace in self.services_complete
+        ):
             return False
         return None
 

@@ -21,11 +21,17 @@ def cmd(*words: str) -> dict[str, Any]:
     ("container", "want"),
     [
         (cmd("sh", "-c", "until nslookup order-db; do sleep 2; done"), [("shop", "order-db", None)]),
-        (cmd("sh", "-c", "until nslookup db.shop.svc.cluster.local; do sleep 2; done"), [("shop", "db", None)]),
+        (
+            cmd("sh", "-c", "until nslookup db.shop.svc.cluster.local; do sleep 2; done"),
+            [("shop", "db", None)],
+        ),
         (cmd("wait-for", "order-db:5432", "--", "echo", "ok"), [("shop", "order-db", 5432)]),
         (cmd("sh", "-c", "until nc -z -w 2 redis 6379; do sleep 1; done"), [("shop", "redis", 6379)]),
         (cmd("sh", "-c", "until pg_isready -h pg.data -p 5432; do sleep 1; done"), [("data", "pg", 5432)]),
-        (cmd("sh", "-c", "until curl -fs http://config:8080/healthz; do sleep 1; done"), [("shop", "config", 8080)]),
+        (
+            cmd("sh", "-c", "until curl -fs http://config:8080/healthz; do sleep 1; done"),
+            [("shop", "config", 8080)],
+        ),
         (cmd("dockerize", "-wait", "tcp://mysql:3306", "-timeout", "60s"), [("shop", "mysql", 3306)]),
         # outside names and addresses are not Services
         (cmd("sh", "-c", "until nslookup example.com; do sleep 2; done"), []),
@@ -106,7 +112,11 @@ def test_lookups_only_for_held_pods_and_at_most_three() -> None:
     assert client.asked == []
     assert _init_waits(client, "shop", "web", [running]) == {("shop", "order-db"): False}  # type: ignore[arg-type]
     many = held_pod({"running": {}})
-    many["spec"]["initContainers"][1]["command"] = ["sh", "-c", "nslookup a; nslookup b; nslookup c; nslookup d"]
+    many["spec"]["initContainers"][1]["command"] = [
+        "sh",
+        "-c",
+        "nslookup a; nslookup b; nslookup c; nslookup d",
+    ]
     client = Client({"shop/b": {"metadata": {"name": "b"}}})
     assert _init_waits(client, "shop", "web", [many]) == {  # type: ignore[arg-type]
         ("shop", "a"): False,
@@ -137,7 +147,9 @@ def test_service_exists_is_known_only_where_services_were_listed_or_looked_up() 
     assert svc_mode.service_exists("shop", "db") is False
     assert svc_mode.service_exists("shop", "cache") is True
     assert svc_mode.service_exists("shop", "other") is None  # svc reads one Service: absence is unknown
-    audit_all = ClusterData(objects={Kind.SERVICE: (svc,)}, read=frozenset({Kind.SERVICE}), services_complete=None)
+    audit_all = ClusterData(
+        objects={Kind.SERVICE: (svc,)}, read=frozenset({Kind.SERVICE}), services_complete=None
+    )
     assert audit_all.service_exists("ops", "db") is False
     audit_some = ClusterData(
         objects={Kind.SERVICE: (svc,)}, read=frozenset({Kind.SERVICE}), services_complete=frozenset({"shop"})

@@ -100,7 +100,9 @@ def suggested_label_keys(f: Finding) -> set[str]:
         if isinstance(body, dict):
             tmpl = ((body.get("spec") or {}).get("template") or {}).get("metadata") or {}
             keys |= {k for k, v in (tmpl.get("labels") or {}).items() if v is not None}
-            keys |= {k for k, v in ((body.get("metadata") or {}).get("labels") or {}).items() if v is not None}
+            keys |= {
+                k for k, v in ((body.get("metadata") or {}).get("labels") or {}).items() if v is not None
+            }
         if isinstance(body, list):
             for op in body:
                 path = str(op.get("path", ""))
@@ -141,7 +143,9 @@ def _owner(pod: Mapping[str, Any]) -> str:
         return ""
     name = str(refs[0].get("name") or "")
     h = _labels(pod).get("pod-template-hash")
-    return name[: -len(h) - 1] if h and refs[0].get("kind") == "ReplicaSet" and name.endswith("-" + h) else name
+    return (
+        name[: -len(h) - 1] if h and refs[0].get("kind") == "ReplicaSet" and name.endswith("-" + h) else name
+    )
 
 
 def _own_workload(service: str, owner: str) -> bool:
@@ -161,7 +165,9 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
         if not sel:
             continue
         ns = snap.namespace
-        taken = [p for p in data.pods_by_ns.get(ns, ()) if all(_labels(p).get(k) == v for k, v in sel.items())]
+        taken = [
+            p for p in data.pods_by_ns.get(ns, ()) if all(_labels(p).get(k) == v for k, v in sel.items())
+        ]
         for other in data.services_by_ns.get(ns, ()):
             osel = (other.get("spec") or {}).get("selector") or {}
             if _name(other) == svc_name or not osel:
@@ -169,7 +175,8 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
             stolen = [
                 p
                 for p in taken
-                if all(_labels(p).get(k) == v for k, v in osel.items()) and not _own_workload(svc_name, _owner(p))
+                if all(_labels(p).get(k) == v for k, v in osel.items())
+                and not _own_workload(svc_name, _owner(p))
             ]
             if stolen:
                 out.append(
@@ -189,7 +196,9 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
                 len(new_spec.get(d) or []) >= len(old_spec.get(d) or []) for d in ("ingress", "egress")
             )
             if not kept and "corrected" not in text:
-                out.append(f"{f.check_id}: the suggested policy {_name(doc)} replaces the existing policy of that name")
+                out.append(
+                    f"{f.check_id}: the suggested policy {_name(doc)} replaces the existing policy of that name"
+                )
             continue
         sel = (doc.get("spec") or {}).get("podSelector") or {}
         for direction in (doc.get("spec") or {}).get("policyTypes") or []:
@@ -209,7 +218,11 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
     # a workload patch targets a workload the finding names
     named = f.message + " " + " ".join(f"{e.kind}/{e.name} {e.observed}" for e in f.evidence)
     for resource, name, _ in patches(text):
-        if resource in ("deployment", "statefulset", "daemonset", "replicaset") and name and name not in named:
+        if (
+            resource in ("deployment", "statefulset", "daemonset", "replicaset")
+            and name
+            and name not in named
+        ):
             out.append(f"{f.check_id}: the fix patches {resource}/{name}, which the finding does not name")
     # ports in kubectl expose: what clients dial or the workload declares, with the source said
     for m in re.finditer(r"kubectl[^\n]*\sexpose\s[^\n]*?--name=([\w.-]+)[^\n]*?--port=(\S+)([^\n]*)", text):
@@ -278,27 +291,48 @@ NODE_COPIED = [
 ]
 INSTANCE = [
     {"pod-template-hash": "5d8f9"},
-    {"controller-revision-hash": "web-6b7c", "statefulset.kubernetes.io/pod-name": "client-0",
-     "apps.kubernetes.io/pod-index": "0"},
+    {
+        "controller-revision-hash": "web-6b7c",
+        "statefulset.kubernetes.io/pod-name": "client-0",
+        "apps.kubernetes.io/pod-index": "0",
+    },
     {"batch.kubernetes.io/job-name": "nightly", "batch.kubernetes.io/controller-uid": "u-1"},
 ]
-IDENTITY = [{}, {"app": "frontend"}, {"app.kubernetes.io/name": "frontend", "app.kubernetes.io/component": "web"}]
+IDENTITY = [
+    {},
+    {"app": "frontend"},
+    {"app.kubernetes.io/name": "frontend", "app.kubernetes.io/component": "web"},
+]
 
 
-def pod(name: str, ns: str, labels: Mapping[str, str], port: int = 8080, owner: str = "", **spec: Any) -> dict[str, Any]:
+def pod(
+    name: str, ns: str, labels: Mapping[str, str], port: int = 8080, owner: str = "", **spec: Any
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": dict(labels)}
     if owner:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "controller": True, "uid": "u"}]
+        meta["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "controller": True, "uid": "u"}
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
-        "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "i", "ports": [{"name": "http", "containerPort": port}]}], **spec},
-        "status": {"phase": "Running", "podIP": f"10.244.0.{zlib.crc32(name.encode()) % 200 + 2}", "conditions": [{"type": "Ready", "status": "True"}]},
+        "spec": {
+            "nodeName": "node-a",
+            "containers": [{"name": "c", "image": "i", "ports": [{"name": "http", "containerPort": port}]}],
+            **spec,
+        },
+        "status": {
+            "phase": "Running",
+            "podIP": f"10.244.0.{zlib.crc32(name.encode()) % 200 + 2}",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
     }
 
 
-def service(name: str, ns: str, selector: Mapping[str, str], port: int = 80, target: int | str = "http") -> dict[str, Any]:
+def service(
+    name: str, ns: str, selector: Mapping[str, str], port: int = 80, target: int | str = "http"
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -330,7 +364,10 @@ def deny(ns: str, direction: str, selector: Mapping[str, str] | None = None) -> 
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": f"deny-{direction}", "namespace": ns},
-        "spec": {"podSelector": {"matchLabels": dict(selector)} if selector else {}, "policyTypes": [direction.capitalize()]},
+        "spec": {
+            "podSelector": {"matchLabels": dict(selector)} if selector else {},
+            "policyTypes": [direction.capitalize()],
+        },
     }
 
 
@@ -338,7 +375,14 @@ def netpol_cases() -> Iterator[tuple[str, list[dict[str, Any]], str]]:
     for i, ident in enumerate(IDENTITY):
         for j, extra in enumerate(NODE_COPIED + INSTANCE):
             client_labels = {**ident, **extra}
-            backends = [pod("web-1", "shop", {"app": "web", **NODE_COPIED[0], "pod-template-hash": "abc"}, owner="web-abc")]
+            backends = [
+                pod(
+                    "web-1",
+                    "shop",
+                    {"app": "web", **NODE_COPIED[0], "pod-template-hash": "abc"},
+                    owner="web-abc",
+                )
+            ]
             client = pod("client-1", "ops", client_labels)
             for direction in ("ingress", "egress"):
                 objs: list[dict[str, Any]] = [
@@ -377,8 +421,11 @@ def test_networkpolicy_fix_never_replaces_a_policy_of_the_same_name() -> None:
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": {"name": "allow-dns", "namespace": "shop"},
-            "spec": {"podSelector": {"matchLabels": {"app": "batch"}}, "policyTypes": ["Egress"],
-                     "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "batch"}},
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}],
+            },
         },
     ]
     snap = Snapshot("shop", "web", build_data(objs), ClientRef("shop", "client-1"))
@@ -395,7 +442,10 @@ def test_networkpolicy_fix_does_not_isolate_other_pods() -> None:
         service("web", "shop", {"app": "web"}),
         web1,
         slice_for("web", "shop", [web1]),
-        {**pod("web-2", "shop", {"app": "web", "tier": "b"}), "status": {"phase": "Running", "podIP": "10.244.0.99"}},
+        {
+            **pod("web-2", "shop", {"app": "web", "tier": "b"}),
+            "status": {"phase": "Running", "podIP": "10.244.0.99"},
+        },
         pod("client-1", "ops", {"app": "client"}),
         deny("shop", "Ingress", {"tier": "a"}),
     ]
@@ -413,8 +463,18 @@ def test_near_miss_never_repoints_at_another_services_pods() -> None:
     objs = [
         service("backend-v1", "default", {"app": "backend", "version": "v1"}),
         service("backend-v2", "default", {"app": "backend", "version": "v2"}),
-        pod("backend-v1-7c9d-aaaaa", "default", {"app": "backend", "pod-template-hash": "7c9d"}, owner="backend-v1-7c9d"),
-        pod("backend-v2-5f6a-bbbbb", "default", {"app": "backend", "version": "v2", "pod-template-hash": "5f6a"}, owner="backend-v2-5f6a"),
+        pod(
+            "backend-v1-7c9d-aaaaa",
+            "default",
+            {"app": "backend", "pod-template-hash": "7c9d"},
+            owner="backend-v1-7c9d",
+        ),
+        pod(
+            "backend-v2-5f6a-bbbbb",
+            "default",
+            {"app": "backend", "version": "v2", "pod-template-hash": "5f6a"},
+            owner="backend-v2-5f6a",
+        ),
     ]
     assert_safe(Snapshot("default", "backend-v1", build_data(objs)))
 
@@ -437,7 +497,9 @@ def test_expose_uses_the_port_clients_dial(env: Mapping[str, str], dialled: int 
             "selector": {"matchLabels": {"io.kompose.service": "mongodb-rate"}},
             "template": {
                 "metadata": {"labels": {"io.kompose.service": "mongodb-rate"}},
-                "spec": {"containers": [{"name": "mongo", "image": "mongo", "ports": [{"containerPort": 27017}]}]},
+                "spec": {
+                    "containers": [{"name": "mongo", "image": "mongo", "ports": [{"containerPort": 27017}]}]
+                },
             },
         },
     }
@@ -460,8 +522,18 @@ def test_overbroad_fix_never_adds_a_placement_label() -> None:
     workload is its own identity label, never the zone its pods happen to run in."""
     objs = [
         service("web", "shop", {"app": "web"}),
-        pod("web-7c9d-a", "shop", {"app": "web", "topology.kubernetes.io/zone": "zone-a", "pod-template-hash": "7c9d"}, owner="web-7c9d"),
-        pod("admin-5f6a-b", "shop", {"app": "web", "topology.kubernetes.io/zone": "zone-b", "pod-template-hash": "5f6a"}, owner="admin-5f6a"),
+        pod(
+            "web-7c9d-a",
+            "shop",
+            {"app": "web", "topology.kubernetes.io/zone": "zone-a", "pod-template-hash": "7c9d"},
+            owner="web-7c9d",
+        ),
+        pod(
+            "admin-5f6a-b",
+            "shop",
+            {"app": "web", "topology.kubernetes.io/zone": "zone-b", "pod-template-hash": "5f6a"},
+            owner="admin-5f6a",
+        ),
     ]
     assert_safe(Snapshot("shop", "web", build_data(objs)))
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubediag.initwait import init_hold
 from kubediag.labels import expression_matches, labels_of
 from kubediag.model import Category, Obj
 from kubediag.snapshot import meta, name_of
@@ -186,8 +187,6 @@ def pod_problem(pod: Obj) -> PodProblem | None:
 def _init_problem(pod: Obj) -> PodProblem | None:
     """A pod held in a regular init container (its app containers never started: not a readiness matter).
     An init container merely waiting on a pod without an IP is a sandbox problem (no IP), not the hold."""
-    from kubediag.initwait import init_hold
-
     hold = init_hold(pod)
     if hold is None or (not pod_ip(pod) and hold.state.startswith(("waiting", "not started"))):
         return None

@@ -16,8 +16,12 @@ scenario.yaml:
     - [wait-for, SELECTOR, COUNT]   pods ready (shorthand)
     - {wait: CONDITION}      any wait condition (below)
     - {apply: FILE}          apply another manifest of the scenario directory (`${NS}` substituted)
+    - {pod_status: SELECTOR, patch: FILE, count: N}
+                             write the status of the N pods matching SELECTOR (once they exist) through the
+                             status subresource, as a kubelet would: FILE is a merge patch (YAML, `${NS}`
+                             substituted); for pods labelled `kubediag.io/simulate: manual`, which KWOK leaves alone
   wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
-  expect: {status, root_cause, exit_code, categories, not_categories, mentions}
+  expect: {status, root_cause, exit_code, categories, not_categories, mentions, not_mentions}
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -217,6 +221,8 @@ def _run_step(sc: Scenario, step: Step) -> None:
     if isinstance(step, dict):
         if "wait" in step:
             wait_for(sc, step["wait"])
+        elif "pod_status" in step:
+            write_pod_status(sc, step)
         elif "apply" in step:
             text = (sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace)
             kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_in_namespace(sc, _docs(sc, text))))
@@ -229,6 +235,36 @@ def _run_step(sc: Scenario, step: Step) -> None:
         kubectl(*step)
     else:
         kubectl("-n", sc.namespace, *step)
+
+
+def write_pod_status(sc: Scenario, step: dict[str, Any], timeout: float = 90.0) -> None:
+    """Wait until `count` pods match the selector, then merge-patch each one's status (status subresource)."""
+    selector, want = step["pod_status"], int(step.get("count", 1))
+    body = json.dumps(yaml.safe_load((sc.path / step["patch"]).read_text().replace("${NS}", sc.namespace)))
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        pods = _pods(sc.namespace, selector)
+        if len(pods) >= want:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"scenario {sc.name}: {len(pods)} pods {selector}, want {want} to write status"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+    for p in pods:
+        kubectl(
+            "-n",
+            sc.namespace,
+            "patch",
+            "pod",
+            p["metadata"]["name"],
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            body,
+        )
 
 
 def run_steps(sc: Scenario) -> None:
@@ -266,6 +302,8 @@ def _pod_state(p: dict[str, Any]) -> set[str]:
             states.add("config-error")
     if "running" in states and "ready" not in states and not states & {"crashloop"}:
         states.add("not-ready")
+    if conds.get("Initialized", {}).get("status") == "False" and st.get("initContainerStatuses"):
+        states.add("initializing")
     if conds.get("PodScheduled", {}).get("status") == "True" and not st.get("podIP"):
         states.add("no-ip")
     return states
@@ -298,7 +336,7 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
     """Poll a real condition until it holds (bounded); never a fixed sleep.
 
     Forms:  {pods: SELECTOR, state: ready|not-ready|crashloop|image-pull|config-error|unschedulable|no-ip|
-                  terminating|running|has-ip, count: N, namespace: NS}   (at least N pods in that state)
+                  terminating|running|has-ip|initializing, count: N, namespace: NS}   (at least N pods in that state)
             {pods: SELECTOR, state: gone}        (no pod matches any more)
             {endpoints: SERVICE, ready: N}       (exactly N ready endpoints in the Service's EndpointSlices)
             {slices: SERVICE, count: N}          (at least N EndpointSlices exist for the Service)

@@ -367,6 +367,11 @@ def gather_service(
             foreign = []  # only a hint; never a reason to fail
     if not service and Kind.SERVICE in out.lists:
         lookalikes, missing_ns = _lookalikes(client, namespace, name)
+    extra["service_lookups"] = _init_waits(client, namespace, name, matched)
+    if Kind.DEPLOYMENT not in out.lists and any(
+        not found and ns == namespace for (ns, _), found in extra["service_lookups"].items()
+    ):  # an init container waits for a Service that does not exist: a Deployment of that name to expose?
+        _fetch_kinds(client, {Kind.DEPLOYMENT: ns_list(Kind.DEPLOYMENT)}, namespace, [], out)
     if cross_ns_client and client_ref is not None:
         cns, cname = client_ref
         try:
@@ -444,6 +449,31 @@ REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 ScopeProgress = Callable[[Kind, int], None]
 
 
+def _init_waits(client: Client, namespace: str, name: str, pods: Iterable[Obj]) -> dict[tuple[str, str], bool]:
+    """Only when selected pods are held in an init container: GET the (at most 3) Services its command waits
+    for, to tell a missing dependency from a slow one. Forbidden or failing lookups stay unknown."""
+    from kubediag.initwait import init_hold, waited_services
+
+    wanted: dict[tuple[str, str], None] = {}
+    for pod in pods:
+        hold = init_hold(pod)
+        if hold is not None:
+            for w in waited_services(hold.container, namespace, {namespace}):
+                if (w.namespace, w.name) != (namespace, name):
+                    wanted[(w.namespace, w.name)] = None
+    found: dict[tuple[str, str], bool] = {}
+    for ns, svc in list(wanted)[:3]:
+        try:
+            client.get_object(Kind.SERVICE, ns, svc)
+            found[(ns, svc)] = True
+        except Exception as exc:
+            if http_status(exc) == 404:
+                found[(ns, svc)] = False
+            elif http_status(exc) is None:  # transport dead or the deadline passed
+                raise ClusterError(describe_failure(exc, client.server)) from exc
+    return found
+
+
 def gather_scope(
     client: Client,
     namespaces: Iterable[str] | None,
@@ -501,6 +531,8 @@ def gather_scope(
         read=read,
         unavailable=unavailable,
         server=client.server,
+        # every Service of the scope was listed (not only those a label selector picks): absence is known
+        services_complete=(None if scoped is None else frozenset(scoped)) if not label_selector else frozenset(),
     )
 
 

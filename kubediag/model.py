@@ -92,6 +92,7 @@ class Category(enum.StrEnum):
     STATEFULSET_SERVICE_MISMATCH = "statefulset-service-mismatch"
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
+    PODS_INIT_BLOCKED = "pods-init-blocked"
 
 
 class Kind(enum.StrEnum):

@@ -324,7 +324,8 @@ def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) ->
     pod_ok = pod_sel is None or selector_matches(pod_sel, peer.labels)
     if not pod_ok and pod_sel is not None:
         reasons.append(
-            f"pod labels {_fmt_labels(peer.labels)} do not match podSelector {format_selector(pod_sel)}"
+            f"pod labels {_fmt_labels(_relevant(peer.labels, pod_sel))} do not match podSelector "
+            f"{format_selector(pod_sel)}"
         )
     if not reasons:  # unreachable while peer_matches and this agree
         return "does not match"
@@ -343,6 +344,17 @@ def namespace_only_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer
     return not selector_matches(ns_sel, peer.namespace_labels) and (
         pod_sel is None or selector_matches(pod_sel, peer.labels)
     )
+
+
+def _relevant(labels: Mapping[str, str], selector: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """The labels worth showing against a selector: placement and instance labels (node-copied topology,
+    pod-template-hash, ...) are noise unless the selector names them."""
+    from kubediag.remedy import is_placement_label
+
+    named = set((selector or {}).get("matchLabels") or {}) | {
+        str(e.get("key")) for e in (selector or {}).get("matchExpressions") or []
+    }
+    return {k: v for k, v in labels.items() if k in named or not is_placement_label(k)}
 
 
 def _fmt_labels(labels: Mapping[str, str]) -> str:
@@ -633,29 +645,12 @@ def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol
 
 
 # ---- remediation: policies as YAML ----------------------------------------------------------------------
-_VOLATILE_LABELS = frozenset(
-    {
-        "pod-template-hash",
-        "controller-revision-hash",
-        "pod-template-generation",
-        "statefulset.kubernetes.io/pod-name",
-        "apps.kubernetes.io/pod-index",
-        "controller-uid",
-        "job-name",
-        "batch.kubernetes.io/controller-uid",
-        "batch.kubernetes.io/job-name",
-        "batch.kubernetes.io/job-completion-index",
-    }
-)
-_IDENTITY_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app", "k8s-app", "name")
-
-
 def stable_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    """Labels that identify a workload's pods (not one pod): identity labels when present, else all stable ones."""
-    ident = {k: str(labels[k]) for k in _IDENTITY_LABELS if k in labels}
-    if ident:
-        return ident
-    return {str(k): str(v) for k, v in sorted(labels.items()) if k not in _VOLATILE_LABELS}
+    """Labels that identify a workload's pods (not one pod, its revision or its node): identity labels when
+    present, else all labels but placement and instance ones (kubediag.remedy decides which)."""
+    from kubediag.remedy import safe_selector_labels
+
+    return safe_selector_labels(labels)
 
 
 def dns_label(*parts: str) -> str:

@@ -48,6 +48,10 @@ class ClusterData:
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
     server: str = ""
+    # Services looked up by name beyond the target (svc: those an init container waits for): found or not.
+    service_lookups: Mapping[tuple[str, str], bool] = field(default_factory=dict)
+    # namespaces whose Services were all listed (audit without a label selector); None = every namespace
+    services_complete: frozenset[str] | None = frozenset()
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -100,6 +104,18 @@ class ClusterData:
                 out[o.metadata.namespace if hasattr(o, "metadata") else ns_of(o)].append(o)
             self.memo[key] = {k: tuple(v) for k, v in out.items()}
         return self.memo[key]  # type: ignore[no-any-return]
+
+    def service_exists(self, namespace: str, name: str) -> bool | None:
+        """Whether Service namespace/name exists: True, False, or None when kubediag did not read it."""
+        if (namespace, name) in self.services_by_key:
+            return True
+        if (namespace, name) in self.service_lookups:
+            return self.service_lookups[(namespace, name)]
+        if Kind.SERVICE in self.read and (
+            self.services_complete is None or namespace in self.services_complete
+        ):
+            return False
+        return None
 
     # ---- availability -------------------------------------------------------------------------------
     def missing(self, kind: Kind) -> Unavailable | None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubediag.initwait import init_hold
 from kubediag.labels import expression_matches, labels_of
 from kubediag.model import Category, Obj
 from kubediag.snapshot import meta, name_of
@@ -153,6 +154,8 @@ def pod_problem(pod: Obj) -> PodProblem | None:
                 detail,
                 f"status.{key}[{cs.get('name')}].lastState.terminated",
             )
+    if (held := _init_problem(pod)) is not None:
+        return held
     if not pod_ip(pod):
         return PodProblem(
             Category.PODS_NO_IP, "NoPodIP", "scheduled but has no IP (sandbox/CNI not ready)", "status.podIP"
@@ -179,6 +182,20 @@ def pod_problem(pod: Obj) -> PodProblem | None:
             detail += "; readiness probe " + "; ".join(probes)
         return PodProblem(Category.PODS_NOT_READY, reason, detail, "status.conditions[Ready]")
     return None
+
+
+def _init_problem(pod: Obj) -> PodProblem | None:
+    """A pod held in a regular init container (its app containers never started: not a readiness matter).
+    An init container merely waiting on a pod without an IP is a sandbox problem (no IP), not the hold."""
+    hold = init_hold(pod)
+    if hold is None or (not pod_ip(pod) and hold.state.startswith(("waiting", "not started"))):
+        return None
+    return PodProblem(
+        Category.PODS_INIT_BLOCKED,
+        hold.reason,
+        hold.describe(),
+        f"status.initContainerStatuses[{hold.name}]",
+    )
 
 
 def _describe_probe(probe: Mapping[str, Any] | None) -> str:

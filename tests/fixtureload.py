@@ -56,6 +56,10 @@ def load_fixture(path: Path) -> Fixture:
         extra["lookalike_services"] = tuple(doc["lookalike_services"])
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
+    if doc.get("service_lookups"):  # Services looked up by name: {"ns/name": true|false}
+        extra["service_lookups"] = {
+            tuple(k.split("/", 1)): bool(v) for k, v in doc["service_lookups"].items()
+        }
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     return Fixture(
         path,

@@ -5,6 +5,7 @@ from kubediag.checks import (  # noqa: F401
     endpoints,
     existence,
     exposure,
+    initpods,
     netpol,
     pods,
     ports,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.remedy import expose_command
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
 
@@ -30,7 +31,9 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: shop}""",
     fix="""
-Create the Service (`kubectl -n shop expose deployment/web --port=80 --target-port=8080`), or call the
+Create the Service on the port its clients dial (`kubectl -n shop expose deployment/web --port=8080
+--target-port=8080` when they call `web:8080`; kubediag reads that port from client env, commands and Ingress
+backends, else takes the declared containerPort and says so), or call the
 Service by its namespace-qualified name (`web.other-namespace`) when it lives elsewhere.""",
 )
 def service_exists(snap: Snapshot) -> Iterator[Finding]:
@@ -69,17 +72,8 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     remediation = f"kubectl -n {snap.namespace} get services   # find the right name"
     if deploys:
         d = deploys[0]
-        ports = [
-            p
-            for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-            for p in c.get("ports") or []
-        ]
-        target = ports[0].get("containerPort") if ports else 80
         hints.append(f"deployment/{name_of(d)} exists but no Service exposes it")
-        remediation = (
-            f"kubectl -n {snap.namespace} expose deployment/{name_of(d)} --name={snap.name} "
-            f"--port=80 --target-port={target}"
-        )
+        remediation = expose_command(data, snap.namespace, snap.name, d, f"deployment/{name_of(d)}")
         evidence.append(
             Evidence(
                 "Deployment",

@@ -35,6 +35,7 @@ from kubediag.netpol import (
     ingress_decision,
     ip_block_empty,
     ip_block_matches,
+    isolating_policies,
     policy_manifest,
     resolve_port,
     rules_of,
@@ -43,6 +44,7 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
+from kubediag.remedy import placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip
 
@@ -219,8 +221,81 @@ def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
         ns_of(pod),
         name_of(pod),
         "metadata.labels",
-        format_map(labels_of(pod)),
+        format_map(without_placement(labels_of(pod))),
         f"selected by {', '.join(f'policy/{p}' for p in policies)}",
+    )
+
+
+def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
+    """Read pods a new policy would isolate that no policy isolates today (they would lose all other traffic
+    in that direction: a new policy is only additive for pods that are already isolated)."""
+    ns = str(manifest["metadata"]["namespace"])
+    spec = manifest["spec"]
+    direction = EGRESS if "Egress" in spec.get("policyTypes", []) else INGRESS
+    policies = snap.data.networkpolicies_by_ns.get(ns, ())
+    sel = spec.get("podSelector") or {}
+    return [
+        p
+        for p in snap.data.pods_by_ns.get(ns, ())
+        if not is_terminal(p)
+        and selector_matches(sel, labels_of(p))
+        and not isolating_policies(policies, ns, labels_of(p), direction)
+    ]
+
+
+def _additive(
+    snap: Snapshot,
+    manifest: dict[str, Any],
+    isolating: Sequence[str],
+    narrower: Sequence[Mapping[str, str]] = (),
+) -> tuple[str, str]:
+    """(how to apply it, YAML) for a suggested allow policy that never isolates pods that are open today: the
+    policy as is, else with a narrower podSelector (identity labels only), else with the podSelector of the
+    policy that already isolates the subject. Never the name of an existing policy (apply would replace it)."""
+    ns = str(manifest["metadata"]["namespace"])
+    taken = {name_of(p) for p in snap.data.networkpolicies_by_ns.get(ns, ())}
+    base = str(manifest["metadata"]["name"])
+    name = next(
+        n for i in range(1, len(taken) + 2) if (n := base if i == 1 else f"{base[:60]}-{i}") not in taken
+    )
+    manifest = {**manifest, "metadata": {**manifest["metadata"], "name": name}}  # never replace a policy
+    if ns not in _complete_namespaces(snap):  # only the client pod of that namespace was read
+        return (
+            f"policies are additive for pods that are already isolated; the pods of {ns} were not read, so check "
+            f"that every pod it selects is isolated for {'egress' if 'Egress' in manifest['spec'].get('policyTypes', []) else 'ingress'} today; kubectl apply -f -",
+            to_yaml(manifest),
+        )
+    if not _newly_isolated(snap, manifest):
+        return "policies are additive; kubectl apply -f -", to_yaml(manifest)
+    for labels in narrower:
+        if labels and not placement_keys(labels):
+            candidate = {
+                **manifest,
+                "spec": {**manifest["spec"], "podSelector": {"matchLabels": dict(labels)}},
+            }
+            if not _newly_isolated(snap, candidate):
+                return "policies are additive; kubectl apply -f -", to_yaml(candidate)
+    newly = _newly_isolated(snap, manifest)
+    direction = EGRESS if "Egress" in manifest["spec"].get("policyTypes", []) else INGRESS
+    for pol_name in isolating:  # its podSelector picks only pods it already isolates: a new policy with the
+        pol = _policy(snap, ns, pol_name)  # same podSelector adds allowances and isolates nothing new
+        if pol is None:
+            continue
+        candidate = {
+            **manifest,
+            "spec": {**manifest["spec"], "podSelector": dict(spec_of(pol).get("podSelector") or {})},
+        }
+        if not _newly_isolated(snap, candidate):
+            return (
+                f"policies are additive; it selects the pods policy/{pol_name} selects, because a podSelector of "
+                f"{format_map(manifest['spec'].get('podSelector', {}).get('matchLabels') or {})} would also isolate "
+                f"{_names(newly)}, which no policy isolates today; kubectl apply -f -",
+                to_yaml(candidate),
+            )
+    return (
+        f"kubectl apply -f -; CAUTION: it also isolates {_names(newly)} for {direction}, which no policy isolates "
+        "today: narrow its podSelector to the pods that are already isolated",
+        to_yaml(manifest),
     )
 
 
@@ -407,9 +482,10 @@ def _ingress_fix(
             ports=ports,
             ip_block=f"{src.ip}/{128 if ':' in str(src.ip) else 32}",
         )
+        how, text = _additive(snap, manifest, blocked[0][2].isolating)
         return (
             f"The client uses the host network and arrives from its node's IP {src.ip}: admit that address "
-            f"(kubectl apply -f -; podSelector rules never match it):\n{to_yaml(manifest)}"
+            f"({how}; podSelector rules never match it):\n{text}"
         )
     labels, cmd = _peer_labels(client_pod)
     manifest = allow_policy(
@@ -421,9 +497,10 @@ def _ingress_fix(
         peer_namespace=ns_of(client_pod),
         ports=ports,
     )
+    how, text = _additive(snap, manifest, blocked[0][2].isolating)
     return (
         f"{cmd}Admit {src.name} on pod port {t.pod_port_text([pp for _, pp, _ in blocked])} with this policy "
-        f"(policies are additive; kubectl apply -f -):\n{to_yaml(manifest)}"
+        f"({how}):\n{text}"
     )
 
 
@@ -745,7 +822,13 @@ def _anyone_fix(
             f"policy/{sp_rules[0].policy} (kubectl apply -f -):\n{corrected}"
         )
     for ref, r in sorted(reach.items()):
-        if r.fixed and not r.exists and ref.rule is not None and ref.peer is not None:
+        if (
+            r.fixed
+            and not r.exists
+            and ref.rule is not None
+            and ref.peer is not None
+            and not placement_keys(r.fixed)
+        ):
             fixed = _corrected_selector(snap, ref, r.fixed)
             if fixed:
                 return (
@@ -770,10 +853,11 @@ def _anyone_fix(
         }
     )
     hint = f" (pods in {snap.namespace} today: {'; '.join(seen[:3])})" if seen else ""
+    how, text = _additive(snap, manifest, adm.isolating)
     return (
         f"Admit the intended clients on pod port {t.pod_port_text(sorted({pp for _, pp in dead}))}: replace "
         f"app: CLIENT with the client pods' labels{hint} (add a namespaceSelector for another namespace), or run "
-        f"with --from NS/POD for the exact policy (kubectl apply -f -):\n{to_yaml(manifest)}"
+        f"with --from NS/POD for the exact policy ({how}):\n{text}"
     )
 
 
@@ -936,10 +1020,10 @@ def _egress_blocked(
             peer_namespace=snap.namespace,
             ports=t.fix_ports([(b, pp) for b, pp, _ in blocked]),
         )
+        how, text = _additive(snap, manifest, d0.isolating)
         remediation = (
             f"{cmd}Allow {src.name}'s egress to the backends of {svc} on pod port "
-            f"{t.pod_port_text([pp for _, pp, _ in blocked])} (policies are additive; kubectl apply -f -):\n"
-            f"{to_yaml(manifest)}"
+            f"{t.pod_port_text([pp for _, pp, _ in blocked])} ({how}):\n{text}"
         )
     return egress_allowed.finding(sev, "; ".join(parts), remediation, evidence)
 
@@ -1110,11 +1194,14 @@ def _dns_blocked(
             peer_namespace=DNS_NAMESPACE,
             ports=dns_ports,
         )
-        fixes.append(
-            f"Allow DNS egress for the pods of {ns_of(client_pod)} (narrow podSelector to "
-            f"{format_map(stable_labels(labels_of(client_pod)))} to admit only this client; "
-            f"kubectl apply -f -):\n{to_yaml(manifest)}"
+        client_labels = stable_labels(labels_of(client_pod))
+        how, text = _additive(snap, manifest, eg0.isolating, [client_labels])
+        narrow = (
+            f"narrow podSelector to {format_map(client_labels)} to admit only this client; "
+            if client_labels and how.startswith("policies are additive") and "podSelector: {}" in text
+            else ""
         )
+        fixes.append(f"Allow DNS egress for the pods of {ns_of(client_pod)} ({narrow}{how}):\n{text}")
     if any(not ing.allowed for p in protos for _, _, ing in blocked[p]):
         manifest = allow_policy(
             name=dns_label(f"allow-dns-from-{ns_of(client_pod)}"),

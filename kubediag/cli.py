@@ -51,7 +51,7 @@ class UsageError(Exception):
 
 
 def _err(message: str) -> None:
-    from kubediag.report import sanitize
+    from kubediag.render.common import sanitize
 
     sys.stderr.write(f"kubediag: {sanitize(message)}\n")
 
@@ -229,7 +229,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
-    from kubediag import report as rpt
+    from kubediag.render import json as render_json
+    from kubediag.render import markdown, text
 
     if mask:
         from kubediag.mask import Masker
@@ -237,18 +238,18 @@ def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
         masker = Masker.from_data(snap.data)
         report = masker.report(report)
     if output is Output.json:
-        sys.stdout.write(rpt.to_json(report) + "\n")
+        sys.stdout.write(render_json.report(report) + "\n")
     elif output is Output.markdown:
-        sys.stdout.write(rpt.to_markdown(report))
+        sys.stdout.write(markdown.report(report))
     else:
-        rpt.render_text(report, _stdout_console())
+        text.report(report, _stdout_console())
 
 
 @app.command("checks")
 def checks_cmd(
     output: Annotated[Output, typer.Option("-o", "--output", help="Format.")] = Output.text,
 ) -> None:
-    """List every check of the chain, in order."""
+    """List every check: the chain in order, then the cluster-wide checks of audit."""
     from kubediag.docs import checks_json, checks_markdown, checks_text
 
     if output is Output.json:
@@ -264,11 +265,9 @@ def explain_cmd(
     check_id: Annotated[str, typer.Argument(help="A check ID, e.g. KD201, or a category.")],
 ) -> None:
     """Print one check's documentation."""
-    from kubediag.checks.base import get_check, ordered_checks
+    from kubediag.checks.base import all_checks, find_check
 
-    chk = get_check(check_id) or next(
-        (c for c in ordered_checks() if c.category.value == check_id.lower()), None
-    )
+    chk = find_check(check_id) or next((c for c in all_checks() if c.category.value == check_id.lower()), None)
     if chk is None:
         _err(f"unknown check {check_id!r}; `kubediag checks` lists them")
         _exit(ExitCode.USAGE)
@@ -322,13 +321,14 @@ def audit_cmd(
         from concurrent.futures import ThreadPoolExecutor
 
         from kubediag.gather import Client, gather_scope
+        from kubediag.render.progress import Progress
 
         client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
         scope_ns = None if all_namespaces else tuple(dict.fromkeys(namespaces or [client.default_namespace]))
         scope = audit.Scope(scope_ns, frozenset(exclude_namespaces or ()), selector)
         generated_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            with audit.Progress(sys.stderr) as progress, ThreadPoolExecutor(1) as side:
+            with Progress(sys.stderr) as progress, ThreadPoolExecutor(1) as side:
                 version = side.submit(client.version)
                 with _gc_paused():
                     data = gather_scope(
@@ -360,19 +360,27 @@ def audit_cmd(
                 + "; ".join(u.describe() for u in result.unavailable)
                 + " (the checks needing them are skipped)"
             )
-        if output is AuditOutput.json:
-            sys.stdout.write(audit.to_json(result) + "\n")
-        elif output is AuditOutput.jsonl:
-            audit.write_lines(audit.iter_jsonl(result), sys.stdout.write)
-        elif output is AuditOutput.markdown:
-            sys.stdout.write(audit.to_markdown(result))
-        elif output is AuditOutput.junit:
-            sys.stdout.write(audit.to_junit(result, _threshold(fail_on)))
-        else:
-            audit.render_text(result, _stdout_console())
+        emit_audit(result, output, fail_on)
         _exit(audit.exit_code(result, _threshold(fail_on)))
 
     _run_guarded(debug, run)
+
+
+def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn) -> None:
+    from kubediag.render import json as render_json
+    from kubediag.render import junit, markdown, text
+
+    if output is AuditOutput.json:
+        sys.stdout.write(render_json.audit(result) + "\n")
+    elif output is AuditOutput.jsonl:
+        for line in render_json.audit_lines(result):
+            sys.stdout.write(line + "\n")
+    elif output is AuditOutput.markdown:
+        sys.stdout.write(markdown.audit(result))
+    elif output is AuditOutput.junit:
+        sys.stdout.write(junit.audit(result, _threshold(fail_on)))
+    else:
+        text.audit(result, _stdout_console())
 
 
 def _threshold(fail_on: FailOn) -> Severity:

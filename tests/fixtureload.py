@@ -8,12 +8,12 @@ from typing import Any
 
 import yaml
 
+from kubediag.checks.base import Fleet
 from kubediag.kinds import KIND_BY_NAME, from_builtin
 from kubediag.model import Kind, Unavailable
-from kubediag.snapshot import ClientRef, ClusterData, Snapshot
+from kubediag.snapshot import ClientRef, ClusterData, Snapshot, name_of, ns_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"
-
 
 
 @dataclass
@@ -23,6 +23,12 @@ class Fixture:
     description: str
     snapshot: Snapshot
     expect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fleet(self) -> Fleet:
+        """The input of a cluster-wide check: every Service of the fixture, sorted as audit sorts them."""
+        data = self.snapshot.data
+        return Fleet(data, sorted(data.services, key=lambda s: (ns_of(s), name_of(s))))
 
 
 def build_data(
@@ -45,8 +51,10 @@ def build_data(
 
 
 def load_fixture(path: Path) -> Fixture:
+    """A fixture of a chain check names its `target` Service; one of a cluster-wide check (KDAnn) has none:
+    its input is every Service of the objects (`Fixture.fleet`)."""
     doc = yaml.safe_load(path.read_text())
-    ns, name = doc["target"].split("/", 1)
+    ns, name = doc["target"].split("/", 1) if doc.get("target") else ("", "")
     client = None
     if doc.get("from"):
         cns, cname = doc["from"].split("/", 1)

@@ -11,7 +11,8 @@ from fixtureload import all_fixtures, build_data, load_fixture
 from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
 from kubediag.model import ExitCode, Outcome, Severity, Stage, Status
-from kubediag.report import report_dict, to_markdown
+from kubediag.render.json import report_dict
+from kubediag.render.markdown import report as to_markdown
 from kubediag.schemas import load
 from kubediag.snapshot import Snapshot
 

@@ -29,7 +29,9 @@ from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
 from kubediag.mask import Masker
 from kubediag.model import REQUIRED_KINDS, ExitCode, Kind, Outcome, Status, Unavailable
-from kubediag.report import render_text, report_dict, to_markdown
+from kubediag.render.json import report_dict
+from kubediag.render.markdown import report as to_markdown
+from kubediag.render.text import report as render_text
 from kubediag.schemas import load
 from kubediag.snapshot import ClientRef, ClusterData, Snapshot
 

@@ -181,9 +181,12 @@ def svc_cmd(
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 30.0,
     mask: MaskOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="List every check of the chain (text and markdown).")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Diagnose one Service: the root cause first, then the chain of checks, then the fix."""
+    """Diagnose one Service: the root cause with its evidence and fix, the other findings, the checks counted."""
 
     def run() -> None:
         if not is_dns1035_label(name):
@@ -210,7 +213,7 @@ def svc_cmd(
                 _debug_log(client)
         snap = Snapshot(ns, name, data, ClientRef(*client_ref) if client_ref else None)
         report = diagnose(snap)
-        emit_report(report, output, mask, snap)
+        emit_report(report, output, mask, snap, verbose)
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
@@ -228,7 +231,7 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
+def emit_report(report: Any, output: Output, mask: bool, snap: Any, verbose: bool = False) -> None:
     from kubediag.render import json as render_json
     from kubediag.render import markdown, text
 
@@ -240,9 +243,9 @@ def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
     if output is Output.json:
         sys.stdout.write(render_json.report(report) + "\n")
     elif output is Output.markdown:
-        sys.stdout.write(markdown.report(report))
+        sys.stdout.write(markdown.report(report, verbose))
     else:
-        text.report(report, _stdout_console())
+        text.report(report, _stdout_console(), verbose)
 
 
 @app.command("checks")

@@ -76,3 +76,8 @@ def load_fixture(path: Path) -> Fixture:
 
 def all_fixtures() -> list[Path]:
     return sorted(FIXTURES.glob("KD*/*.yaml"))
+
+
+def chain_fixtures() -> list[Path]:
+    """The fixtures of the per-Service chain (KDnnn), which name a target Service."""
+    return sorted(FIXTURES.glob("KD[0-9]*/*.yaml"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fixtureload import all_fixtures, build_data, load_fixture
+from fixtureload import build_data, chain_fixtures, load_fixture
 from referencing import Registry, Resource
 from rich.console import Console
 
@@ -183,7 +183,7 @@ def test_each_service_report_is_exactly_the_svc_report() -> None:
         assert entry == report_dict(r)
 
 
-@pytest.mark.parametrize("path", all_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", chain_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_audit_of_every_check_fixture_matches_svc(path: Any) -> None:
     """Every check fixture through audit: the target's entry equals `svc`'s report on the same objects."""
     fx = load_fixture(path)

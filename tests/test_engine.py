@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fixtureload import all_fixtures, build_data, load_fixture
+from fixtureload import build_data, chain_fixtures, load_fixture
 
 from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
@@ -157,7 +157,7 @@ def test_fail_on_warning() -> None:
     assert exit_code_for(Status.HEALTHY, Severity.INFO, FailOn.warning) is ExitCode.OK
 
 
-@pytest.mark.parametrize("path", all_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", chain_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_fixture_report_is_schema_valid(path: Any) -> None:
     fx = load_fixture(path)
     report = diagnose(fx.snapshot)

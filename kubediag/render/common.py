@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from kubediag.engine import Report
-from kubediag.model import Evidence, Kind, Status
+from kubediag.model import Evidence, Kind, Outcome, Status
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -66,3 +66,42 @@ def ports_line(svc: dict[str, Any]) -> str:
         node = f" (nodePort {p['node_port']})" if p.get("node_port") else ""
         parts.append(f"{name}{p.get('port')}→{p.get('target_port')}/{p.get('protocol')}{node}")
     return ", ".join(parts) or "none"
+
+
+FOLLOWS = "follows from the root cause"
+NOT_APPLICABLE = "not applicable"
+NO_SERVICE = "the Service does not exist"
+
+
+def skip_groups(r: Report) -> list[tuple[str, int]]:
+    """The skipped checks grouped by why, largest group first: `follow(s) from the root cause KD201`,
+    `not applicable`, `need(s) the Service, which does not exist`, and each data gap with its own reason
+    (a forbidden list names its permission). The phrase agrees with the count."""
+    groups: dict[tuple[str, str], int] = {}
+    for res in r.skipped:
+        reason = res.reason
+        if reason.startswith(FOLLOWS):
+            key = ("follow", "from the root cause" + (f" {r.root_cause.check_id}" if r.root_cause else ""))
+        elif reason.startswith(NOT_APPLICABLE):
+            key = ("", NOT_APPLICABLE)
+        elif reason == NO_SERVICE:
+            key = ("need", "the Service, which does not exist")
+        else:
+            key = ("lack", f"data ({reason})" if reason else "data")
+        groups[key] = groups.get(key, 0) + 1
+    out = [
+        (f"{verb}{'s' if n == 1 and verb else ''} {rest}".strip(), n) for (verb, rest), n in groups.items()
+    ]
+    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
+def checks_line(r: Report) -> str:
+    """The chain in one line: `28 checks: 1 failed, 5 passed, 22 skipped (17 follow from the root cause
+    KD201, 5 not applicable)`."""
+    counts = {o: sum(1 for res in r.results if res.outcome is o) for o in Outcome}
+    parts = [f"{counts[o]} {o.value}" for o in (Outcome.FAILED, Outcome.PASSED, Outcome.SKIPPED) if counts[o]]
+    line = f"{len(r.results)} checks: " + ", ".join(parts)
+    groups = skip_groups(r)
+    if groups:
+        line += " (" + ", ".join(f"{n} {why}" for why, n in groups) + ")"
+    return line

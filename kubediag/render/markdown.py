@@ -5,12 +5,14 @@ from __future__ import annotations
 from kubediag.audit import AuditResult, not_healthy, summary
 from kubediag.engine import Report
 from kubediag.model import Severity
-from kubediag.render.common import cause_line, md, object_ref, ports_line, sanitize
+from kubediag.render.common import cause_line, checks_line, md, object_ref, ports_line, sanitize
 from kubediag.render.json import report_dict
 
 
 # ---- svc ---------------------------------------------------------------------------------------------------
-def report(r: Report) -> str:
+def report(r: Report, verbose: bool = False) -> str:
+    """The `svc` report for a ticket: header, root cause (evidence table, fix), the other findings, one line
+    counting the checks; `verbose` adds the table of every check."""
     d = report_dict(r)
     svc = d["service"]
     lines = [f"### kubediag: Service `{md(svc['namespace'])}/{md(svc['name'])}` is **{d['status']}**", ""]
@@ -32,11 +34,12 @@ def report(r: Report) -> str:
             for e in rc.evidence
         ]
         lines += ["", "**Fix**", "", "```", sanitize(rc.remediation), "```"]
-    lines += ["", "| check | result |", "|---|---|"]
-    for res in r.results:
-        mark = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "⏭ skipped"}[res.outcome.value]
-        extra = f": {md(res.reason)}" if res.reason else ""
-        lines.append(f"| {res.check_id} {md(res.title)} | {mark}{extra} |")
+    if verbose:
+        lines += ["", "| check | result |", "|---|---|"]
+        for res in r.results:
+            mark = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "⏭ skipped"}[res.outcome.value]
+            extra = f": {md(res.reason)}" if res.reason else ""
+            lines.append(f"| {res.check_id} {md(res.title)} | {mark}{extra} |")
     others = [f for f in r.findings if f is not rc and f.severity is not Severity.INFO]
     if others:
         lines += ["", "**Also found**", ""]
@@ -46,6 +49,8 @@ def report(r: Report) -> str:
         lines += ["", "**Notes**", ""] + [f"- {f.check_id}: {md(f.message)}" for f in notes]
     if r.errors:
         lines += ["", "**Incomplete**: " + "; ".join(md(e.describe()) for e in r.errors)]
+    if not verbose:
+        lines += ["", f"_{md(checks_line(r))}_"]
     return "\n".join(lines) + "\n"
 
 

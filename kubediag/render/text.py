@@ -10,7 +10,7 @@ from typing import Any
 from kubediag.audit import AuditResult, not_healthy, summary
 from kubediag.engine import Report
 from kubediag.model import CheckResult, Finding, Kind, Outcome, Severity, Status
-from kubediag.render.common import cause_line, object_ref, ports_line, safe_text, sanitize
+from kubediag.render.common import cause_line, checks_line, object_ref, ports_line, safe_text, sanitize
 from kubediag.render.json import report_dict
 
 _STATUS_STYLE = {
@@ -24,8 +24,9 @@ _MARK = {Outcome.PASSED: ("✓", "green"), Outcome.FAILED: ("✗", "red"), Outco
 
 
 # ---- svc ---------------------------------------------------------------------------------------------------
-def report(r: Report, console: Any) -> None:
-    """Print a `svc` report to a rich Console."""
+def report(r: Report, console: Any, verbose: bool = False) -> None:
+    """Print a `svc` report to a rich Console: header, root cause with evidence and fix, the other findings,
+    then one line counting the checks; `verbose` lists every check of the chain instead of that line."""
     t = safe_text
 
     d = report_dict(r)
@@ -55,10 +56,11 @@ def report(r: Report, console: Any) -> None:
         console.print(t(("Status unknown: ", "bold magenta"), "data the diagnosis needs could not be read"))
     else:
         console.print(t(("No problem found on the Service's path.", "bold green")))
-    console.print()
-    console.print(t(("Chain", "bold")))
-    for res in r.results:
-        _result_line(console, res)
+    if verbose:
+        console.print()
+        console.print(t(("Chain", "bold")))
+        for res in r.results:
+            _result_line(console, res)
     others = [f for f in r.findings if f is not rc and f.severity is not Severity.INFO]
     if others:
         console.print()
@@ -82,6 +84,9 @@ def report(r: Report, console: Any) -> None:
     if r.errors:
         console.print()
         console.print(t(("Incomplete: ", "bold magenta"), "; ".join(e.describe() for e in r.errors)))
+    if not verbose:
+        console.print()
+        console.print(t((checks_line(r), "dim"), ("  (-v lists them)", "dim")))
 
 
 def _evidence(console: Any, f: Finding) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from kubediag import __version__
+from kubediag import __version__, complete
 from kubediag.model import ExitCode, Severity, Status
 from kubediag.text import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain
 
@@ -91,6 +91,45 @@ def _validate_namespace(ns: str) -> None:
         )
 
 
+SERVICE_KINDS = ("svc", "service", "services")
+
+
+def parse_service_ref(ref: str, namespace: str | None) -> tuple[str, str | None]:
+    """The Service's name and namespace from the forms users paste from kubectl output: NAME, svc/NAME,
+    service/NAME, services/NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc and the DNS name
+    NAME.NAMESPACE.svc.CLUSTER-DOMAIN. A namespace in the name must agree with -n."""
+    name = ref
+    kind, slash, rest = ref.partition("/")
+    if slash:
+        if kind.lower() not in SERVICE_KINDS:
+            raise UsageError(f"{ref!r} is not a Service: expected NAME or svc/NAME")
+        name = rest
+    in_name: str | None = None
+    if "." in name:
+        parts = name.rstrip(".").split(".")
+        if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc" and all(parts[3:])):
+            name, in_name = parts[0], parts[1]
+            if len(parts) > 3 and not is_dns1123_subdomain(".".join(parts[3:])):
+                raise UsageError(f"invalid cluster domain in {ref!r}")
+        else:
+            raise UsageError(
+                f"cannot read {ref!r} as a Service: expected NAME, NAME.NAMESPACE or "
+                "NAME.NAMESPACE.svc[.CLUSTER-DOMAIN]"
+            )
+    if not is_dns1035_label(name):
+        raise UsageError(
+            f"invalid Service name {name!r}: must be a DNS-1035 label "
+            "(lowercase letters, digits, '-', starting with a letter)"
+        )
+    if in_name is not None:
+        _validate_namespace(in_name)
+        if namespace is not None and namespace != in_name:
+            raise UsageError(f"{ref!r} is in namespace {in_name} but -n says {namespace}: give one of them")
+    if namespace is not None:
+        _validate_namespace(namespace)
+    return name, in_name or namespace
+
+
 def _parse_from(value: str | None, default_ns: str) -> tuple[str, str] | None:
     if not value:
         return None
@@ -146,7 +185,10 @@ def _debug_log(client: Any) -> None:
 KubeconfigOpt = Annotated[
     str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", envvar=None)
 ]
-ContextOpt = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="The kubeconfig context to use.", autocompletion=complete.contexts),
+]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1.0, help="Overall deadline in seconds.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show requests and tracebacks on stderr.")]
 FailOnOpt = Annotated[
@@ -163,10 +205,23 @@ MaskOpt = Annotated[
 
 @app.command("svc")
 def svc_cmd(
-    name: Annotated[str, typer.Argument(help="The Service's name.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="The Service: NAME, svc/NAME, service/NAME, NAME.NAMESPACE or its DNS name "
+            "(NAME.NAMESPACE.svc.cluster.local).",
+            metavar="SERVICE",
+            autocompletion=complete.services,
+        ),
+    ],
     namespace: Annotated[
         str | None,
-        typer.Option("-n", "--namespace", help="Namespace (default: the context's, then 'default')."),
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace (default: the context's, then 'default').",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -189,21 +244,15 @@ def svc_cmd(
     """Diagnose one Service: the root cause with its evidence and fix, the other findings, the checks counted."""
 
     def run() -> None:
-        if not is_dns1035_label(name):
-            raise UsageError(
-                f"invalid Service name {name!r}: must be a DNS-1035 label "
-                "(lowercase letters, digits, '-', starting with a letter)"
-            )
-        if namespace is not None:
-            _validate_namespace(namespace)
+        name, ns_given = parse_service_ref(ref, namespace)
         if from_ is not None:
-            _parse_from(from_, namespace or "default")  # syntax first, before any request
+            _parse_from(from_, ns_given or "default")  # syntax first, before any request
         from kubediag.engine import diagnose
         from kubediag.gather import Client, gather_service
         from kubediag.snapshot import ClientRef, Snapshot
 
         client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
-        ns = namespace or client.default_namespace
+        ns = ns_given or client.default_namespace
         client_ref = _parse_from(from_, ns)
         try:
             with _gc_paused():
@@ -284,14 +333,23 @@ def audit_cmd(
     ] = False,
     namespaces: Annotated[
         list[str] | None,
-        typer.Option("-n", "--namespace", help="Namespace to audit; repeat for several (default: the context's)."),
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace to audit; repeat for several (default: the context's).",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     selector: Annotated[
         str | None, typer.Option("-l", "--selector", help="Only Services with these labels (kubectl syntax).")
     ] = None,
     exclude_namespaces: Annotated[
         list[str] | None,
-        typer.Option("--exclude-namespace", help="Skip the Services of this namespace; repeatable."),
+        typer.Option(
+            "--exclude-namespace",
+            help="Skip the Services of this namespace; repeatable.",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -432,9 +490,45 @@ def version_cmd() -> None:
     sys.stdout.write(f"kubediag {__version__}\n")
 
 
+PLUGIN_NAME = "kubectl-diag"  # on PATH, kubectl runs it as `kubectl diag`
+
+
+def _prog_name() -> str:
+    """`kubectl diag` when run as the kubectl plugin (usage lines then read as the user typed them)."""
+    return "kubectl diag" if os.path.basename(sys.argv[0]).startswith(PLUGIN_NAME) else "kubediag"
+
+
+def kubectl_complete() -> None:
+    """`kubectl_complete-diag ARGS... INCOMPLETE`: completion of `kubectl diag` for kubectl >= 1.26, which
+    calls this executable with the words typed so far and reads one candidate per line, then a cobra
+    directive (`:4`: no file completion). Silent and bounded like the shell completion."""
+    import io
+    import shlex
+
+    words = sys.argv[1:]
+    if words and words[0] == "__complete":  # tolerate cobra's own protocol name
+        words = words[1:]
+    args, incomplete = words[:-1], (words[-1] if words else "")
+    # the shell completion itself (typer's bash protocol), run in-process on the words kubectl passed
+    line = shlex.join(["kubediag", *args]) + " " + (shlex.quote(incomplete) if incomplete else "")
+    os.environ.update(
+        {"_KUBEDIAG_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(args) + 1)}
+    )
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            app(prog_name="kubediag")
+    except SystemExit:
+        pass
+    except Exception:
+        buf = io.StringIO()
+    values = [v for v in buf.getvalue().splitlines() if v.strip()]
+    sys.stdout.write("".join(f"{v}\n" for v in values) + ":4\n")
+
+
 def main() -> None:
     try:
-        app()
+        app(prog_name=_prog_name())
     except Exception as exc:  # a last guard: one line, never a traceback without --debug
         if "--debug" in sys.argv:
             traceback.print_exc()

@@ -6,7 +6,9 @@ import contextlib
 import enum
 import gc
 import os
+import re
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
@@ -39,6 +41,7 @@ class AuditOutput(enum.StrEnum):
     jsonl = "jsonl"
     markdown = "markdown"
     junit = "junit"
+    prometheus = "prometheus"
 
 
 class FailOn(enum.StrEnum):
@@ -354,8 +357,27 @@ def audit_cmd(
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     output: Annotated[
-        AuditOutput, typer.Option("-o", "--output", help="text | json | jsonl (one Service per line) | markdown | junit.")
+        AuditOutput,
+        typer.Option(
+            "-o",
+            "--output",
+            help="text | json | jsonl (one Service per line) | markdown | junit | prometheus (metrics for the "
+            "node-exporter textfile collector).",
+        ),
     ] = AuditOutput.text,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            "--pushgateway",
+            metavar="URL",
+            help="Also push the run's metrics to this Prometheus Pushgateway (job kubediag, grouped by "
+            "--cluster-name), replacing the cluster's previous push.",
+        ),
+    ] = None,
+    cluster_name: Annotated[
+        str | None,
+        typer.Option("--cluster-name", help="The Pushgateway group (label cluster) of this cluster's audits."),
+    ] = None,
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 120.0,
     page_size: Annotated[
@@ -370,8 +392,10 @@ def audit_cmd(
     """
 
     def run() -> None:
+        started = time.monotonic()
         if all_namespaces and namespaces:
             raise UsageError("-A/--all-namespaces and -n/--namespace exclude each other")
+        _validate_push(pushgateway, cluster_name)
         for ns in [*(namespaces or []), *(exclude_namespaces or [])]:
             _validate_namespace(ns)
         from kubediag import audit
@@ -421,13 +445,53 @@ def audit_cmd(
                 + "; ".join(u.describe() for u in result.unavailable)
                 + " (the checks needing them are skipped)"
             )
-        emit_audit(result, output, fail_on)
+        stats = None
+        if output is AuditOutput.prometheus or pushgateway:
+            from kubediag.render.prometheus import RunStats
+
+            stats = RunStats(time.monotonic() - started, len(client.log.entries), time.time())
+        emit_audit(result, output, fail_on, stats)
+        if pushgateway and cluster_name and stats is not None:
+            _push(pushgateway, cluster_name, result, stats, timeout)
         _exit(audit.exit_code(result, _threshold(fail_on)))
 
     _run_guarded(debug, run)
 
 
-def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn) -> None:
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+
+
+def _validate_push(url: str | None, cluster_name: str | None) -> None:
+    """--pushgateway and --cluster-name, before any request."""
+    if cluster_name is not None and not _CLUSTER_NAME.fullmatch(cluster_name):
+        raise UsageError(
+            f"invalid --cluster-name {cluster_name!r}: letters, digits, '.', '_' and '-' (at most 63)"
+        )
+    if url is None:
+        if cluster_name is not None:
+            raise UsageError("--cluster-name names the Pushgateway group: use it with --pushgateway URL")
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"invalid --pushgateway {url!r}: expected http(s)://HOST[:PORT][/PATH]")
+    if cluster_name is None:
+        raise UsageError("--pushgateway needs --cluster-name NAME (the group this cluster's metrics replace)")
+
+
+def _push(url: str, cluster_name: str, result: Any, stats: Any, timeout: float) -> None:
+    from kubediag.render.prometheus import push
+
+    try:
+        push(url, cluster_name, result, stats, timeout=min(timeout, 30.0))
+    except Exception as exc:
+        reason = getattr(exc, "reason", None) or exc
+        _err(f"pushgateway {url}: {reason}")
+        _exit(ExitCode.CLUSTER)
+
+
+def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn, stats: Any = None) -> None:
     from kubediag.render import json as render_json
     from kubediag.render import junit, markdown, text
 
@@ -440,6 +504,10 @@ def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn) -> None:
         sys.stdout.write(markdown.audit(result))
     elif output is AuditOutput.junit:
         sys.stdout.write(junit.audit(result, _threshold(fail_on)))
+    elif output is AuditOutput.prometheus:
+        from kubediag.render import prometheus
+
+        sys.stdout.write(prometheus.audit(result, stats))
     else:
         text.audit(result, _stdout_console())
 

@@ -176,3 +176,27 @@ def test_push_flags_are_checked_before_any_request(args: list[str], message: str
     out = kd("audit", "-n", "shop", *args)
     assert out.returncode == 2, out
     assert out.stderr.count("\n") == 1 and message in out.stderr
+
+
+def test_pushgateway_overlay_adds_only_the_push_to_the_base() -> None:
+    """deploy/overlays/pushgateway renders to deploy/base with the CronJob's audit pushing; the arguments
+    pass kubediag's own validation."""
+    from test_rbac import BASE, DEPLOY, kustomize
+
+    from kubediag.cli import _validate_push
+
+    base, pushing = kustomize(BASE), kustomize(DEPLOY / "overlays" / "pushgateway")
+    assert [(d["kind"], d["metadata"]["name"]) for d in base] == [
+        (d["kind"], d["metadata"]["name"]) for d in pushing
+    ]
+    for b, p in zip(base, pushing, strict=True):
+        if b["kind"] != "CronJob":
+            assert b == p
+    args_of = lambda d: d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]  # noqa: E731
+    [cron_base] = [d for d in base if d["kind"] == "CronJob"]
+    [cron] = [d for d in pushing if d["kind"] == "CronJob"]
+    args = args_of(cron)
+    assert args[: len(args_of(cron_base))] == args_of(cron_base)
+    extra = args[len(args_of(cron_base)) :]
+    assert extra[0] == "--pushgateway" and extra[2] == "--cluster-name"
+    _validate_push(extra[1], extra[3])  # raises on a bad URL or name

@@ -143,7 +143,7 @@ def test_krew_manifest_template_renders_to_a_plugin_manifest() -> None:
 
     from kubediag.cli import PLUGIN_NAME
 
-    text = (ROOT / "deploy" / "krew" / "diag.yaml").read_text()
+    text = (ROOT / "deploy" / "krew" / "diag.yaml.tmpl").read_text()
     # what krew-release-bot does at release time
     text = re.sub(
         r'\{\{\s*addURIAndSha "([^"]+)" \.TagName\s*\}\}',

@@ -121,6 +121,7 @@ def run(
 ) -> AuditResult:
     """Diagnose every Service in scope with the `svc` chain. Pure; O(services + pods) given the indexes."""
     services = services_in_scope(data, scope)
+    fleet = Fleet(data, services)
     chain = ordered_checks()
     reports: list[Report] = []
     for svc in services:
@@ -130,7 +131,7 @@ def run(
     return AuditResult(
         scope=scope,
         reports=tuple(reports),
-        cluster=tuple(chk.run(Fleet(data, services)) for chk in cluster_checks()),
+        cluster=tuple(chk.run(fleet) for chk in cluster_checks()),
         unavailable=tuple(data.unavailable[k] for k in sorted(data.unavailable)),
         server=server or data.server,
         version=version,

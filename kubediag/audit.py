@@ -17,6 +17,7 @@ from typing import Any
 from kubediag.checks.base import Fleet, cluster_checks, ordered_checks
 from kubediag.engine import Report, diagnose
 from kubediag.model import ClusterResult, ExitCode, Kind, Severity, Status, Unavailable
+from kubediag.scope import Scope as Scope  # re-exported: callers write audit.Scope
 from kubediag.snapshot import ClusterData, Snapshot, name_of, ns_of
 
 STATUSES: tuple[Status, ...] = (Status.HEALTHY, Status.DEGRADED, Status.BROKEN, Status.UNKNOWN)
@@ -24,41 +25,7 @@ STATUSES: tuple[Status, ...] = (Status.HEALTHY, Status.DEGRADED, Status.BROKEN, 
 _STATUS_ORDER = {Status.BROKEN: 0, Status.UNKNOWN: 1, Status.DEGRADED: 2, Status.HEALTHY: 3}
 
 
-# ---- scope ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Scope:
-    """What `audit` covers: every namespace (`namespaces=None`) or some, minus exclusions, Services by label."""
-
-    namespaces: tuple[str, ...] | None = None
-    exclude: frozenset[str] = frozenset()
-    label_selector: str | None = None
-
-    def includes(self, namespace: str) -> bool:
-        if namespace in self.exclude:
-            return False
-        return self.namespaces is None or namespace in self.namespaces
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "all_namespaces": self.namespaces is None,
-            "namespaces": list(self.namespaces or ()),
-            "excluded_namespaces": sorted(self.exclude),
-            "label_selector": self.label_selector,
-        }
-
-    def describe(self) -> str:
-        where = (
-            "all namespaces"
-            if self.namespaces is None
-            else "namespace" + ("s " if len(self.namespaces) > 1 else " ") + ", ".join(self.namespaces)
-        )
-        if self.exclude:
-            where += " except " + ", ".join(sorted(self.exclude))
-        if self.label_selector:
-            where += f", Services with labels {self.label_selector}"
-        return where
-
-
+# ---- scope (the dataclass lives in kubediag/scope.py, shared with the cluster-wide checks) ------------------
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _KEY = rf"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_NAME}"
 _VALUE = rf"({_NAME})?"
@@ -121,7 +88,7 @@ def run(
 ) -> AuditResult:
     """Diagnose every Service in scope with the `svc` chain. Pure; O(services + pods) given the indexes."""
     services = services_in_scope(data, scope)
-    fleet = Fleet(data, services)
+    fleet = Fleet(data, services, scope)
     chain = ordered_checks()
     reports: list[Report] = []
     for svc in services:

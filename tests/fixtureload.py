@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kubediag.checks.base import Fleet
+from kubediag.scope import Scope
 from kubediag.kinds import KIND_BY_NAME, from_builtin
 from kubediag.model import Kind, Unavailable
 from kubediag.snapshot import ClientRef, ClusterData, Snapshot, name_of, ns_of
@@ -23,12 +24,15 @@ class Fixture:
     description: str
     snapshot: Snapshot
     expect: dict[str, Any] = field(default_factory=dict)
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def fleet(self) -> Fleet:
-        """The input of a cluster-wide check: every Service of the fixture, sorted as audit sorts them."""
+        """The input of a cluster-wide check: the Services of the fixture in its `scope` (default: every
+        namespace), sorted as audit sorts them."""
         data = self.snapshot.data
-        return Fleet(data, sorted(data.services, key=lambda s: (ns_of(s), name_of(s))))
+        services = [s for s in data.services if self.scope.includes(ns_of(s))]
+        return Fleet(data, sorted(services, key=lambda s: (ns_of(s), name_of(s))), self.scope)
 
 
 def build_data(
@@ -65,12 +69,18 @@ def load_fixture(path: Path) -> Fixture:
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
+    scope = doc.get("scope") or {}  # cluster-wide fixtures: {namespaces: [...], exclude: [...], label_selector: ...}
     return Fixture(
         path,
         path.parent.name,
         doc.get("description", ""),
         Snapshot(ns, name, data, client),
         doc.get("expect") or {},
+        Scope(
+            tuple(scope["namespaces"]) if scope.get("namespaces") else None,
+            frozenset(scope.get("exclude") or ()),
+            scope.get("label_selector"),
+        ),
     )
 
 

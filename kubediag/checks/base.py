@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubediag.model import Category, ClusterResult, Evidence, Finding, Kind, Obj, Outcome, Severity, Stage
+from kubediag.scope import Scope
 from kubediag.snapshot import ClusterData, Snapshot
 
 CheckFunc = Callable[[Snapshot], Iterable[Finding]]
@@ -34,10 +35,12 @@ class NotApplicable(Exception):
 
 @dataclass(frozen=True)
 class Fleet:
-    """The input of a cluster-wide check: the audit's data and the Services in scope (sorted)."""
+    """The input of a cluster-wide check: the audit's data, the Services in scope (sorted) and the scope
+    itself (which namespaces were listed, whether a label selector filtered the Services)."""
 
     data: ClusterData
     services: Sequence[Obj]
+    scope: Scope = field(default_factory=Scope)
 
 
 @dataclass(frozen=True, kw_only=True)

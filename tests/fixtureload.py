@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from kubediag.checks.base import Fleet
-from kubediag.scope import Scope
 from kubediag.kinds import KIND_BY_NAME, from_builtin
 from kubediag.model import Kind, Unavailable
+from kubediag.scope import Scope
 from kubediag.snapshot import ClientRef, ClusterData, Snapshot, name_of, ns_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"

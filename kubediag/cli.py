@@ -376,7 +376,9 @@ def audit_cmd(
     ] = None,
     cluster_name: Annotated[
         str | None,
-        typer.Option("--cluster-name", help="The Pushgateway group (label cluster) of this cluster's audits."),
+        typer.Option(
+            "--cluster-name", metavar="NAME", help="The Pushgateway group (label cluster) of this cluster's audits."
+        ),
     ] = None,
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 120.0,

@@ -1,5 +1,13 @@
 """Cluster-wide checks of `audit` (KDAnn): the mistakes every Services guide warns about, judged once over
-every Service in scope. O(services + nodes). Moved from audit.py; IDs and results unchanged."""
+every Service in scope. O(services + nodes). Moved from audit.py; IDs and results unchanged.
+
+Adding one: a function of the `Fleet` (data, Services in scope, the audit's Scope) registered with
+`@cluster_check(id="KDAnn", category=Category.X, title=..., needs=[...], what/why/example/fix)`; it returns
+exactly one result built with its own `.failed(severity, message, remediation, objects)`, `.passed(message)`
+or `.skipped(message, reason)`. Then failing and passing fixtures in tests/fixtures/checks/KDAnn/ (no
+`target`; an optional `scope`), its ID in CLUSTER_EXPECTED of e2e/test_audit_e2e.py (or `e2e_exempt`), its
+category at the end of `Category` and in the audit schema's cluster_finding enum, and `make docs`.
+"""
 
 from __future__ import annotations
 

@@ -105,6 +105,7 @@ def test_completion_from_the_cluster() -> None:
 
     assert bash(f"kubediag svc -n {NS} ") == ["api", "web"]
     assert bash(f"kubediag svc -n {NS} w") == ["web"]
+    assert bash(f"kubediag svc -n {NS} svc/") == ["svc/api", "svc/web"]
     assert NS in bash("kubediag svc -n kd-kub")
     assert NS in bash("kubediag audit --exclude-namespace kd-kub")
     context = subprocess.run(

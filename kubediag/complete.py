@@ -67,15 +67,21 @@ def _namespace(ctx: Any, client: Any) -> str:
 
 
 def services(ctx: Any, incomplete: str) -> list[str]:
-    """Service names in the namespace given so far (-n), else the context's."""
+    """Service names in the namespace given so far (-n), else the context's; after `svc/` (or service/,
+    services/) the names keep that prefix."""
     from kubediag.kinds import api_path
     from kubediag.model import Kind
+
+    kind, slash, rest = incomplete.rpartition("/")
+    if slash and kind.lower() not in ("svc", "service", "services"):
+        return []
+    prefix = f"{kind}/" if slash else ""
 
     def fetch() -> list[str]:
         client = _client(ctx)
         return _names(client, api_path(Kind.SERVICE, _namespace(ctx, client)))
 
-    return [n for n in _bounded(fetch) if n.startswith(incomplete)]
+    return [prefix + n for n in _bounded(fetch) if n.startswith(rest)]
 
 
 def namespaces(ctx: Any, incomplete: str) -> list[str]:

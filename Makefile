@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install lint unit cluster e2e test demo bench down docs clean
+.PHONY: all install lint unit cluster pushgateway e2e test demo bench down docs clean
 
 all: test
 
@@ -27,11 +27,15 @@ unit: $(STAMP)
 cluster: $(STAMP)
 	e2e/cluster up
 
+# a real Pushgateway for the e2e test of `audit --pushgateway` (built from its Go module, only when missing)
+pushgateway:
+	e2e/build.sh pushgateway >/dev/null
+
 # One pytest run (unit + e2e), so CI prints one summary line.
-test: lint cluster
+test: lint cluster pushgateway
 	source <(e2e/cluster env) && $(BIN)/pytest -q tests e2e
 
-e2e: cluster
+e2e: cluster pushgateway
 	source <(e2e/cluster env) && $(BIN)/pytest -q -m e2e e2e
 
 demo: cluster

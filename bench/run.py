@@ -414,13 +414,14 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
     render: dict[str, Any] = {}
     try:  # the whole in-process audit after gathering: diagnose + cluster checks + JSON (audit.py is young)
         from kubediag import audit
+        from kubediag.render import json as render_json
 
         rwalls = []
         for _ in range(max(1, min(runs, 3))):
             d = fresh(data)
             start = time.perf_counter()
             result = audit.run(d, audit.Scope(None), server=d.server)
-            text = audit.to_json(result)
+            text = render_json.audit(result)
             rwalls.append(time.perf_counter() - start)
         render = {"audit_run_plus_json_s": stat(rwalls), "json_mb": round(len(text) / 1e6, 1)}
     except Exception as exc:  # report, never fail the bench on it

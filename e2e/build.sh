@@ -3,15 +3,18 @@
 # keyed by version. Only what is missing is built. Sourced by e2e/cluster; runnable on its own:
 #   e2e/build.sh            build everything that is missing
 #   e2e/build.sh --print    print the binary directory of each component
+#   e2e/build.sh pushgateway   build the Pushgateway (audit --pushgateway e2e) if missing; print its path
 set -euo pipefail
 
 K8S_VERSION="${KUBEDIAG_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${KUBEDIAG_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KUBEDIAG_KWOK_VERSION:-v0.8.0}"
+PUSHGATEWAY_VERSION="${KUBEDIAG_PUSHGATEWAY_VERSION:-v1.11.1}"
 CACHE_DIR="${KUBEDIAG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubediag}"
 BIN_K8S="$CACHE_DIR/bin/kubernetes-$K8S_VERSION"
 BIN_ETCD="$CACHE_DIR/bin/etcd-$ETCD_VERSION"
 BIN_KWOK="$CACHE_DIR/bin/kwok-$KWOK_VERSION"
+BIN_PUSHGATEWAY="$CACHE_DIR/bin/pushgateway-$PUSHGATEWAY_VERSION"
 LOG_DIR="$CACHE_DIR/logs"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -84,6 +87,31 @@ build_kubernetes() {
   touch "$BIN_K8S/.ok"
 }
 
+# Not part of the control plane (build_all): the e2e test of `audit --pushgateway` pushes to a real one
+# on 127.0.0.1; `make test` builds it. A small Go build (about a minute cold); serialised by a lock.
+build_pushgateway() {
+  [ -f "$BIN_PUSHGATEWAY/.ok" ] && return 0
+  command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH (needed to build the Pushgateway)" "-"
+  mkdir -p "$LOG_DIR" "$BIN_PUSHGATEWAY"
+  local log="$LOG_DIR/pushgateway-$PUSHGATEWAY_VERSION.log"
+  exec 8>"$LOG_DIR/pushgateway.lock"
+  flock 8
+  if [ ! -f "$BIN_PUSHGATEWAY/.ok" ]; then
+    echo "e2e/build: building pushgateway $PUSHGATEWAY_VERSION" >&2
+    # the pinned module from the proxy, built in its own directory with its own go.sum
+    (
+      set -euo pipefail
+      dir=$(go mod download -json "github.com/prometheus/pushgateway@$PUSHGATEWAY_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+      [ -d "$dir" ] || { echo "no source for github.com/prometheus/pushgateway@$PUSHGATEWAY_VERSION"; exit 1; }
+      cd "$dir"
+      go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PUSHGATEWAY_VERSION#v}" \
+        -o "$BIN_PUSHGATEWAY/pushgateway" .
+    ) >"$log" 2>&1 || fail "pushgateway" "go build github.com/prometheus/pushgateway@$PUSHGATEWAY_VERSION" "$log"
+    touch "$BIN_PUSHGATEWAY/.ok"
+  fi
+  exec 8>&-
+}
+
 build_all() {
   if [ -f "$BIN_KWOK/.ok" ] && [ -f "$BIN_ETCD/.ok" ] && [ -f "$BIN_K8S/.ok" ]; then return 0; fi
   command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH (needed to build the control plane)" "-"
@@ -96,6 +124,7 @@ build_all() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     --print) printf '%s\n' "$BIN_K8S" "$BIN_ETCD" "$BIN_KWOK" ;;
+    pushgateway) build_pushgateway && printf '%s\n' "$BIN_PUSHGATEWAY/pushgateway" ;;
     *) build_all ;;
   esac
 fi

@@ -1,4 +1,5 @@
-"""`make demo`: seed a handful of broken Services on the local cluster and print real kubediag reports."""
+"""`make demo`: seed a handful of broken Services on the local cluster and print real kubediag reports
+(the short form, as `kubediag svc` prints by default)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def main() -> int:
         if proc.stderr:
             sys.stderr.write(proc.stderr)
         print(f"(exit code {proc.returncode})")
-    print("\nThe demo namespaces stay for you to explore: kubectl get ns | grep kd-", file=sys.stderr)
+    print(
+        "\nEach report is the short form: add -v for the full checklist, -o json for everything."
+        "\nThe demo namespaces stay for you to explore: kubectl get ns | grep kd-",
+        file=sys.stderr,
+    )
     return 0
 
 

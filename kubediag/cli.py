@@ -6,14 +6,16 @@ import contextlib
 import enum
 import gc
 import os
+import re
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from kubediag import __version__
+from kubediag import __version__, complete
 from kubediag.model import ExitCode, Severity, Status
 from kubediag.text import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain
 
@@ -39,6 +41,7 @@ class AuditOutput(enum.StrEnum):
     jsonl = "jsonl"
     markdown = "markdown"
     junit = "junit"
+    prometheus = "prometheus"
 
 
 class FailOn(enum.StrEnum):
@@ -51,7 +54,7 @@ class UsageError(Exception):
 
 
 def _err(message: str) -> None:
-    from kubediag.report import sanitize
+    from kubediag.render.common import sanitize
 
     sys.stderr.write(f"kubediag: {sanitize(message)}\n")
 
@@ -89,6 +92,45 @@ def _validate_namespace(ns: str) -> None:
         raise UsageError(
             f"invalid namespace {ns!r}: must be a DNS-1123 label (lowercase letters, digits, '-')"
         )
+
+
+SERVICE_KINDS = ("svc", "service", "services")
+
+
+def parse_service_ref(ref: str, namespace: str | None) -> tuple[str, str | None]:
+    """The Service's name and namespace from the forms users paste from kubectl output: NAME, svc/NAME,
+    service/NAME, services/NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc and the DNS name
+    NAME.NAMESPACE.svc.CLUSTER-DOMAIN. A namespace in the name must agree with -n."""
+    name = ref
+    kind, slash, rest = ref.partition("/")
+    if slash:
+        if kind.lower() not in SERVICE_KINDS:
+            raise UsageError(f"{ref!r} is not a Service: expected NAME or svc/NAME")
+        name = rest
+    in_name: str | None = None
+    if "." in name:
+        parts = name.rstrip(".").split(".")
+        if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc" and all(parts[3:])):
+            name, in_name = parts[0], parts[1]
+            if len(parts) > 3 and not is_dns1123_subdomain(".".join(parts[3:])):
+                raise UsageError(f"invalid cluster domain in {ref!r}")
+        else:
+            raise UsageError(
+                f"cannot read {ref!r} as a Service: expected NAME, NAME.NAMESPACE or "
+                "NAME.NAMESPACE.svc[.CLUSTER-DOMAIN]"
+            )
+    if not is_dns1035_label(name):
+        raise UsageError(
+            f"invalid Service name {name!r}: must be a DNS-1035 label "
+            "(lowercase letters, digits, '-', starting with a letter)"
+        )
+    if in_name is not None:
+        _validate_namespace(in_name)
+        if namespace is not None and namespace != in_name:
+            raise UsageError(f"{ref!r} is in namespace {in_name} but -n says {namespace}: give one of them")
+    if namespace is not None:
+        _validate_namespace(namespace)
+    return name, in_name or namespace
 
 
 def _parse_from(value: str | None, default_ns: str) -> tuple[str, str] | None:
@@ -146,7 +188,10 @@ def _debug_log(client: Any) -> None:
 KubeconfigOpt = Annotated[
     str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.", envvar=None)
 ]
-ContextOpt = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="The kubeconfig context to use.", autocompletion=complete.contexts),
+]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1.0, help="Overall deadline in seconds.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show requests and tracebacks on stderr.")]
 FailOnOpt = Annotated[
@@ -163,10 +208,23 @@ MaskOpt = Annotated[
 
 @app.command("svc")
 def svc_cmd(
-    name: Annotated[str, typer.Argument(help="The Service's name.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="The Service: NAME, svc/NAME, service/NAME, NAME.NAMESPACE or its DNS name "
+            "(NAME.NAMESPACE.svc.cluster.local).",
+            metavar="SERVICE",
+            autocompletion=complete.services,
+        ),
+    ],
     namespace: Annotated[
         str | None,
-        typer.Option("-n", "--namespace", help="Namespace (default: the context's, then 'default')."),
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace (default: the context's, then 'default').",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -181,26 +239,23 @@ def svc_cmd(
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 30.0,
     mask: MaskOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="List every check of the chain (text and markdown).")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Diagnose one Service: the root cause first, then the chain of checks, then the fix."""
+    """Diagnose one Service: the root cause with its evidence and fix, the other findings, the checks counted."""
 
     def run() -> None:
-        if not is_dns1035_label(name):
-            raise UsageError(
-                f"invalid Service name {name!r}: must be a DNS-1035 label "
-                "(lowercase letters, digits, '-', starting with a letter)"
-            )
-        if namespace is not None:
-            _validate_namespace(namespace)
+        name, ns_given = parse_service_ref(ref, namespace)
         if from_ is not None:
-            _parse_from(from_, namespace or "default")  # syntax first, before any request
+            _parse_from(from_, ns_given or "default")  # syntax first, before any request
         from kubediag.engine import diagnose
         from kubediag.gather import Client, gather_service
         from kubediag.snapshot import ClientRef, Snapshot
 
         client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
-        ns = namespace or client.default_namespace
+        ns = ns_given or client.default_namespace
         client_ref = _parse_from(from_, ns)
         try:
             with _gc_paused():
@@ -210,7 +265,7 @@ def svc_cmd(
                 _debug_log(client)
         snap = Snapshot(ns, name, data, ClientRef(*client_ref) if client_ref else None)
         report = diagnose(snap)
-        emit_report(report, output, mask, snap)
+        emit_report(report, output, mask, snap, verbose)
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
@@ -228,8 +283,9 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
-    from kubediag import report as rpt
+def emit_report(report: Any, output: Output, mask: bool, snap: Any, verbose: bool = False) -> None:
+    from kubediag.render import json as render_json
+    from kubediag.render import markdown, text
 
     if mask:
         from kubediag.mask import Masker
@@ -237,18 +293,18 @@ def emit_report(report: Any, output: Output, mask: bool, snap: Any) -> None:
         masker = Masker.from_data(snap.data)
         report = masker.report(report)
     if output is Output.json:
-        sys.stdout.write(rpt.to_json(report) + "\n")
+        sys.stdout.write(render_json.report(report) + "\n")
     elif output is Output.markdown:
-        sys.stdout.write(rpt.to_markdown(report))
+        sys.stdout.write(markdown.report(report, verbose))
     else:
-        rpt.render_text(report, _stdout_console())
+        text.report(report, _stdout_console(), verbose)
 
 
 @app.command("checks")
 def checks_cmd(
     output: Annotated[Output, typer.Option("-o", "--output", help="Format.")] = Output.text,
 ) -> None:
-    """List every check of the chain, in order."""
+    """List every check: the chain in order, then the cluster-wide checks of audit."""
     from kubediag.docs import checks_json, checks_markdown, checks_text
 
     if output is Output.json:
@@ -264,11 +320,9 @@ def explain_cmd(
     check_id: Annotated[str, typer.Argument(help="A check ID, e.g. KD201, or a category.")],
 ) -> None:
     """Print one check's documentation."""
-    from kubediag.checks.base import get_check, ordered_checks
+    from kubediag.checks.base import all_checks, find_check
 
-    chk = get_check(check_id) or next(
-        (c for c in ordered_checks() if c.category.value == check_id.lower()), None
-    )
+    chk = find_check(check_id) or next((c for c in all_checks() if c.category.value == check_id.lower()), None)
     if chk is None:
         _err(f"unknown check {check_id!r}; `kubediag checks` lists them")
         _exit(ExitCode.USAGE)
@@ -282,20 +336,50 @@ def audit_cmd(
     ] = False,
     namespaces: Annotated[
         list[str] | None,
-        typer.Option("-n", "--namespace", help="Namespace to audit; repeat for several (default: the context's)."),
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Namespace to audit; repeat for several (default: the context's).",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     selector: Annotated[
         str | None, typer.Option("-l", "--selector", help="Only Services with these labels (kubectl syntax).")
     ] = None,
     exclude_namespaces: Annotated[
         list[str] | None,
-        typer.Option("--exclude-namespace", help="Skip the Services of this namespace; repeatable."),
+        typer.Option(
+            "--exclude-namespace",
+            help="Skip the Services of this namespace; repeatable.",
+            autocompletion=complete.namespaces,
+        ),
     ] = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     output: Annotated[
-        AuditOutput, typer.Option("-o", "--output", help="text | json | jsonl (one Service per line) | markdown | junit.")
+        AuditOutput,
+        typer.Option(
+            "-o",
+            "--output",
+            help="text | json | jsonl (one Service per line) | markdown | junit | prometheus (metrics for the "
+            "node-exporter textfile collector).",
+        ),
     ] = AuditOutput.text,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            "--pushgateway",
+            metavar="URL",
+            help="Also push the run's metrics to this Prometheus Pushgateway (job kubediag, grouped by "
+            "--cluster-name), replacing the cluster's previous push.",
+        ),
+    ] = None,
+    cluster_name: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster-name", metavar="NAME", help="The Pushgateway group (label cluster) of this cluster's audits."
+        ),
+    ] = None,
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 120.0,
     page_size: Annotated[
@@ -310,8 +394,10 @@ def audit_cmd(
     """
 
     def run() -> None:
+        started = time.monotonic()
         if all_namespaces and namespaces:
             raise UsageError("-A/--all-namespaces and -n/--namespace exclude each other")
+        _validate_push(pushgateway, cluster_name)
         for ns in [*(namespaces or []), *(exclude_namespaces or [])]:
             _validate_namespace(ns)
         from kubediag import audit
@@ -322,13 +408,14 @@ def audit_cmd(
         from concurrent.futures import ThreadPoolExecutor
 
         from kubediag.gather import Client, gather_scope
+        from kubediag.render.progress import Progress
 
         client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
         scope_ns = None if all_namespaces else tuple(dict.fromkeys(namespaces or [client.default_namespace]))
         scope = audit.Scope(scope_ns, frozenset(exclude_namespaces or ()), selector)
         generated_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            with audit.Progress(sys.stderr) as progress, ThreadPoolExecutor(1) as side:
+            with Progress(sys.stderr) as progress, ThreadPoolExecutor(1) as side:
                 version = side.submit(client.version)
                 with _gc_paused():
                     data = gather_scope(
@@ -360,19 +447,71 @@ def audit_cmd(
                 + "; ".join(u.describe() for u in result.unavailable)
                 + " (the checks needing them are skipped)"
             )
-        if output is AuditOutput.json:
-            sys.stdout.write(audit.to_json(result) + "\n")
-        elif output is AuditOutput.jsonl:
-            audit.write_lines(audit.iter_jsonl(result), sys.stdout.write)
-        elif output is AuditOutput.markdown:
-            sys.stdout.write(audit.to_markdown(result))
-        elif output is AuditOutput.junit:
-            sys.stdout.write(audit.to_junit(result, _threshold(fail_on)))
-        else:
-            audit.render_text(result, _stdout_console())
+        stats = None
+        if output is AuditOutput.prometheus or pushgateway:
+            from kubediag.render.prometheus import RunStats
+
+            stats = RunStats(time.monotonic() - started, len(client.log.entries), time.time())
+        emit_audit(result, output, fail_on, stats)
+        if pushgateway and cluster_name and stats is not None:
+            _push(pushgateway, cluster_name, result, stats, timeout)
         _exit(audit.exit_code(result, _threshold(fail_on)))
 
     _run_guarded(debug, run)
+
+
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+
+
+def _validate_push(url: str | None, cluster_name: str | None) -> None:
+    """--pushgateway and --cluster-name, before any request."""
+    if cluster_name is not None and not _CLUSTER_NAME.fullmatch(cluster_name):
+        raise UsageError(
+            f"invalid --cluster-name {cluster_name!r}: letters, digits, '.', '_' and '-' (at most 63)"
+        )
+    if url is None:
+        if cluster_name is not None:
+            raise UsageError("--cluster-name names the Pushgateway group: use it with --pushgateway URL")
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"invalid --pushgateway {url!r}: expected http(s)://HOST[:PORT][/PATH]")
+    if cluster_name is None:
+        raise UsageError("--pushgateway needs --cluster-name NAME (the group this cluster's metrics replace)")
+
+
+def _push(url: str, cluster_name: str, result: Any, stats: Any, timeout: float) -> None:
+    from kubediag.render.prometheus import push
+
+    try:
+        push(url, cluster_name, result, stats, timeout=min(timeout, 30.0))
+    except Exception as exc:
+        reason = getattr(exc, "reason", None) or exc
+        _err(f"pushgateway {url}: {reason}")
+        _exit(ExitCode.CLUSTER)
+
+
+def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn, stats: Any = None) -> None:
+    from kubediag.render import json as render_json
+    from kubediag.render import junit, markdown, text
+
+    if output is AuditOutput.json:
+        sys.stdout.write(render_json.audit(result) + "\n")
+    elif output is AuditOutput.jsonl:
+        for line in render_json.audit_lines(result):
+            sys.stdout.write(line + "\n")
+    elif output is AuditOutput.markdown:
+        sys.stdout.write(markdown.audit(result))
+    elif output is AuditOutput.junit:
+        sys.stdout.write(junit.audit(result, _threshold(fail_on)))
+    elif output is AuditOutput.prometheus:
+        from kubediag.render import prometheus
+
+        sys.stdout.write(prometheus.audit(result, stats))
+    else:
+        text.audit(result, _stdout_console())
 
 
 def _threshold(fail_on: FailOn) -> Severity:
@@ -421,9 +560,45 @@ def version_cmd() -> None:
     sys.stdout.write(f"kubediag {__version__}\n")
 
 
+PLUGIN_NAME = "kubectl-diag"  # on PATH, kubectl runs it as `kubectl diag`
+
+
+def _prog_name() -> str:
+    """`kubectl diag` when run as the kubectl plugin (usage lines then read as the user typed them)."""
+    return "kubectl diag" if os.path.basename(sys.argv[0]).startswith(PLUGIN_NAME) else "kubediag"
+
+
+def kubectl_complete() -> None:
+    """`kubectl_complete-diag ARGS... INCOMPLETE`: completion of `kubectl diag` for kubectl >= 1.26, which
+    calls this executable with the words typed so far and reads one candidate per line, then a cobra
+    directive (`:4`: no file completion). Silent and bounded like the shell completion."""
+    import io
+    import shlex
+
+    words = sys.argv[1:]
+    if words and words[0] == "__complete":  # tolerate cobra's own protocol name
+        words = words[1:]
+    args, incomplete = words[:-1], (words[-1] if words else "")
+    # the shell completion itself (typer's bash protocol), run in-process on the words kubectl passed
+    line = shlex.join(["kubediag", *args]) + " " + (shlex.quote(incomplete) if incomplete else "")
+    os.environ.update(
+        {"_KUBEDIAG_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(args) + 1)}
+    )
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            app(prog_name="kubediag")
+    except SystemExit:
+        pass
+    except Exception:
+        buf = io.StringIO()
+    values = [v for v in buf.getvalue().splitlines() if v.strip()]
+    sys.stdout.write("".join(f"{v}\n" for v in values) + ":4\n")
+
+
 def main() -> None:
     try:
-        app()
+        app(prog_name=_prog_name())
     except Exception as exc:  # a last guard: one line, never a traceback without --debug
         if "--debug" in sys.argv:
             traceback.print_exc()

@@ -70,6 +70,45 @@ def _redact(text: str) -> str:
     return re.sub(r"(?i)(bearer\s+|token[\"':= ]+)[A-Za-z0-9._\-]+", r"\1<redacted>", text)
 
 
+def kubeconfig_files(kubeconfig: str | None) -> tuple[list[str], str]:
+    """The kubeconfig files to read, in order, as kubectl chooses them: `--kubeconfig` alone, else every
+    existing file of `$KUBECONFIG` (missing ones ignored, duplicates once), else ~/.kube/config. Also the
+    paths as given, for messages."""
+    if kubeconfig:
+        return [str(Path(kubeconfig).expanduser())], kubeconfig
+    paths = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    files: list[str] = []
+    for p in paths.split(os.pathsep):
+        full = str(Path(p).expanduser()) if p else ""
+        if full and full not in files and Path(full).is_file():
+            files.append(full)
+    return files, paths
+
+
+def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
+    """The context names of the kubeconfig files (merged), sorted; no request to any cluster."""
+    from kubernetes.config.kube_config import KubeConfigMerger
+
+    files, _ = kubeconfig_files(kubeconfig)
+    merged = KubeConfigMerger(os.pathsep.join(files)).config if files else None
+    if merged is None:
+        return []
+    return sorted(str(c.value["name"]) for c in merged.value.get("contexts") or [])
+
+
+def current_context(files: Iterable[str]) -> str | None:
+    """kubectl's current-context of merged files: from the first file that sets it (non-empty). The client
+    library's merger lets the last one win, so kubediag picks it itself."""
+    import yaml
+
+    for path in files:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+        if isinstance(doc, dict) and doc.get("current-context"):
+            return str(doc["current-context"])
+    return None
+
+
 class Client:
     """A thin reader over the official client's ApiClient: GET and paginated LIST returning JSON dicts."""
 
@@ -92,35 +131,48 @@ class Client:
             from kubernetes import client as k8s_client
             from kubernetes import config as k8s_config
             from kubernetes.config.config_exception import ConfigException
+            from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ConfigError(f"the kubernetes package cannot be imported: {exc}") from exc
         cfg = k8s_client.Configuration()
-        paths = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-        files = [p for p in paths.split(os.pathsep) if p]
-        have_file = any(Path(p).is_file() for p in files)
-        if kubeconfig and not Path(kubeconfig).is_file():
+        if kubeconfig and not Path(kubeconfig).expanduser().is_file():
             raise ConfigError(f"kubeconfig {kubeconfig} does not exist")
-        if have_file:
-            first = next(p for p in files if Path(p).is_file())
+        files, paths = kubeconfig_files(kubeconfig)
+        if files:
+            where = ", ".join(files)
             try:
-                contexts, current = k8s_config.list_kube_config_contexts(config_file=first)
+                # the client's merger: clusters, users and contexts by name, the first file wins (as kubectl);
+                # relative certificate paths stay relative to their own file
+                merger = KubeConfigMerger(os.pathsep.join(files))
+                if merger.config is None:
+                    raise ConfigError(f"kubeconfig {where}: no configuration found")
+                contexts = [c.value for c in merger.config.value.get("contexts") or []]
                 names = [c["name"] for c in contexts]
+                wanted = context or current_context(files)
                 if context and context not in names:
                     raise ConfigError(
-                        f"context {context!r} not found in {first} (contexts: {', '.join(names) or 'none'})"
+                        f"context {context!r} not found in {where} (contexts: {', '.join(names) or 'none'})"
                     )
-                chosen = next((c for c in contexts if c["name"] == context), current) if context else current
+                chosen = next((c for c in contexts if c["name"] == wanted), None)
+                if wanted and chosen is None:
+                    raise ConfigError(
+                        f"current-context {wanted!r} is not defined in {where} "
+                        f"(contexts: {', '.join(names) or 'none'}); pass --context"
+                    )
                 if chosen:
                     self.default_namespace = (chosen.get("context") or {}).get("namespace") or "default"
-                k8s_config.load_kube_config(
-                    config_file=first, context=context, client_configuration=cfg, persist_config=False
-                )
+                if not wanted:
+                    raise ConfigError(f"no current-context in {where}: pass --context")
+                merger.config.value["current-context"] = wanted
+                KubeConfigLoader(
+                    config_dict=merger.config, config_base_path=None, active_context=wanted
+                ).load_and_set(cfg)
             except ConfigError:
                 raise
             except (ConfigException, ValueError, KeyError, TypeError, OSError) as exc:
-                raise ConfigError(f"kubeconfig {first}: {_redact(str(exc)).splitlines()[0]}") from exc
+                raise ConfigError(f"kubeconfig {where}: {_redact(str(exc)).splitlines()[0]}") from exc
             except Exception as exc:  # yaml errors and exec-plugin failures come in many types
-                raise ConfigError(f"kubeconfig {first}: {_redact(str(exc)).splitlines()[0]}") from exc
+                raise ConfigError(f"kubeconfig {where}: {_redact(str(exc)).splitlines()[0]}") from exc
         else:
             if context:
                 raise ConfigError(f"--context {context} given but no kubeconfig was found at {paths}")

@@ -93,6 +93,10 @@ class Category(enum.StrEnum):
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
     PODS_INIT_BLOCKED = "pods-init-blocked"
+    # cluster-wide (audit) checks, KDAnn
+    LOADBALANCER_PER_SERVICE = "loadbalancer-per-service"
+    NODEPORT_EXTERNAL_NODES = "nodeport-external-nodes"
+    SERVICE_NO_PORTS = "service-no-ports"
 
 
 class Kind(enum.StrEnum):
@@ -193,3 +197,32 @@ class CheckResult:
     findings: tuple[Finding, ...] = ()
     reason: str = ""  # why skipped
     notes: tuple[str, ...] = field(default=())  # info lines that are not findings (e.g. who may reach it)
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What a cluster-wide (audit) check concluded over the Services in scope: a finding (outcome failed),
+    or a pass, or why it could not run (skipped). `objects` are `namespace/name` keys (or `node/NAME`)."""
+
+    id: str
+    category: Category
+    title: str
+    outcome: Outcome
+    severity: Severity | None = None
+    message: str = ""
+    remediation: str = ""
+    objects: tuple[str, ...] = ()
+    reason: str = ""  # why skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category.value,
+            "title": self.title,
+            "outcome": self.outcome.value,
+            "severity": self.severity.value if self.severity else None,
+            "message": self.message,
+            "remediation": self.remediation,
+            "objects": list(self.objects),
+            **({"reason": self.reason} if self.reason else {}),
+        }

@@ -8,12 +8,13 @@ from typing import Any
 
 import yaml
 
+from kubediag.checks.base import Fleet
 from kubediag.kinds import KIND_BY_NAME, from_builtin
 from kubediag.model import Kind, Unavailable
-from kubediag.snapshot import ClientRef, ClusterData, Snapshot
+from kubediag.scope import Scope
+from kubediag.snapshot import ClientRef, ClusterData, Snapshot, name_of, ns_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"
-
 
 
 @dataclass
@@ -23,6 +24,15 @@ class Fixture:
     description: str
     snapshot: Snapshot
     expect: dict[str, Any] = field(default_factory=dict)
+    scope: Scope = field(default_factory=Scope)
+
+    @property
+    def fleet(self) -> Fleet:
+        """The input of a cluster-wide check: the Services of the fixture in its `scope` (default: every
+        namespace), sorted as audit sorts them."""
+        data = self.snapshot.data
+        services = [s for s in data.services if self.scope.includes(ns_of(s))]
+        return Fleet(data, sorted(services, key=lambda s: (ns_of(s), name_of(s))), self.scope)
 
 
 def build_data(
@@ -45,8 +55,10 @@ def build_data(
 
 
 def load_fixture(path: Path) -> Fixture:
+    """A fixture of a chain check names its `target` Service; one of a cluster-wide check (KDAnn) has none:
+    its input is every Service of the objects (`Fixture.fleet`)."""
     doc = yaml.safe_load(path.read_text())
-    ns, name = doc["target"].split("/", 1)
+    ns, name = doc["target"].split("/", 1) if doc.get("target") else ("", "")
     client = None
     if doc.get("from"):
         cns, cname = doc["from"].split("/", 1)
@@ -61,14 +73,25 @@ def load_fixture(path: Path) -> Fixture:
             tuple(k.split("/", 1)): bool(v) for k, v in doc["service_lookups"].items()
         }
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
+    scope = doc.get("scope") or {}  # cluster-wide fixtures: {namespaces: [...], exclude: [...], label_selector: ...}
     return Fixture(
         path,
         path.parent.name,
         doc.get("description", ""),
         Snapshot(ns, name, data, client),
         doc.get("expect") or {},
+        Scope(
+            tuple(scope["namespaces"]) if scope.get("namespaces") else None,
+            frozenset(scope.get("exclude") or ()),
+            scope.get("label_selector"),
+        ),
     )
 
 
 def all_fixtures() -> list[Path]:
     return sorted(FIXTURES.glob("KD*/*.yaml"))
+
+
+def chain_fixtures() -> list[Path]:
+    """The fixtures of the per-Service chain (KDnnn), which name a target Service."""
+    return sorted(FIXTURES.glob("KD[0-9]*/*.yaml"))

@@ -11,14 +11,19 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fixtureload import all_fixtures, build_data, load_fixture
+from fixtureload import build_data, chain_fixtures, load_fixture
 from referencing import Registry, Resource
 from rich.console import Console
 
 from kubediag import audit
 from kubediag.engine import diagnose
-from kubediag.model import ExitCode, Kind, Severity, Status, Unavailable
-from kubediag.report import report_dict
+from kubediag.model import ClusterResult, ExitCode, Kind, Severity, Status, Unavailable
+from kubediag.render import json as render_json
+from kubediag.render import junit, markdown
+from kubediag.render import text as render_text
+from kubediag.render.common import cause_line
+from kubediag.render.json import report_dict
+from kubediag.render.progress import Progress
 from kubediag.schemas import load
 from kubediag.snapshot import ClusterData, Snapshot
 
@@ -173,12 +178,12 @@ def test_each_service_report_is_exactly_the_svc_report() -> None:
     assert [f"{r.namespace}/{r.name}" for r in res.reports] == sorted(by_key(res))
     for r in res.reports:
         assert report_dict(r) == report_dict(diagnose(Snapshot(r.namespace, r.name, d)))
-    doc = audit.audit_dict(res)
+    doc = render_json.audit_dict(res)
     for entry, r in zip(doc["services"], res.reports, strict=True):
         assert entry == report_dict(r)
 
 
-@pytest.mark.parametrize("path", all_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", chain_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_audit_of_every_check_fixture_matches_svc(path: Any) -> None:
     """Every check fixture through audit: the target's entry equals `svc`'s report on the same objects."""
     fx = load_fixture(path)
@@ -188,7 +193,7 @@ def test_audit_of_every_check_fixture_matches_svc(path: Any) -> None:
         return  # --from and missing Services are svc-only situations
     entry = by_key(res)[f"{snap.namespace}/{snap.name}"]
     assert report_dict(entry) == report_dict(diagnose(Snapshot(snap.namespace, snap.name, snap.data)))
-    AUDIT_VALIDATOR.validate(audit.audit_dict(res) | {"generated_at": "2026-01-01T00:00:00Z"})
+    AUDIT_VALIDATOR.validate(render_json.audit_dict(res) | {"generated_at": "2026-01-01T00:00:00Z"})
 
 
 def test_statuses_and_root_causes() -> None:
@@ -268,7 +273,7 @@ def test_most_frequent_root_cause_first() -> None:
 
 
 # ---- cluster-wide findings --------------------------------------------------------------------------------
-def cluster(res: audit.AuditResult) -> dict[str, audit.ClusterCheck]:
+def cluster(res: audit.AuditResult) -> dict[str, ClusterResult]:
     return {c.id: c for c in res.cluster}
 
 
@@ -323,11 +328,11 @@ def test_forbidden_networkpolicies_skip_only_their_checks() -> None:
         assert r.status is before.status
         netpol = [c for c in r.results if Kind.NETWORKPOLICY in _needs(c.check_id)]
         assert netpol and all(c.outcome.value == "skipped" and perm in c.reason for c in netpol)
-    AUDIT_VALIDATOR.validate(audit.audit_dict(res))
+    AUDIT_VALIDATOR.validate(render_json.audit_dict(res))
     out = io.StringIO()
-    audit.render_text(res, Console(file=out, width=200, no_color=True))
+    render_text.audit(res, Console(file=out, width=200, no_color=True))
     assert "Incomplete audit" in out.getvalue() and perm in out.getvalue()
-    assert "Incomplete audit" in audit.to_markdown(res)
+    assert "Incomplete audit" in markdown.audit(res)
 
 
 def _needs(check_id: str) -> frozenset[Kind]:
@@ -342,7 +347,7 @@ def test_pods_forbidden_makes_every_service_unknown_and_exit_4() -> None:
     res = result(data(pods="list pods in namespaces blog, shop"))
     assert {r.status for r in res.reports} == {Status.UNKNOWN}
     assert audit.exit_code(res) is ExitCode.UNKNOWN
-    line = audit.cause_line(res.reports[0])
+    line = cause_line(res.reports[0])
     assert line.startswith("status unknown:") and "list pods in namespaces blog, shop" in line
 
 
@@ -351,7 +356,7 @@ def test_services_forbidden_is_unknown_even_with_nothing_listed() -> None:
     assert res.reports == ()
     assert audit.exit_code(res) is ExitCode.UNKNOWN
     out = io.StringIO()
-    audit.render_text(res, Console(file=out, width=200, no_color=True))
+    render_text.audit(res, Console(file=out, width=200, no_color=True))
     assert "Services could not be listed: forbidden: list services (cluster-wide)" in out.getvalue()
     assert "No Service in scope" not in out.getvalue()
 
@@ -372,7 +377,7 @@ def test_exit_codes_on_the_worst_service() -> None:
 
 # ---- outputs ----------------------------------------------------------------------------------------------
 def test_json_is_schema_valid_and_has_the_contract_keys() -> None:
-    doc = json.loads(audit.to_json(result()))
+    doc = json.loads(render_json.audit(result()))
     AUDIT_VALIDATOR.validate(doc)
     assert list(doc) == ["schema_version", "generated_at", "cluster", "scope", "summary", "services"]
     assert doc["cluster"] == {"server": "https://127.0.0.1:6443", "version": "v1.36.3"}
@@ -381,7 +386,7 @@ def test_json_is_schema_valid_and_has_the_contract_keys() -> None:
 
 
 def test_schema_rejects_a_service_entry_that_is_not_a_svc_report() -> None:
-    doc = json.loads(audit.to_json(result()))
+    doc = json.loads(render_json.audit(result()))
     doc["services"][0].pop("checks")
     with pytest.raises(jsonschema.ValidationError):
         AUDIT_VALIDATOR.validate(doc)
@@ -389,7 +394,7 @@ def test_schema_rejects_a_service_entry_that_is_not_a_svc_report() -> None:
 
 def test_jsonl_one_svc_report_per_line() -> None:
     res = result()
-    lines = list(audit.iter_jsonl(res))
+    lines = list(render_json.audit_lines(res))
     assert len(lines) == len(res.reports)
     for line, r in zip(lines, res.reports, strict=True):
         assert "\n" not in line
@@ -400,7 +405,7 @@ def test_jsonl_one_svc_report_per_line() -> None:
 
 def test_junit_one_testcase_per_service() -> None:
     res = result(data(nodes="list nodes (cluster-wide)"))
-    root = ET.fromstring(audit.to_junit(res))
+    root = ET.fromstring(junit.audit(res))
     cases = root.findall(".//testcase")
     assert len(cases) == len(res.reports) == int(root.get("tests", "0"))
     names = {(c.get("classname"), c.get("name")) for c in cases}
@@ -416,13 +421,13 @@ def test_junit_one_testcase_per_service() -> None:
 
 def test_junit_unknown_is_an_error_and_warnings_follow_fail_on() -> None:
     unknown = result(data(endpointslices="list endpointslices (cluster-wide)"))
-    root = ET.fromstring(audit.to_junit(unknown))
+    root = ET.fromstring(junit.audit(unknown))
     assert root.get("errors") == str(len(unknown.reports))
     lb = healthy("x", "lb", "10.244.6")
     lb[0]["spec"]["type"] = "LoadBalancer"
     degraded = audit.run(data(lb), audit.Scope())
-    assert ET.fromstring(audit.to_junit(degraded)).get("failures") == "0"
-    assert ET.fromstring(audit.to_junit(degraded, Severity.WARNING)).get("failures") == "1"
+    assert ET.fromstring(junit.audit(degraded)).get("failures") == "0"
+    assert ET.fromstring(junit.audit(degraded, Severity.WARNING)).get("failures") == "1"
 
 
 def test_untrusted_text_is_escaped_everywhere() -> None:
@@ -430,17 +435,17 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
     objs = [service("shop", "web", {"app": evil})]
     res = audit.run(data(objs), audit.Scope())
     out = io.StringIO()
-    audit.render_text(res, Console(file=out, width=300, force_terminal=True, color_system=None))
+    render_text.audit(res, Console(file=out, width=300, force_terminal=True, color_system=None))
     assert "\x1b[31mred" not in out.getvalue() and "\\x1b[31mred" in out.getvalue()
-    assert "\x1b" not in audit.to_markdown(res)
-    xml = audit.to_junit(res)
+    assert "\x1b" not in markdown.audit(res)
+    xml = junit.audit(res)
     assert "\x1b" not in xml and "\x07" not in xml
     ET.fromstring(xml)  # well-formed
 
 
 def test_text_summary_and_one_line_per_unhealthy_service() -> None:
     out = io.StringIO()
-    audit.render_text(result(), Console(file=out, width=250, no_color=True))
+    render_text.audit(result(), Console(file=out, width=250, no_color=True))
     text = out.getvalue()
     assert "6 healthy · 0 degraded · 2 broken · 0 unknown" in text
     assert "shop" in text and "blog" in text
@@ -453,7 +458,7 @@ def test_text_summary_and_one_line_per_unhealthy_service() -> None:
 
 
 def test_markdown_summary() -> None:
-    md = audit.to_markdown(result())
+    md = markdown.audit(result())
     assert "| shop | 2 | 0 | 2 | 0 |" in md
     assert "| broken | shop/api | KD201 selector-no-match" in md
     assert "KDA01" in md
@@ -462,15 +467,15 @@ def test_markdown_summary() -> None:
 def test_empty_scope_renders() -> None:
     res = audit.run(data([]), audit.Scope(namespaces=("nothing",)))
     out = io.StringIO()
-    audit.render_text(res, Console(file=out, width=120, no_color=True))
+    render_text.audit(res, Console(file=out, width=120, no_color=True))
     assert "No Service in scope." in out.getvalue()
-    AUDIT_VALIDATOR.validate(audit.audit_dict(res) | {"generated_at": "2026-01-01T00:00:00Z"})
-    assert ET.fromstring(audit.to_junit(res)).get("tests") == "0"
+    AUDIT_VALIDATOR.validate(render_json.audit_dict(res) | {"generated_at": "2026-01-01T00:00:00Z"})
+    assert ET.fromstring(junit.audit(res)).get("tests") == "0"
 
 
 def test_progress_is_silent_when_not_a_tty() -> None:
     stream = io.StringIO()
-    with audit.Progress(stream) as p:
+    with Progress(stream) as p:
         p.on_page(Kind.POD, 500)
         p.start_diagnosis(3)
         p.on_service()
@@ -520,7 +525,7 @@ def test_1000_services_10000_pods() -> None:
     # correctness at scale; its speed is measured by `make bench`, not asserted here
     big = synthetic(1000, 10)
     res = audit.run(big, audit.Scope())
-    json.dumps(audit.audit_dict(res))
+    json.dumps(render_json.audit_dict(res))
     assert len(res.reports) == 1000 and all(r.status is Status.HEALTHY for r in res.reports)
 
 

@@ -14,7 +14,9 @@ import pytest
 from rich.console import Console
 from test_engine import pod, run, svc
 
-from kubediag.report import render_text, sanitize, to_markdown
+from kubediag.render.common import sanitize
+from kubediag.render.markdown import report as to_markdown
+from kubediag.render.text import report as render_text
 
 ENV = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": "/nonexistent/kubeconfig"}
 

@@ -6,12 +6,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fixtureload import all_fixtures, build_data, load_fixture
+from fixtureload import build_data, chain_fixtures, load_fixture
 
 from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
 from kubediag.model import ExitCode, Outcome, Severity, Stage, Status
-from kubediag.report import report_dict, to_markdown
+from kubediag.render.json import report_dict
+from kubediag.render.markdown import report as to_markdown
 from kubediag.schemas import load
 from kubediag.snapshot import Snapshot
 
@@ -156,7 +157,7 @@ def test_fail_on_warning() -> None:
     assert exit_code_for(Status.HEALTHY, Severity.INFO, FailOn.warning) is ExitCode.OK
 
 
-@pytest.mark.parametrize("path", all_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", chain_fixtures(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_fixture_report_is_schema_valid(path: Any) -> None:
     fx = load_fixture(path)
     report = diagnose(fx.snapshot)

@@ -41,7 +41,7 @@ from kubediag.gather import (
     describe_failure,
 )
 from kubediag.model import REQUIRED_KINDS, ExitCode, Kind, Outcome, Status, Unavailable
-from kubediag.report import report_dict
+from kubediag.render.json import report_dict
 from kubediag.retry import DeadlineExceeded, classify
 from kubediag.schemas import load
 from kubediag.snapshot import ClusterData, Snapshot

@@ -23,7 +23,10 @@ from test_engine import pod, slice_for, svc
 from kubediag.cli import Output, emit_report
 from kubediag.engine import Report, diagnose
 from kubediag.mask import Masker
-from kubediag.report import render_text, report_dict, to_json, to_markdown
+from kubediag.render.json import report as to_json
+from kubediag.render.json import report_dict
+from kubediag.render.markdown import report as to_markdown
+from kubediag.render.text import report as render_text
 from kubediag.schemas import load
 from kubediag.snapshot import ClusterData, Snapshot
 

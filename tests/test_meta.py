@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -9,12 +10,21 @@ import pytest
 import yaml
 from fixtureload import FIXTURES
 
-from kubediag.checks.base import RETIRED_IDS, Check, ordered_checks
+from kubediag.checks.base import (
+    RETIRED_IDS,
+    BaseCheck,
+    ClusterCheck,
+    all_checks,
+    cluster_checks,
+    ordered_checks,
+)
 from kubediag.docs import checks_markdown
 from kubediag.model import Category, Stage
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = ordered_checks()
+CHECKS = ordered_checks()  # the per-Service chain
+CLUSTER = cluster_checks()  # the cluster-wide checks of audit
+ALL = all_checks()
 
 
 def scenario_categories() -> set[str]:
@@ -27,10 +37,25 @@ def scenario_categories() -> set[str]:
     return cats
 
 
+def audit_e2e_cluster_ids() -> set[str]:
+    """The cluster-wide check IDs e2e/test_audit_e2e.py asserts on a real audit (its CLUSTER_EXPECTED)."""
+    tree = ast.parse((ROOT / "e2e" / "test_audit_e2e.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "CLUSTER_EXPECTED" for t in node.targets
+        ):
+            assert isinstance(node.value, ast.Dict)
+            return {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    raise AssertionError("e2e/test_audit_e2e.py has no CLUSTER_EXPECTED")
+
+
 def test_ids_are_unique_stable_and_ordered() -> None:
-    ids = [c.id for c in CHECKS]
+    ids = [c.id for c in ALL]
     assert len(ids) == len(set(ids))
     assert not set(ids) & RETIRED_IDS
+    for cc in CLUSTER:
+        assert re.fullmatch(r"KDA\d{2}", cc.id), cc.id
+        assert isinstance(cc, ClusterCheck)
     for c in CHECKS:
         assert re.fullmatch(r"KD\d{3}", c.id), c.id
         # the hundreds digit names the stage: KD1xx existence/spec, KD2xx selection ... KD9xx consumers
@@ -39,13 +64,13 @@ def test_ids_are_unique_stable_and_ordered() -> None:
 
 
 def test_every_category_has_a_check() -> None:
-    covered = {c.category for c in CHECKS}
+    covered = {c.category for c in ALL}
     # network-policy-reachability is the info-level companion of KD601 (who may reach the Service)
     assert set(Category) - covered <= {Category.NETWORK_POLICY_REACHABILITY}
 
 
-@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
-def test_check_is_well_formed(chk: Check) -> None:
+@pytest.mark.parametrize("chk", ALL, ids=lambda c: c.id)
+def test_check_is_well_formed(chk: BaseCheck) -> None:
     assert chk.category in set(Category)
     assert chk.title and not chk.title.endswith(".")
     for section in (chk.what, chk.why, chk.example, chk.fix):
@@ -56,17 +81,20 @@ def test_check_is_well_formed(chk: Check) -> None:
         assert heading in doc
 
 
-@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
-def test_check_has_failing_and_passing_fixtures(chk: Check) -> None:
+@pytest.mark.parametrize("chk", ALL, ids=lambda c: c.id)
+def test_check_has_failing_and_passing_fixtures(chk: BaseCheck) -> None:
     files = [p.name for p in (FIXTURES / chk.id).glob("*.yaml")]
     assert any(f.startswith("fail") for f in files), f"{chk.id} has no failing fixture"
     assert any(f.startswith("pass") for f in files), f"{chk.id} has no passing fixture"
 
 
-@pytest.mark.parametrize("chk", CHECKS, ids=lambda c: c.id)
-def test_check_has_an_e2e_scenario(chk: Check) -> None:
+@pytest.mark.parametrize("chk", ALL, ids=lambda c: c.id)
+def test_check_has_an_e2e_scenario(chk: BaseCheck) -> None:
     if chk.e2e_exempt:
         assert len(chk.e2e_exempt) > 20, "an exemption says why"
+        return
+    if isinstance(chk, ClusterCheck):
+        assert chk.id in audit_e2e_cluster_ids(), f"{chk.id} is not asserted by e2e/test_audit_e2e.py"
         return
     assert chk.category.value in scenario_categories(), f"{chk.id} ({chk.category}) has no e2e scenario"
 

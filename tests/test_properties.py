@@ -29,7 +29,9 @@ from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
 from kubediag.mask import Masker
 from kubediag.model import REQUIRED_KINDS, ExitCode, Kind, Outcome, Status, Unavailable
-from kubediag.report import render_text, report_dict, to_markdown
+from kubediag.render.json import report_dict
+from kubediag.render.markdown import report as to_markdown
+from kubediag.render.text import report as render_text
 from kubediag.schemas import load
 from kubediag.snapshot import ClientRef, ClusterData, Snapshot
 
@@ -612,10 +614,11 @@ def test_engine_never_crashes_and_the_report_is_valid(data: ClusterData, client:
     assert [r.check_id for r in report.results] == [c.id for c in ordered_checks()]
 
     # renderers: no crash, and no raw control character reaches a terminal
-    buf = io.StringIO()
-    render_text(report, Console(file=buf, width=120, color_system=None, force_terminal=False))
-    assert not _control_chars(buf.getvalue())
-    assert not _control_chars(to_markdown(report))
+    for verbose in (False, True):
+        buf = io.StringIO()
+        render_text(report, Console(file=buf, width=120, color_system=None, force_terminal=False), verbose)
+        assert not _control_chars(buf.getvalue())
+        assert not _control_chars(to_markdown(report, verbose))
 
     # --mask keeps the report valid
     VALIDATOR.validate(report_dict(Masker.from_data(data).report(report)))
@@ -686,8 +689,10 @@ def _hostile_report(text: str) -> Any:
 
 
 def _render(report: Any) -> str:
+    """The short report and the full checklist (-v), one after the other."""
     buf = io.StringIO()
-    render_text(report, Console(file=buf, width=400, force_terminal=True, color_system="truecolor"))
+    for verbose in (False, True):
+        render_text(report, Console(file=buf, width=400, force_terminal=True, color_system="truecolor"), verbose)
     return buf.getvalue()
 
 

@@ -1,6 +1,7 @@
 """The checks. Importing this package registers every check module in the one table (base.REGISTRY)."""
 
 from kubediag.checks import (  # noqa: F401
+    cluster,
     consumers,
     endpoints,
     existence,

@@ -92,6 +92,10 @@ class Category(enum.StrEnum):
     STATEFULSET_SERVICE_MISMATCH = "statefulset-service-mismatch"
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
+    CLIENT_DNS_MISCONFIGURED = "client-dns-misconfigured"
+    CLUSTER_DNS_UNAVAILABLE = "cluster-dns-unavailable"
+    INGRESS_CLASS_UNCLAIMED = "ingress-class-unclaimed"
+    WEBHOOK_BACKEND_UNAVAILABLE = "webhook-backend-unavailable"
 
 
 class Kind(enum.StrEnum):
@@ -107,6 +111,10 @@ class Kind(enum.StrEnum):
     EVENT = "events"
     INGRESS = "ingresses"
     DEPLOYMENT = "deployments"
+    INGRESSCLASS = "ingressclasses"
+    VALIDATINGWEBHOOK = "validatingwebhookconfigurations"
+    MUTATINGWEBHOOK = "mutatingwebhookconfigurations"
+    APISERVICE = "apiservices"
 
     @property
     def group(self) -> str:

@@ -1,7 +1,9 @@
 """The checks. Importing this package registers every check module in the one table (base.REGISTRY)."""
 
 from kubediag.checks import (  # noqa: F401
+    callers,
     consumers,
+    dns,
     endpoints,
     existence,
     exposure,

@@ -306,12 +306,19 @@ def run(
     return AuditResult(
         scope=scope,
         reports=tuple(reports),
-        cluster=tuple(cluster_checks(data, services)),
+        cluster=tuple(cluster_checks(data, services) + _consumer_checks(data, scope)),
         unavailable=tuple(data.unavailable[k] for k in sorted(data.unavailable)),
         server=server or data.server,
         version=version,
         generated_at=generated_at,
     )
+
+
+def _consumer_checks(data: ClusterData, scope: Scope) -> list[ClusterCheck]:
+    """KDA04-KDA06 (kubediag/audit_consumers.py): consumers naming a Service that does not exist."""
+    from kubediag.audit_consumers import consumer_checks
+
+    return consumer_checks(data, scope)
 
 
 def exit_code(result: AuditResult, fail_on: Severity = Severity.CRITICAL) -> ExitCode:

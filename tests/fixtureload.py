@@ -56,6 +56,12 @@ def load_fixture(path: Path) -> Fixture:
         extra["lookalike_services"] = tuple(doc["lookalike_services"])
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
+    if doc.get("cluster_dns_read"):
+        extra["cluster_dns_read"] = True
+    if doc.get("cluster_dns_gap"):
+        extra["cluster_dns_gap"] = doc["cluster_dns_gap"]
+    if doc.get("cluster_wide"):
+        extra["cluster_wide"] = frozenset(Kind(k) for k in doc["cluster_wide"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     return Fixture(
         path,

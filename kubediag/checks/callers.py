@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from kubediag.checks.base import NotApplicable, check
 from kubediag.dependents import (
     DEFAULT_CLASS_ANNOTATION,
+    WebhookRef,
     apiservice_refs,
     ingress_address,
     ingress_class,
@@ -95,10 +96,14 @@ def ingress_class_claimed(snap: Snapshot) -> Iterator[Finding]:
                 continue  # a controller claims the class by name without an IngressClass object
             if not source.startswith("spec") and not wide:
                 continue  # a legacy annotation may be honoured by a controller whose Ingresses we did not read
-            near = closest(cls, classes)
+            near = closest(cls, classes) or sorted(
+                c for c in classes if cls.startswith(c + "-") or cls.endswith("-" + c)
+            )
             hint = f" (did you mean {near[0]}?)" if near else ""
+            pick = near[0] if near else (default or next(iter(sorted(classes)), ""))
             fix = (
-                _class_patch(ns, iname, near[0] if near else (default or next(iter(sorted(classes)))))
+                _class_patch(ns, iname, pick)
+                + f"   # if class {pick}'s controller should serve it; else install the controller for {cls}"
                 if classes
                 else f"Install an Ingress controller for class {cls} (it creates IngressClass {cls}), or "
                 "remove the class from the Ingress if a controller watches classless Ingresses"
@@ -173,8 +178,13 @@ def ingress_class_claimed(snap: Snapshot) -> Iterator[Finding]:
 # ---- KD905 -----------------------------------------------------------------------------------------------
 
 
-def _rejects(severity: Severity) -> str:
-    return "rejects" if severity is Severity.CRITICAL else "delays (then admits)"
+def _effect(ref: WebhookRef, snap: Snapshot) -> str:
+    """What the API server does with the writes a webhook matches while its call fails."""
+    scope = webhook_scope(ref.webhook, snap.data)
+    if ref.webhook.failure_policy != "Ignore":
+        return f"the API server rejects every write it matches: {scope}"
+    unmutated = ", unmutated" if "Mutating" in ref.kind else ""
+    return f"the API server admits the writes it matches without it (unchecked{unmutated}): {scope}"
 
 
 @check(
@@ -188,8 +198,8 @@ def _rejects(severity: Severity) -> str:
 When the Service has no ready endpoint, finds the admission webhooks (Validating- and
 MutatingWebhookConfigurations) and APIServices whose backend is this Service. A webhook with
 `failurePolicy: Fail` (the default) is critical: the API server rejects every write its rules match (the
-operations, resources, namespaces and objects are named); with `Ignore` a warning (each write waits for the
-timeout, then is admitted unchecked). An APIService is critical: its API group/version answers 503. Also
+operations, resources, namespaces and objects are named); with `Ignore` a warning (the writes are admitted
+without the webhook's check or mutation). An APIService is critical: its API group/version answers 503. Also
 flags a webhook calling a port the Service does not have. Read only when the Service has no ready endpoint
 (or is missing: KD101 names them), so a healthy Service pays nothing.""",
     why="""
@@ -237,9 +247,7 @@ def webhook_backends(snap: Snapshot) -> Iterator[Finding]:
             if not ready
             else f"has no port {ref.port} (ports: {', '.join(map(str, sorted(ports))) or 'none'})"
         )
-        effect = f"the API server {_rejects(severity)} every {webhook_scope(wh, snap.data)}" + (
-            "" if severity is Severity.CRITICAL else f" (after the {wh.timeout_seconds}s timeout)"
-        )
+        effect = _effect(ref, snap)
         body = json.dumps(
             [{"op": "replace", "path": f"/webhooks/{ref.index}/failurePolicy", "value": "Ignore"}],
             separators=(",", ":"),
@@ -320,11 +328,7 @@ def consumers_of_missing(snap: Snapshot) -> tuple[list[str], list[Evidence]]:
     hooks = [r for r in webhook_refs(snap.data) if (r.namespace, r.service) == (ns, name)]
     for ref in hooks[:5]:
         wh = ref.webhook
-        verdict = (
-            f"the API server rejects every {webhook_scope(wh, snap.data)}"
-            if wh.failure_policy != "Ignore"
-            else f"matching writes wait {wh.timeout_seconds}s, then are admitted unchecked"
-        )
+        verdict = _effect(ref, snap)
         hints.append(
             f"{ref.kind} {ref.config} webhook {wh.name} (failurePolicy {wh.failure_policy}) calls it: {verdict}"
         )

@@ -139,7 +139,7 @@ def _rule_text(rule: RuleWithOperations) -> str:
         for r in res:
             group = "core" if g == "" else ("every API group" if g == "*" else g)
             targets.append(("every resource" if r == "*" else r) + f" ({group})")
-    scope = "" if rule.scope in ("", "*") else f", {rule.scope}-scoped"
+    scope = "" if rule.scope in ("", "*") else f" ({rule.scope.lower()} objects only)"
     return f"{ops_text} of {', '.join(targets)}{scope}"
 
 

@@ -79,9 +79,10 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     if exposing:
         d = deploys[0]
         other = exposing[0]
-        hints.append(
+        hints.insert(  # the strongest hint: a Service here already serves the workload named like this one
+            0,
             f"Service {other} selects the pods of deployment/{name_of(d)}"
-            + (f": did you mean {other}?" if other in near else "")
+            + (f": did you mean {other}?" if other in near else ""),
         )
         remediation = (
             f"Call the existing Service: {other}.{snap.namespace}.svc.cluster.local (change the client's URL "

@@ -108,7 +108,7 @@ def ingress_class_claimed(snap: Snapshot) -> Iterator[Finding]:
                 else f"Install an Ingress controller for class {cls} (it creates IngressClass {cls}), or "
                 "remove the class from the Ingress if a controller watches classless Ingresses"
             )
-            if classes and not near and not default and len(classes) > 1:
+            if classes and not near and not default:  # an unrelated class is no confident fix
                 fix = (
                     "kubectl get ingressclass   # pick the class your controller serves, then:\n"
                     + _class_patch(ns, iname, "CLASS")

@@ -60,6 +60,12 @@ def seeded(cluster: str) -> Iterator[None]:
             service("lb1", {"app": "web"}, {"kind": "lb"}, type="LoadBalancer"),  # pending: degraded
             service("lb2", {"app": "web"}, {"kind": "lb"}, type="LoadBalancer"),
             service("np", {"app": "web"}, type="NodePort"),  # kwok-node-a has an ExternalIP
+            {  # routes to a Service that does not exist: a cluster-wide finding (KDA04)
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "storefront"},
+                "spec": {"defaultBackend": {"service": {"name": "cart-api", "port": {"number": 8080}}}},
+            },
         ],
     )
     seed(B, app_objects())
@@ -122,6 +128,8 @@ def test_scoped_json_statuses_summary_and_cluster_findings() -> None:
     }
     assert cluster["KDA02"]["outcome"] == "failed" and f"{A}/np" in cluster["KDA02"]["objects"]
     assert cluster["KDA03"]["outcome"] == "failed" and cluster["KDA03"]["objects"] == [f"{B}/portless"]
+    assert cluster["KDA04"]["outcome"] == "failed" and cluster["KDA04"]["objects"] == [f"ingress/{A}/storefront"]
+    assert "cart-api" in cluster["KDA04"]["message"]
 
 
 def test_each_entry_is_what_svc_says() -> None:

@@ -353,3 +353,13 @@ def test_ingress_class_sources() -> None:
     assert ingress_class(_ingress("a", "nginx")) == ("nginx", "spec.ingressClassName")
     assert ingress_class(_ingress("a", legacy="traefik"))[0] == "traefik"
     assert ingress_class(_ingress("a")) == ("", "")
+
+
+def test_dns_slices_without_the_service_labels_are_found_by_name() -> None:
+    unlabelled = _slice("kube-dns", "kube-system", False)  # no k8s-app label copied onto the slice
+    api = FakeApi([*_healthy(), _pod("client"), DNS[0], unlabelled])
+    data = gather_service(api, "shop", "web", ("shop", "client"))  # type: ignore[arg-type]
+    assert any("kubernetes.io/service-name=kube-dns" in r for r in api.requests), api.requests
+    report = diagnose(Snapshot("shop", "web", data, ClientRef("shop", "client")))
+    assert report.root_cause is not None and report.root_cause.category.value == "cluster-dns-unavailable"
+    assert report.root_cause.severity is Severity.CRITICAL

@@ -22,6 +22,12 @@ scenario.yaml:
                              substituted); for pods labelled `kubediag.io/simulate: manual`, which KWOK leaves alone
   wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
   expect: {status, root_cause, exit_code, categories, not_categories, mentions, not_mentions}
+  exclusive: true          the steps change something every scenario shares (e.g. scale the cluster DNS): the
+                           scenario runs alone, after the others, and its teardown runs whatever happens
+  teardown: [STEP, ...]    steps that restore what the steps changed (run after the diagnosis, always)
+
+Cluster-scoped objects in a scenario's manifests (webhook configurations, IngressClasses) must be scoped to
+the scenario's namespace and named after it (`${NS}`); cleanup deletes them with the namespaces.
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -62,6 +68,8 @@ class Scenario:
     wait: list[dict[str, Any]] = field(default_factory=list)
     demo: bool = False
     kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
+    exclusive: bool = False  # runs alone, after the others (it changes something they share)
+    teardown: list[Step] = field(default_factory=list)
 
     @property
     def manifests(self) -> str:
@@ -98,6 +106,8 @@ def load_all() -> list[Scenario]:
                 steps=sub(spec.get("steps") or []),
                 wait=sub(spec.get("wait") or []),
                 demo=bool(spec.get("demo")),
+                exclusive=bool(spec.get("exclusive")),
+                teardown=sub(spec.get("teardown") or []),
             )
         )
     return out
@@ -134,10 +144,18 @@ def namespaces(sc: Scenario) -> list[str]:
     return [sc.namespace, *extra_namespaces(sc)]
 
 
+# Cluster-scoped kinds scenarios may create (scoped to their namespace): never namespaced, deleted at cleanup.
+CLUSTER_SCOPED = (
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "IngressClass",
+)
+
+
 def _in_namespace(sc: Scenario, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Objects default to the scenario's namespace; Namespace objects first, then the rest in order."""
     for d in docs:
-        if d.get("kind") != "Namespace":
+        if d.get("kind") not in ("Namespace", *CLUSTER_SCOPED):
             d.setdefault("metadata", {}).setdefault("namespace", sc.namespace)
     return [d for d in docs if d.get("kind") == "Namespace"] + [
         d for d in docs if d.get("kind") != "Namespace"
@@ -414,9 +432,37 @@ def cleanup(sc: Scenario) -> None:
     cleanup_all([sc])
 
 
+def cluster_scoped_objects(sc: Scenario) -> list[tuple[str, str]]:
+    """(kind, name) of the cluster-scoped objects in the scenario's manifests (all of its YAML files)."""
+    out: list[tuple[str, str]] = []
+    for f in sorted(sc.path.glob("*.yaml")):
+        if f.name == "scenario.yaml":
+            continue
+        for d in _docs(sc, f.read_text().replace("${NS}", sc.namespace)):
+            if d.get("kind") in CLUSTER_SCOPED:
+                out.append((str(d["kind"]).lower(), str(d["metadata"]["name"])))
+    return out
+
+
+def run_teardown(sc: Scenario) -> None:
+    """The scenario's teardown steps, each attempted even if an earlier one failed (first error raised)."""
+    errors: list[Exception] = []
+    for step in sc.teardown:
+        try:
+            _run_step(sc, step)
+        except Exception as exc:  # keep restoring the rest
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
 def cleanup_all(scs: list[Scenario]) -> None:
-    """Release pod finalizers (scenarios park pods on one), then delete the namespaces without waiting."""
+    """Release pod finalizers (scenarios park pods on one), delete the scenarios' cluster-scoped objects,
+    then delete the namespaces without waiting."""
     release_finalizers(scs)
+    for sc in scs:
+        for kind, name in cluster_scoped_objects(sc):
+            kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
     nss = [ns for sc in scs for ns in namespaces(sc)]
     _each(
         lambda chunk: kubectl(

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 from referencing import Registry, Resource
+from scenarios import kubectl
 from test_audit_support import (
     app_objects,
     audit_json,
@@ -32,6 +33,8 @@ from test_audit_support import (
     wait_ready_pods,
 )
 
+from kubediag.gather import OPTIONAL_CLUSTER_KINDS
+from kubediag.kinds import api_path
 from kubediag.schemas import load
 
 A, B, BULK = "kd-audit-a", "kd-audit-b", "kd-audit-bulk"
@@ -41,6 +44,28 @@ AUDIT = jsonschema.Draft202012Validator(
     load("audit-report"),
     registry=Registry().with_resource(SVC_SCHEMA["$id"], Resource.from_contents(SVC_SCHEMA)),
 )
+
+
+WEBHOOK: dict[str, Any] = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": f"{A}-policy", "labels": {"kubediag.io/e2e": A}},
+    "webhooks": [
+        {
+            "name": "policy.kd-audit-a.kubediag.io",
+            "clientConfig": {"service": {"namespace": A, "name": "policy-webhook", "port": 443}},
+            "rules": [
+                {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}
+            ],
+            "failurePolicy": "Ignore",
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": A}},
+            "objectSelector": {"matchLabels": {"kubediag.io/never": "matches"}},
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 1,
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,8 +83,17 @@ def seeded(cluster: str) -> Iterator[None]:
             service("lb1", {"app": "web"}, {"kind": "lb"}, type="LoadBalancer"),  # pending: degraded
             service("lb2", {"app": "web"}, {"kind": "lb"}, type="LoadBalancer"),
             service("np", {"app": "web"}, type="NodePort"),  # kwok-node-a has an ExternalIP
+            {  # routes to a Service that does not exist: a cluster-wide finding (KDA04)
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "storefront"},
+                "spec": {"defaultBackend": {"service": {"name": "cart-api", "port": {"number": 8080}}}},
+            },
         ],
     )
+    # an admission webhook calling a Service that does not exist (KDA05): scoped to namespace A, to an object
+    # label nothing carries, failurePolicy Ignore, so no write anywhere on the shared cluster is affected
+    kubectl("apply", "-f", "-", stdin=json.dumps(WEBHOOK))
     seed(B, app_objects())
     seed(
         BULK,
@@ -74,6 +108,7 @@ def seeded(cluster: str) -> Iterator[None]:
     wait_ready_pods(BULK, "bulk", 1)
     wait_endpoints(BULK, {f"bulk-{i:02d}": 1 for i in range(BULK_SERVICES)})
     yield
+    kubectl("delete", "validatingwebhookconfiguration", WEBHOOK["metadata"]["name"], "--ignore-not-found", check=False)
     delete_namespaces(A, B, BULK)
 
 
@@ -95,6 +130,8 @@ CLUSTER_EXPECTED = {
     "KDA01": [f"{A}/lb1", f"{A}/lb2"],
     "KDA02": [f"{A}/np"],
     "KDA03": [f"{B}/portless"],
+    "KDA04": [f"ingress/{A}/storefront"],
+    "KDA05": [f"validatingwebhookconfiguration/{A}-policy"],
 }
 
 
@@ -127,6 +164,7 @@ def test_scoped_json_statuses_summary_and_cluster_findings() -> None:
         assert set(objects) <= set(cluster[check_id]["objects"]), cluster[check_id]
     assert set(cluster["KDA01"]["objects"]) == {f"{A}/lb1", f"{A}/lb2"}
     assert cluster["KDA03"]["objects"] == [f"{B}/portless"]
+    assert "cart-api" in cluster["KDA04"]["message"]
 
 
 def test_each_entry_is_what_svc_says() -> None:
@@ -205,8 +243,9 @@ def test_pagination_reads_every_page() -> None:
     # Only collection LISTs (and /version): never a request per Service or per object.
     paths = {m.group(1) for m in re.finditer(r"^debug: GET (\S+) ", proc.stderr, re.M)}
     kinds = "services|endpointslices|pods|networkpolicies|ingresses|deployments|events"
+    cluster = {"/version", *(api_path(k) for k in OPTIONAL_CLUSTER_KINDS)}  # nodes, namespaces, webhooks...
     for path in paths:
-        assert path in ("/version", "/api/v1/nodes", "/api/v1/namespaces") or re.fullmatch(
+        assert path in cluster or re.fullmatch(
             rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path
         ), path
 

@@ -274,6 +274,28 @@ def test_transient_failure_of_an_optional_kind_is_data_not_absence(
     assert "answered 503" in skipped["KD601"]
 
 
+def test_webhook_reads_failing_skip_only_their_check(baseline: dict[str, Run], tmp_path: Path) -> None:
+    """web-typo has no ready endpoint, so svc reads the webhooks and APIServices that could call it; they
+    answer 503 until the deadline: only KD905 is skipped, naming the failure; the diagnosis is unchanged."""
+    rules = [Rule(status(503), match=r"/apis/(admissionregistration|apiregistration)\.k8s\.io/")]
+    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
+        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
+    assert "Traceback" not in run.stderr
+    base = baseline["web-typo"].report
+    report = run.report
+    jsonschema.validate(report, SCHEMA)
+    assert run.code == baseline["web-typo"].code
+    assert (report["status"], report["root_cause"]) == (base["status"], base["root_cause"])
+    assert {e["kind"] for e in report["errors"]} == {
+        "apiservices",
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    }
+    skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
+    assert "answered 503" in skipped["KD905"]
+    assert proxy.requests(r"/apis/admissionregistration\.k8s\.io/"), "the webhooks were read"
+
+
 def test_final_error_on_pods_means_unknown_never_selector_no_match(
     baseline: dict[str, Run], tmp_path: Path
 ) -> None:

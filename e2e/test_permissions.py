@@ -206,7 +206,17 @@ def test_namespace_only_credentials_give_the_admin_report(env: Env, service: str
     run = kubediag(env.configs["kd-reader"], "svc", service)  # namespace from the kubeconfig context
     assert "Traceback" not in run.stderr
     assert run.code == env.admin[service].code, run.stderr
-    assert run.report == env.admin[service].report  # no cluster-scoped read was needed
+    if service == "web":
+        assert run.report == env.admin[service].report  # no cluster-scoped read was needed
+        return
+    # No ready endpoint: the webhooks and APIServices that may call the Service are read (cluster-scoped,
+    # optional). Forbidden here, so only the check needing them is skipped, naming the permission.
+    admin = env.admin[service].report
+    skip = needing(Kind.VALIDATINGWEBHOOK)
+    assert outcomes(run.report, skip) == outcomes(admin, skip)
+    assert (run.report["status"], run.report["root_cause"]) == (admin["status"], admin["root_cause"])
+    reasons = [r for c, (o, r) in outcomes(run.report).items() if c in skip and o == "skipped"]
+    assert reasons and all("forbidden: list validatingwebhookconfigurations (cluster-wide)" in r for r in reasons)
 
 
 def test_nodes_are_optional_data(env: Env) -> None:
@@ -223,6 +233,24 @@ def test_nodes_are_optional_data(env: Env) -> None:
     for cid in needing(Kind.NODE):
         assert "forbidden: list nodes (cluster-wide)" in skipped[cid], cid
     assert outcomes(report, needing(Kind.NODE)) == outcomes(admin, needing(Kind.NODE))
+
+
+def test_cluster_dns_is_optional_data(env: Env) -> None:
+    """--from reads the cluster DNS in kube-system; a namespace-only reader cannot: KD605 is skipped with the
+    permission, and the rest of the report is the admin's."""
+    pods = json.loads(kubectl("-n", NS, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
+    client = f"{NS}/{sorted(p['metadata']['name'] for p in pods)[0]}"
+    admin = kubediag(admin_kubeconfig(), "svc", "web", "-n", NS, "--from", client)
+    run = kubediag(env.configs["kd-reader"], "svc", "web", "--from", client)
+    assert "Traceback" not in run.stderr
+    jsonschema.validate(run.report, SCHEMA)
+    assert (run.code, run.report["status"]) == (admin.code, admin.report["status"]), run.stderr
+    assert admin.report["status"] == "healthy", admin.stdout
+    admin_checks = outcomes(admin.report)
+    assert admin_checks["KD605"][0] == "passed", admin_checks["KD605"]
+    got = outcomes(run.report)
+    assert got["KD605"][0] == "skipped" and "forbidden: list services in namespace kube-system" in got["KD605"][1]
+    assert outcomes(run.report, {"KD605"}) == outcomes(admin.report, {"KD605"})
 
 
 def test_forbidden_networkpolicies_skip_only_their_checks(env: Env) -> None:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
 import pytest
-from scenarios import Scenario, cleanup_all, diagnose, load_all, seed_all, settle
+from scenarios import Scenario, cleanup_all, diagnose, load_all, run_teardown, seed_all, settle
 
 from kubediag.schemas import load
 
@@ -42,12 +42,15 @@ def _selected(request: pytest.FixtureRequest) -> list[Scenario]:
         for item in request.session.items
         if isinstance(param := getattr(item, "callspec", None) and item.callspec.params.get("sc"), Scenario)
     }
-    return [sc for sc in SCENARIOS if sc.name in names]
+    return [sc for sc in SCENARIOS if sc.name in names and not sc.exclusive]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cluster: str, request: pytest.FixtureRequest) -> Iterator[None]:
     scenarios = _selected(request)
+    if not scenarios:  # only exclusive scenarios selected: they seed themselves
+        yield
+        return
     seed_all(scenarios)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         RESULTS.update(
@@ -57,9 +60,27 @@ def seeded(cluster: str, request: pytest.FixtureRequest) -> Iterator[None]:
     cleanup_all(scenarios)
 
 
-@pytest.mark.parametrize("sc", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("sc", [s for s in SCENARIOS if not s.exclusive], ids=lambda s: s.name)
 def test_scenario(sc: Scenario) -> None:
-    proc = RESULTS[sc.name]
+    check_result(sc, RESULTS[sc.name])
+
+
+@pytest.mark.parametrize("sc", [s for s in SCENARIOS if s.exclusive], ids=lambda s: s.name)
+def test_exclusive_scenario(sc: Scenario) -> None:
+    """A scenario that changes something every scenario shares runs alone, after the concurrent batch has
+    been diagnosed; its teardown restores what it changed whatever happens."""
+    seed_all([sc])
+    try:
+        proc = _settle_and_diagnose(sc)
+    finally:
+        try:
+            run_teardown(sc)
+        finally:
+            cleanup_all([sc])
+    check_result(sc, proc)
+
+
+def check_result(sc: Scenario, proc: Result) -> None:
     if isinstance(proc, BaseException):
         raise proc
     assert proc.stdout, f"no report on stdout; stderr: {proc.stderr}"

@@ -23,10 +23,19 @@ from urllib.parse import quote
 
 import msgspec
 
+from kubediag.dependents import (
+    DNS_NAMESPACE,
+    DNS_SELECTOR,
+    ingress_address,
+    ingress_class,
+    ready_endpoints,
+    unaddressed_routes,
+)
 from kubediag.kinds import api_path, decode_list, decode_object
+from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
-from kubediag.snapshot import ClusterData, name_of
+from kubediag.snapshot import ClusterData, name_of, ns_of
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -373,7 +382,15 @@ def gather_service(
         Kind.EVENT: ns_list(Kind.EVENT),
         Kind.INGRESS: ns_list(Kind.INGRESS),
     }
-    _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+    # --from: the cluster DNS the client resolves with (two small label-selected LISTs in kube-system)
+    dns_pool = ThreadPoolExecutor(max_workers=1) if client_ref is not None else None
+    dns_job = dns_pool.submit(_cluster_dns, client) if dns_pool is not None else None
+    try:
+        _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+        dns: tuple[list[Obj], list[Obj], str] | None = dns_job.result() if dns_job is not None else None
+    finally:
+        if dns_pool is not None:
+            dns_pool.shutdown(wait=False)
     service = out.lists.get(Kind.SERVICE, [])
     pods = out.lists.get(Kind.POD, [])
     extra: dict[str, Any] = {}
@@ -400,8 +417,30 @@ def gather_service(
         phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
     if not service or (selector and not matched):
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
+    # what depends on the Service, read only when it matters: the classes of Ingresses routing here that no
+    # controller gave an address; webhooks and aggregated APIs when the Service is missing or has no ready
+    # endpoint (then they fail)
+    unaddressed = unaddressed_routes(out.lists.get(Kind.INGRESS, []), name)
+    if unaddressed:
+        phase2[Kind.INGRESSCLASS] = lambda: client.list(Kind.INGRESSCLASS, None, page=0)
+    slices = out.lists.get(Kind.ENDPOINTSLICE)
+    no_ready = Kind.SERVICE in out.lists and (
+        not service or (spec.get("type") != "ExternalName" and slices is not None and not ready_endpoints(slices))
+    )
+    if no_ready:
+        for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE):
+            phase2[kind] = (lambda k: lambda: client.list(k, None, page=0))(kind)
     if phase2:
         _fetch_kinds(client, phase2, namespace, [], out)
+    cluster_wide: set[Kind] = set()
+    if unaddressed and _class_wide_look(out.lists, unaddressed):
+        # no Ingress of the class has an address here: was any ever given one, anywhere? (one LIST)
+        try:
+            out.lists[Kind.INGRESS] = client.list(Kind.INGRESS, None, page=500)
+            cluster_wide.add(Kind.INGRESS)
+        except Exception as exc:
+            if http_status(exc) in (401,) or (http_status(exc) is None and isinstance(exc, DeadlineExceeded)):
+                raise ClusterError(describe_failure(exc, client.server)) from exc
 
     foreign: list[Obj] = []
     lookalikes: list[Obj] = []
@@ -448,13 +487,73 @@ def gather_service(
     objects[Kind.SERVICE] = tuple(service)
     objects[Kind.POD] = tuple(pods)
     objects[Kind.NETWORKPOLICY] = tuple(policies)
+    if dns is not None:
+        dns_services, dns_slices, dns_gap = dns
+        if not dns_gap and namespace != "kube-system":
+            objects[Kind.SERVICE] += tuple(dns_services)
+            objects[Kind.ENDPOINTSLICE] = objects.get(Kind.ENDPOINTSLICE, ()) + tuple(dns_slices)
+        elif not dns_gap:  # the target is in kube-system: keep the store free of duplicates
+            have = {(ns_of(s), name_of(s)) for s in objects[Kind.SERVICE]}
+            objects[Kind.SERVICE] += tuple(s for s in dns_services if (ns_of(s), name_of(s)) not in have)
+            names = {name_of(s) for s in objects.get(Kind.ENDPOINTSLICE, ())}
+            objects[Kind.ENDPOINTSLICE] = objects.get(Kind.ENDPOINTSLICE, ()) + tuple(
+                s for s in dns_slices if name_of(s) not in names
+            )
+        extra["cluster_dns_read"] = not dns_gap
+        extra["cluster_dns_gap"] = dns_gap
     return ClusterData(
         objects=objects,
         read=read,
         unavailable=dict(out.unavailable),
         server=client.server,
+        cluster_wide=frozenset(cluster_wide),
         **extra,
     )
+
+
+def _cluster_dns(client: Client) -> tuple[list[Obj], list[Obj], str]:
+    """(kube-dns Services, their EndpointSlices, why they could not be read or ""): kube-system Services
+    labelled k8s-app=kube-dns; their slices carry the Service's labels (the endpointslice controller copies
+    them), else they are looked up by Service name. Optional: forbidden or failing is a reason, not absence."""
+    query = {"labelSelector": DNS_SELECTOR}
+    kind = Kind.SERVICE
+    try:
+        services = client.list(Kind.SERVICE, DNS_NAMESPACE, query, page=0)
+        kind = Kind.ENDPOINTSLICE
+        slices = client.list(Kind.ENDPOINTSLICE, DNS_NAMESPACE, query, page=0) if services else []
+        listed = {labels_of(s).get("kubernetes.io/service-name") for s in slices}
+        for svc in services:
+            if name_of(svc) not in listed:
+                slices += client.list(
+                    Kind.ENDPOINTSLICE,
+                    DNS_NAMESPACE,
+                    {"labelSelector": f"kubernetes.io/service-name={name_of(svc)}"},
+                    page=0,
+                )
+    except Exception as exc:
+        status = http_status(exc)
+        if status == 401 or (status is None and (isinstance(exc, DeadlineExceeded) or classify(exc).retry)):
+            raise ClusterError(describe_failure(exc, client.server)) from exc
+        if status == 403:
+            return [], [], f"forbidden: {_forbidden_permission(exc, kind, DNS_NAMESPACE)}"
+        return [], [], f"error: {permission('list', kind, DNS_NAMESPACE)}: {describe_failure(exc, client.server)}"
+    return services, slices, ""
+
+
+def _class_wide_look(lists: Mapping[Kind, list[Any]], unaddressed: list[Obj]) -> bool:
+    """An Ingress routing here has no address and its class exists (or is the default), but no Ingress of
+    that class in this namespace has one: only a cluster-wide look tells whether a controller claims it."""
+    classes = lists.get(Kind.INGRESSCLASS)
+    if classes is None:
+        return False
+    names = {c.metadata.name for c in classes}
+    default = next((c.metadata.name for c in classes if c.is_default), "")
+    addressed = {ingress_class(i)[0] or default for i in lists.get(Kind.INGRESS, []) if ingress_address(i)}
+    for ing in unaddressed:
+        cls = ingress_class(ing)[0] or default
+        if cls and cls not in addressed and (cls in names or ingress_class(ing)[1].startswith("metadata")):
+            return True
+    return False
 
 
 def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
@@ -494,7 +593,14 @@ SCOPE_KINDS: tuple[Kind, ...] = (
     Kind.DEPLOYMENT,
     Kind.EVENT,
 )
-OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (Kind.NODE, Kind.NAMESPACE)
+OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (
+    Kind.NODE,
+    Kind.NAMESPACE,
+    Kind.INGRESSCLASS,
+    Kind.VALIDATINGWEBHOOK,
+    Kind.MUTATINGWEBHOOK,
+    Kind.APISERVICE,
+)
 REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 
 # progress(kind, items_in_this_page): called from worker threads after every page.
@@ -578,6 +684,7 @@ def gather_scope(
     unavailable = {kind: _scope_unavailable(client, kind, errs) for kind, errs in failures.items()}
     read = frozenset(lists) - frozenset(unavailable)
 
+    dns_in_scope = scoped is None or DNS_NAMESPACE in scoped
     return ClusterData(
         objects={kind: tuple(items) for kind, items in lists.items() if kind in read},
         read=read,
@@ -585,6 +692,10 @@ def gather_scope(
         server=client.server,
         # every Service of the scope was listed (not only those a label selector picks): absence is known
         services_complete=(None if scoped is None else frozenset(scoped)) if not label_selector else frozenset(),
+        cluster_wide=frozenset(read if scoped is None else read - set(SCOPE_KINDS)),
+        cluster_dns_read=dns_in_scope
+        and not label_selector
+        and {Kind.SERVICE, Kind.ENDPOINTSLICE} <= read,
     )
 
 

@@ -18,6 +18,12 @@ from urllib.parse import quote
 import msgspec
 
 from kubediag.model import Kind
+from kubediag.objects import (
+    APIService,
+    IngressClass,
+    MutatingWebhookConfiguration,
+    ValidatingWebhookConfiguration,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,38 @@ SPECS: dict[Kind, KindSpec] = {
     Kind.INGRESS: KindSpec("Ingress", "networking.k8s.io", "v1", "Ingresses that route to a Service"),
     Kind.DEPLOYMENT: KindSpec(
         "Deployment", "apps", "v1", "labels set on a Deployment but not on its pod template"
+    ),
+    Kind.INGRESSCLASS: KindSpec(
+        "IngressClass",
+        "networking.k8s.io",
+        "v1",
+        "whether a controller claims the class of an Ingress routing to a Service (optional)",
+        cluster_scoped=True,
+        struct=IngressClass,
+    ),
+    Kind.VALIDATINGWEBHOOK: KindSpec(
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        "admission webhooks served by a Service without endpoints, or a missing one (optional)",
+        cluster_scoped=True,
+        struct=ValidatingWebhookConfiguration,
+    ),
+    Kind.MUTATINGWEBHOOK: KindSpec(
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        "admission webhooks served by a Service without endpoints, or a missing one (optional)",
+        cluster_scoped=True,
+        struct=MutatingWebhookConfiguration,
+    ),
+    Kind.APISERVICE: KindSpec(
+        "APIService",
+        "apiregistration.k8s.io",
+        "v1",
+        "aggregated APIs served by a Service without endpoints, or a missing one (optional)",
+        cluster_scoped=True,
+        struct=APIService,
     ),
 }
 

@@ -93,10 +93,16 @@ class Category(enum.StrEnum):
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
     PODS_INIT_BLOCKED = "pods-init-blocked"
-    # cluster-wide (audit) checks, KDAnn
     LOADBALANCER_PER_SERVICE = "loadbalancer-per-service"
     NODEPORT_EXTERNAL_NODES = "nodeport-external-nodes"
     SERVICE_NO_PORTS = "service-no-ports"
+    CLIENT_DNS_MISCONFIGURED = "client-dns-misconfigured"
+    CLUSTER_DNS_UNAVAILABLE = "cluster-dns-unavailable"
+    INGRESS_CLASS_UNCLAIMED = "ingress-class-unclaimed"
+    WEBHOOK_BACKEND_UNAVAILABLE = "webhook-backend-unavailable"
+    INGRESS_BACKEND_MISSING_SERVICE = "ingress-backend-missing-service"
+    WEBHOOK_BACKEND_MISSING_SERVICE = "webhook-backend-missing-service"
+    APISERVICE_BACKEND_MISSING_SERVICE = "apiservice-backend-missing-service"
 
 
 class Kind(enum.StrEnum):
@@ -112,6 +118,10 @@ class Kind(enum.StrEnum):
     EVENT = "events"
     INGRESS = "ingresses"
     DEPLOYMENT = "deployments"
+    INGRESSCLASS = "ingressclasses"
+    VALIDATINGWEBHOOK = "validatingwebhookconfigurations"
+    MUTATINGWEBHOOK = "mutatingwebhookconfigurations"
+    APISERVICE = "apiservices"
 
     @property
     def group(self) -> str:

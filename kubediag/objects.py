@@ -103,3 +103,77 @@ class PodTemplate(Base, frozen=True):
 
 def conditions_get(conditions: list[Condition], ctype: str) -> Condition | None:
     return next((c for c in conditions if c.type == ctype), None)
+
+
+# ---- consumers of a Service: IngressClasses, admission webhooks, aggregated APIs -----------------------
+class IngressClassSpec(Base, frozen=True):
+    controller: str = ""
+
+
+class IngressClass(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: IngressClassSpec = IngressClassSpec()
+
+    @property
+    def is_default(self) -> bool:
+        return self.metadata.annotations.get("ingressclass.kubernetes.io/is-default-class") == "true"
+
+
+class ServiceReference(Base, frozen=True):
+    """A webhook's or APIService's backend Service (port defaults to 443, as the API server applies)."""
+
+    namespace: str = ""
+    name: str = ""
+    path: str = ""
+    port: int = 443
+
+
+class WebhookClientConfig(Base, frozen=True):
+    service: ServiceReference | None = None
+    url: str = ""
+
+
+class RuleWithOperations(Base, frozen=True):
+    api_groups: list[str] = []
+    api_versions: list[str] = []
+    operations: list[str] = []
+    resources: list[str] = []
+    scope: str = "*"
+
+
+class Webhook(Base, frozen=True):
+    """One webhook of a Validating- or MutatingWebhookConfiguration (the fields both kinds share)."""
+
+    client_config: WebhookClientConfig = WebhookClientConfig()
+    failure_policy: str = "Fail"
+    name: str = ""
+    namespace_selector: LabelSelector = LabelSelector()
+    object_selector: LabelSelector = LabelSelector()
+    rules: list[RuleWithOperations] = []
+    timeout_seconds: int = 10
+
+
+class ValidatingWebhookConfiguration(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    webhooks: list[Webhook] = []
+
+
+class MutatingWebhookConfiguration(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    webhooks: list[Webhook] = []
+
+
+class APIServiceSpec(Base, frozen=True):
+    group: str = ""
+    service: ServiceReference | None = None
+    version: str = ""
+
+
+class APIServiceStatus(Base, frozen=True):
+    conditions: list[Condition] = []
+
+
+class APIService(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: APIServiceSpec = APIServiceSpec()
+    status: APIServiceStatus = APIServiceStatus()

@@ -52,6 +52,12 @@ class ClusterData:
     service_lookups: Mapping[tuple[str, str], bool] = field(default_factory=dict)
     # namespaces whose Services were all listed (audit without a label selector); None = every namespace
     services_complete: frozenset[str] | None = frozenset()
+    # Kinds read in every namespace (audit -A; svc: Ingresses, when a class-wide look was called for).
+    cluster_wide: frozenset[Kind] = frozenset()
+    # The cluster DNS (kube-system Services labelled k8s-app=kube-dns and their EndpointSlices) is in the
+    # store when `cluster_dns_read`; else `cluster_dns_gap` says why not ("" = not asked for: svc without --from).
+    cluster_dns_read: bool = False
+    cluster_dns_gap: str = ""
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -72,6 +72,12 @@ def load_fixture(path: Path) -> Fixture:
         extra["service_lookups"] = {
             tuple(k.split("/", 1)): bool(v) for k, v in doc["service_lookups"].items()
         }
+    if doc.get("cluster_dns_read"):
+        extra["cluster_dns_read"] = True
+    if doc.get("cluster_dns_gap"):
+        extra["cluster_dns_gap"] = doc["cluster_dns_gap"]
+    if doc.get("cluster_wide"):
+        extra["cluster_wide"] = frozenset(Kind(k) for k in doc["cluster_wide"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     scope = doc.get("scope") or {}  # cluster-wide fixtures: {namespaces: [...], exclude: [...], label_selector: ...}
     return Fixture(

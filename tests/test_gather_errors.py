@@ -354,6 +354,10 @@ def test_optional_kind_missing_skips_only_its_checks(kind: Kind) -> None:
         Kind.EVENT: "Event",
         Kind.INGRESS: "Ingress",
         Kind.DEPLOYMENT: "Deployment",
+        Kind.INGRESSCLASS: "IngressClass",
+        Kind.VALIDATINGWEBHOOK: "ValidatingWebhookConfiguration",
+        Kind.MUTATINGWEBHOOK: "MutatingWebhookConfiguration",
+        Kind.APISERVICE: "APIService",
     }[kind]
     data = build_data([o for o in objects if o["kind"] != field], {kind.value: f"forbidden: {detail}"})
     partial = diagnose(Snapshot("shop", "web", data))

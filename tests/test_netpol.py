@@ -498,7 +498,7 @@ def test_remediation_fixes_the_fixture(path: Path) -> None:
         for o in doc["objects"]
         if not any(o["kind"] == "NetworkPolicy" and o["metadata"] == f["metadata"] for f in fixes)
     ] + fixes
-    data = build_data(objects, doc.get("unavailable"))
+    data = build_data(objects, doc.get("unavailable"), cluster_dns_read=bool(doc.get("cluster_dns_read")))
     client = ClientRef(*doc["from"].split("/", 1)) if doc.get("from") else None
     ns, name = doc["target"].split("/", 1)
     snap = Snapshot(ns, name, data, client)

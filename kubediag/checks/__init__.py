@@ -1,8 +1,11 @@
 """The checks. Importing this package registers every check module in the one table (base.REGISTRY)."""
 
 from kubediag.checks import (  # noqa: F401
+    callers,
     cluster,
+    cluster_consumers,
     consumers,
+    dns,
     endpoints,
     existence,
     exposure,

@@ -231,7 +231,9 @@ def ingress_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
     independent=True,
     what="""
 For a headless Service (`clusterIP: None`) that selects pods of a StatefulSet, compares the pods'
-`spec.subdomain` (set by the StatefulSet controller from `spec.serviceName`) with the Service's name.""",
+`spec.subdomain` (set by the StatefulSet controller from `spec.serviceName`) with the Service's name. For a
+Service that is not headless, finds StatefulSet pods whose `spec.subdomain` names it: the StatefulSet's
+governing Service is an ordinary ClusterIP Service, so its pods get no per-pod DNS names.""",
     why="""
 Per-pod DNS names (`web-0.<service>.<namespace>.svc.cluster.local`) are published only when the pod's
 `hostname` is set and its `subdomain` equals the name of a headless Service selecting it. With
@@ -252,7 +254,8 @@ selector). `spec.serviceName` of a StatefulSet is immutable: to change it, recre
 )
 def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
     if not snap.headless:
-        raise NotApplicable("not a headless Service")
+        yield from _governing_not_headless(snap)
+        return
     if not snap.selector:
         raise NotApplicable("the Service has no selector")
     groups: dict[Owner, list[Obj]] = defaultdict(list)
@@ -302,6 +305,59 @@ def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
             [
                 Evidence("StatefulSet", ns, owner.name, "spec.serviceName", sub or "<empty>", snap.name),
                 Evidence("Pod", ns, sample, "spec.subdomain", sub or "<empty>", snap.name),
+            ],
+        )
+
+
+def _governing_not_headless(snap: Snapshot) -> Iterator[Finding]:
+    """StatefulSets whose serviceName names this Service, which is not headless: their pods (spec.subdomain =
+    serviceName) get no per-pod DNS names; the Service's own name and virtual IP work."""
+    key = ("kd902-subdomains", snap.namespace)
+    if key not in snap.data.memo:  # StatefulSet pods by subdomain, once per namespace (audit)
+        index: dict[str, list[Obj]] = defaultdict(list)
+        for p in snap.namespace_pods:
+            sub = (p.get("spec") or {}).get("subdomain")
+            if sub and (o := owner_of(p)) is not None and o.kind == "StatefulSet":
+                index[str(sub)].append(p)
+        snap.data.memo[key] = index
+    groups: dict[Owner, list[Obj]] = defaultdict(list)
+    for p in snap.data.memo[key].get(snap.name, ()):
+        o = owner_of(p)
+        if o is not None:
+            groups[o].append(p)
+    if not groups:
+        raise NotApplicable("not a headless Service, and no StatefulSet names it as its serviceName")
+    ns = snap.namespace
+    kind = "an ExternalName" if snap.svc_type == "ExternalName" else f"a {snap.svc_type} (not headless)"
+    headless = f"{snap.name}-headless"
+    taken = (ns, headless) in snap.data.services_by_key
+    for owner, pods in sorted(groups.items()):
+        pods.sort(key=name_of)
+        sample = name_of(pods[0])
+        hostname = str((pods[0].get("spec") or {}).get("hostname") or sample)
+        yield statefulset_service_mismatch.finding(
+            Severity.WARNING,
+            f"statefulset/{owner.name} names Service {ns}/{snap.name} as its serviceName, but it is {kind} "
+            f"Service: the pods get no per-pod DNS names ({hostname}.{snap.name}.{ns}.svc.cluster.local does "
+            f"not resolve; a StatefulSet's governing Service must have clusterIP: None). The Service's own "
+            f"name {snap.dns_name} still works",
+            (
+                f"Add a headless Service for the pod names and point the StatefulSet at it (serviceName is "
+                f"immutable: recreate the StatefulSet without deleting its pods, then roll them so they get "
+                f"the new subdomain; clients then use {hostname}.{headless}.{ns}.svc.cluster.local):\n"
+                f"kubectl -n {ns} expose service {snap.name} --name={headless} --cluster-ip=None"
+                + ("   # pick another name: it exists" if taken else "")
+                + f"\nkubectl -n {ns} get statefulset {owner.name} -o yaml > sts.yaml   # set spec.serviceName: "
+                f"{headless}, drop metadata.uid and resourceVersion\n"
+                f"kubectl -n {ns} delete statefulset {owner.name} --cascade=orphan && kubectl apply -f sts.yaml "
+                f"&& kubectl -n {ns} rollout restart statefulset/{owner.name}\n"
+                f"(Making Service {snap.name} itself headless also works, but changes what its clients get: no "
+                "virtual IP, and no port-to-targetPort translation.)"
+            ),
+            [
+                Evidence("Service", ns, snap.name, "spec.clusterIP", str(snap.spec.get("clusterIP") or snap.svc_type), "None (headless)"),
+                Evidence("StatefulSet", ns, owner.name, "spec.serviceName", snap.name, "a headless Service"),
+                Evidence("Pod", ns, sample, "spec.subdomain", snap.name, "the name of a headless Service"),
             ],
         )
 

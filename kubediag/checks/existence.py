@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.callers import consumers_of_missing, unreadable
+from kubediag.checks.consumers import likely_meant
 from kubediag.labels import labels_of
-from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
 from kubediag.remedy import expose_command
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
@@ -20,8 +23,10 @@ from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
     needs=[Kind.SERVICE],
     what="""
 GETs the Service by name in the namespace. When it is missing, looks for a Service of that name in other
-namespaces (short names resolve only in the client's own namespace), for close names in this namespace, and
-for a Deployment of that name that was never exposed.""",
+namespaces (short names resolve only in the client's own namespace), for close names in this namespace
+(`api-svc` for `api`), for a Deployment of that name (and whether another Service already selects its pods),
+and names what calls the missing Service: Ingresses of the namespace that route to it, admission webhooks
+and APIServices whose backend it is.""",
     why="""
 Clients resolve `name.namespace.svc.cluster.local`; with no Service there is no DNS record and no virtual IP:
 `could not resolve host` / NXDOMAIN, and an Ingress pointing at it answers 503.""",
@@ -59,9 +64,12 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
             f"a Service named {snap.name} exists in namespace(s) {', '.join(elsewhere)}"
             f" (reach it as {snap.name}.{elsewhere[0]})"
         )
-    near = closest(snap.name, [name_of(s) for s in data.lookalike_services if ns_of(s) == snap.namespace])
+    local = [s for s in data.lookalike_services if ns_of(s) == snap.namespace and s.get("kind") != "Namespace"]
+    near = closest(snap.name, [name_of(s) for s in local])
+    near += sorted(n for s in local if (n := name_of(s)) not in near and likely_meant(n, snap.name))
     if near:
         hints.append(f"close names in {snap.namespace}: {', '.join(near)}")
+    consumer_hints, consumer_evidence = consumers_of_missing(snap)
     deploys = [
         d
         for d in data.deployments_by_ns.get(snap.namespace, ())
@@ -70,7 +78,30 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
         in closest(snap.name, [name_of(x) for x in data.deployments_by_ns.get(snap.namespace, ())])
     ]
     remediation = f"kubectl -n {snap.namespace} get services   # find the right name"
-    if deploys:
+    exposing = _exposing_services(deploys[0], local) if deploys else []
+    if exposing:
+        d = deploys[0]
+        other = exposing[0]
+        hints.insert(  # the strongest hint: a Service here already serves the workload named like this one
+            0,
+            f"Service {other} selects the pods of deployment/{name_of(d)}"
+            + (f": did you mean {other}?" if other in near else ""),
+        )
+        remediation = (
+            f"Call the existing Service: {other}.{snap.namespace}.svc.cluster.local (change the client's URL "
+            f"from {snap.name} to {other}), or create Service {snap.name} as a copy of {other}"
+        )
+        evidence.append(
+            Evidence(
+                "Service",
+                snap.namespace,
+                other,
+                "spec.selector",
+                ",".join(f"{k}={v}" for k, v in sorted(_selector(local, other).items())),
+                f"the pods of deployment/{name_of(d)}",
+            )
+        )
+    elif deploys:
         d = deploys[0]
         hints.append(f"deployment/{name_of(d)} exists but no Service exposes it")
         remediation = expose_command(data, snap.namespace, snap.name, d, f"deployment/{name_of(d)}")
@@ -89,9 +120,36 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
             f"use the qualified name {snap.name}.{elsewhere[0]}.svc.cluster.local from this namespace"
         )
     message = f"Service {snap.namespace}/{snap.name} does not exist"
+    hints += consumer_hints
+    evidence += consumer_evidence
+    gaps = unreadable(snap, (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE))
+    if gaps:
+        hints.append(f"webhooks and APIServices that may call it could not be read ({'; '.join(gaps)})")
     if hints:
         message += ": " + "; ".join(hints)
     yield service_exists.finding(Severity.CRITICAL, message, remediation, evidence)
+
+
+def _selector(services: list[Obj], name: str) -> dict[str, str]:
+    for s in services:
+        if name_of(s) == name:
+            sel = (s.get("spec") or {}).get("selector") or {}
+            return {str(k): str(v) for k, v in sel.items()}
+    return {}
+
+
+def _exposing_services(deployment: Any, services: list[Obj]) -> list[str]:
+    """Services of the namespace whose selector matches the Deployment's pod template labels."""
+    if hasattr(deployment, "spec") and not isinstance(deployment, dict):
+        labels = dict(deployment.spec.template.metadata.labels)
+    else:
+        labels = (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    out = []
+    for s in sorted(services, key=name_of):
+        sel = _selector(services, name_of(s))
+        if sel and all(labels.get(k) == v for k, v in sel.items()):
+            out.append(name_of(s))
+    return out
 
 
 @check(

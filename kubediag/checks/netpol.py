@@ -1069,8 +1069,9 @@ With `--from NS/POD`: a client isolated for egress needs a rule to the cluster D
 in `kube-system`) on port 53 over UDP and TCP. Evaluates the client's egress policies against the DNS pods
 (read when present, otherwise assumed with CoreDNS's labels and named ports `dns`/`dns-tcp`), and the
 ingress policies of kube-system when they were read. UDP blocked is critical; TCP alone blocked is a
-warning (large answers are retried over TCP). Not applicable without a client, for hostNetwork clients and
-for `dnsPolicy: Default`/`None`.""",
+warning (large answers are retried over TCP). Not applicable without a client, for hostNetwork clients, for
+`dnsPolicy: Default`, and for `dnsPolicy: None` unless the cluster DNS address is among its nameservers
+(KD604 judges the client's resolver).""",
     why="""
 A default-deny egress policy also blocks DNS: the client cannot resolve `web.shop.svc.cluster.local` and
 fails with `could not resolve host` / `Temporary failure in name resolution` (after a 5 s timeout per try),
@@ -1101,9 +1102,16 @@ spec:
 )
 def dns_allowed(snap: Snapshot) -> Iterator[Finding]:
     client_pod, src = _pod_client(snap)
-    dns_policy = str((client_pod.get("spec") or {}).get("dnsPolicy") or "ClusterFirst")
-    if dns_policy in ("Default", "None"):
-        raise NotApplicable(f"the client has dnsPolicy {dns_policy}: it does not use the cluster DNS pods")
+    from kubediag.dependents import client_dns, uses_cluster_dns
+
+    dns_policy = client_dns(client_pod).effective
+    if dns_policy == "Default":
+        raise NotApplicable("the client has dnsPolicy Default: it does not use the cluster DNS pods (see KD604)")
+    if dns_policy == "None" and not uses_cluster_dns(snap.data, client_pod):
+        raise NotApplicable(
+            "the client has dnsPolicy None without the cluster DNS address among its nameservers, or it could "
+            "not be confirmed: its resolver is judged by KD604"
+        )
     dns_pods, assumed = _dns_pods(snap)
     policies = _policies(snap)
     ks_labels = snap.data.namespace_labels(DNS_NAMESPACE)

@@ -1,0 +1,255 @@
+"""Pure facts about what depends on a Service from outside its own chain: Ingresses and their classes,
+admission webhooks and aggregated APIs that call it, and the cluster DNS every client resolves it with.
+
+Shared by the gatherer (to decide which optional reads a situation calls for), the checks and `audit`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubediag.labels import format_selector, labels_of
+from kubediag.model import Kind, Obj
+from kubediag.objects import APIService, LabelSelector, RuleWithOperations, Webhook
+from kubediag.snapshot import ClusterData, meta, name_of, ns_of
+
+LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+DNS_NAMESPACE = "kube-system"
+DNS_SELECTOR = "k8s-app=kube-dns"
+DNS_LABELS = {"k8s-app": "kube-dns"}
+
+
+# ---- EndpointSlices ---------------------------------------------------------------------------------------
+def ready_endpoints(slices: Sequence[Obj]) -> int:
+    """Addresses the slices list as ready (a missing `ready` condition means ready)."""
+    return sum(
+        len(e.get("addresses") or [])
+        for s in slices
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready") is not False
+    )
+
+
+def listed_endpoints(slices: Sequence[Obj]) -> int:
+    return sum(len(e.get("addresses") or []) for s in slices for e in s.get("endpoints") or [])
+
+
+# ---- Ingresses ---------------------------------------------------------------------------------------------
+def routes_to(ing: Obj, service: str) -> bool:
+    """The Ingress sends some route (a rule path or its default backend) to Service `service`."""
+    spec = ing.get("spec") or {}
+    backends = [spec.get("defaultBackend")] + [
+        p.get("backend") for r in spec.get("rules") or [] for p in (r.get("http") or {}).get("paths") or []
+    ]
+    return any(((b or {}).get("service") or {}).get("name") == service for b in backends)
+
+
+def backend_services(ing: Obj) -> Iterator[tuple[str, str]]:
+    """(JSON path of backend.service.name, Service name) for every Service backend of an Ingress."""
+    spec = ing.get("spec") or {}
+    if svc := ((spec.get("defaultBackend") or {}).get("service") or {}).get("name"):
+        yield "spec.defaultBackend.service.name", str(svc)
+    for i, rule in enumerate(spec.get("rules") or []):
+        for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
+            if svc := ((path.get("backend") or {}).get("service") or {}).get("name"):
+                yield f"spec.rules[{i}].http.paths[{j}].backend.service.name", str(svc)
+
+
+def ingress_class(ing: Obj) -> tuple[str, str]:
+    """(class name, where it is set): `spec.ingressClassName`, the legacy annotation, or ("", "")."""
+    name = (ing.get("spec") or {}).get("ingressClassName")
+    if name:
+        return str(name), "spec.ingressClassName"
+    legacy = (meta(ing).get("annotations") or {}).get(LEGACY_CLASS_ANNOTATION)
+    if legacy:
+        return str(legacy), f"metadata.annotations[{LEGACY_CLASS_ANNOTATION}]"
+    return "", ""
+
+
+def ingress_address(ing: Obj) -> str:
+    """The first address a controller published in status.loadBalancer.ingress, or ""."""
+    for lb in ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+        addr = lb.get("ip") or lb.get("hostname")
+        if addr:
+            return str(addr)
+    return ""
+
+
+def unaddressed_routes(ingresses: Sequence[Obj], service: str) -> list[Obj]:
+    """Ingresses routing to `service` that no controller has given an address."""
+    return [i for i in ingresses if routes_to(i, service) and not ingress_address(i)]
+
+
+# ---- admission webhooks and aggregated APIs ---------------------------------------------------------------
+@dataclass(frozen=True)
+class WebhookRef:
+    kind: str  # ValidatingWebhookConfiguration | MutatingWebhookConfiguration
+    config: str
+    index: int
+    webhook: Webhook
+
+    @property
+    def namespace(self) -> str:
+        svc = self.webhook.client_config.service
+        return svc.namespace if svc else ""
+
+    @property
+    def service(self) -> str:
+        svc = self.webhook.client_config.service
+        return svc.name if svc else ""
+
+    @property
+    def port(self) -> int:
+        svc = self.webhook.client_config.service
+        return svc.port if svc else 443
+
+
+def webhook_refs(data: ClusterData) -> list[WebhookRef]:
+    """Every webhook (validating and mutating) whose backend is a Service, in a stable order."""
+    out: list[WebhookRef] = []
+    for kind, label in (
+        (Kind.VALIDATINGWEBHOOK, "ValidatingWebhookConfiguration"),
+        (Kind.MUTATINGWEBHOOK, "MutatingWebhookConfiguration"),
+    ):
+        for cfg in sorted(data.of(kind), key=lambda c: c.metadata.name):
+            for i, wh in enumerate(cfg.webhooks):
+                if wh.client_config.service is not None:
+                    out.append(WebhookRef(label, cfg.metadata.name, i, wh))
+    return out
+
+
+def apiservice_refs(data: ClusterData) -> list[APIService]:
+    """APIServices served by a Service (local, built-in groups have no spec.service)."""
+    return sorted(
+        (a for a in data.of(Kind.APISERVICE) if a.spec.service is not None), key=lambda a: a.metadata.name
+    )
+
+
+def _rule_text(rule: RuleWithOperations) -> str:
+    ops = rule.operations or ["*"]
+    ops_text = "every operation" if "*" in ops else ", ".join(ops)
+    groups = rule.api_groups or [""]
+    res = rule.resources or ["*"]
+    targets = []
+    for g in groups:
+        for r in res:
+            group = "core" if g == "" else ("every API group" if g == "*" else g)
+            targets.append(("every resource" if r == "*" else r) + f" ({group})")
+    scope = "" if rule.scope in ("", "*") else f" ({rule.scope.lower()} objects only)"
+    return f"{ops_text} of {', '.join(targets)}{scope}"
+
+
+def _selector_text(sel: LabelSelector) -> str:
+    return format_selector(sel.as_dict()) if (sel.match_labels or sel.match_expressions) else ""
+
+
+def webhook_scope(wh: Webhook, data: ClusterData | None = None) -> str:
+    """What writes the webhook is called for: operations, resources, namespaces, objects."""
+    rules = "; ".join(_rule_text(r) for r in wh.rules) or "no rule"
+    ns_sel = _selector_text(wh.namespace_selector)
+    where = "in every namespace" if not ns_sel else f"in namespaces labelled {ns_sel}"
+    if ns_sel and data is not None and data.missing(Kind.NAMESPACE) is None and data.namespaces:
+        from kubediag.labels import selector_matches
+
+        names = sorted(
+            name_of(n)
+            for n in data.namespaces
+            if selector_matches(wh.namespace_selector.as_dict(), data.namespace_labels(name_of(n)))
+        )
+        where += f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else " (none today)"
+    obj_sel = _selector_text(wh.object_selector)
+    objects = f", objects labelled {obj_sel}" if obj_sel else ""
+    return f"{rules} {where}{objects}"
+
+
+# ---- cluster DNS -------------------------------------------------------------------------------------------
+def cluster_dns_services(data: ClusterData) -> list[Obj]:
+    """The cluster DNS Services (kube-system, labelled k8s-app=kube-dns) present in the store."""
+    return sorted(
+        (
+            s
+            for s in data.services_by_ns.get(DNS_NAMESPACE, ())
+            if all(labels_of(s).get(k) == v for k, v in DNS_LABELS.items())
+        ),
+        key=name_of,
+    )
+
+
+def cluster_ips(svc: Obj) -> list[str]:
+    spec = svc.get("spec") or {}
+    ips = [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
+    ip = spec.get("clusterIP")
+    if ip and ip != "None" and ip not in ips:
+        ips.insert(0, str(ip))
+    return ips
+
+
+@dataclass(frozen=True)
+class ClientDns:
+    """How a pod resolves names: its dnsPolicy as written and as the kubelet applies it."""
+
+    policy: str  # as written (default ClusterFirst)
+    effective: str  # ClusterFirst | Default | None
+    host_network: bool
+    nameservers: tuple[str, ...]
+    searches: tuple[str, ...]
+    config: Mapping[str, Any]
+
+    @property
+    def why(self) -> str:
+        if self.host_network and self.policy == "ClusterFirst":
+            return "dnsPolicy ClusterFirst with hostNetwork: true (the kubelet falls back to Default)"
+        return f"dnsPolicy {self.policy}"
+
+
+def client_dns(pod: Obj) -> ClientDns:
+    spec = pod.get("spec") or {}
+    policy = str(spec.get("dnsPolicy") or "ClusterFirst")
+    host = bool(spec.get("hostNetwork"))
+    if policy == "ClusterFirstWithHostNet":
+        effective = "ClusterFirst"
+    elif policy == "ClusterFirst":
+        effective = "Default" if host else "ClusterFirst"
+    else:
+        effective = policy
+    cfg = spec.get("dnsConfig") or {}
+    return ClientDns(
+        policy,
+        effective,
+        host,
+        tuple(str(n) for n in cfg.get("nameservers") or []),
+        tuple(str(s) for s in cfg.get("searches") or []),
+        cfg,
+    )
+
+
+def maybe_node_local(ip: str) -> bool:
+    """A link-local address (169.254.0.0/16): NodeLocal DNSCache listens on one (169.254.20.10 by default)."""
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network("169.254.0.0/16")
+    except ValueError:
+        return False
+
+
+def uses_cluster_dns(data: ClusterData, pod: Obj) -> bool | None:
+    """Whether the pod's queries go to the cluster DNS: True, False, or None when it cannot be told (dnsPolicy
+    None and the cluster DNS address unknown, or only a link-local resolver that may be NodeLocal DNSCache)."""
+    dns = client_dns(pod)
+    if dns.effective == "ClusterFirst":
+        return True
+    if dns.effective != "None":
+        return False
+    known = [ip for s in cluster_dns_services(data) for ip in cluster_ips(s)] if data.cluster_dns_read else []
+    if any(ns in known for ns in dns.nameservers):
+        return True
+    if not known or any(maybe_node_local(ns) for ns in dns.nameservers):
+        return None
+    return False
+
+
+def label_text(obj: Obj) -> str:
+    return f"{ns_of(obj)}/{name_of(obj)}" if ns_of(obj) else name_of(obj)

@@ -152,6 +152,17 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show requests and trace
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 on a finding at or above this severity.")
 ]
+ProbeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--probe",
+        help="Also test the data plane: port-forward through the API server to a sample of ready endpoints "
+        "(TCP connect, one GET on HTTP ports). Needs create pods/portforward; opens connections, changes nothing.",
+    ),
+]
+ProbeSampleOpt = Annotated[
+    int, typer.Option("--probe-sample", min=1, max=50, help="Endpoints probed per Service with --probe.")
+]
 MaskOpt = Annotated[
     bool,
     typer.Option(
@@ -181,6 +192,8 @@ def svc_cmd(
     fail_on: FailOnOpt = FailOn.critical,
     timeout: TimeoutOpt = 30.0,
     mask: MaskOpt = False,
+    probe: ProbeOpt = False,
+    probe_sample: ProbeSampleOpt = 5,
     debug: DebugOpt = False,
 ) -> None:
     """Diagnose one Service: the root cause first, then the chain of checks, then the fix."""
@@ -205,6 +218,8 @@ def svc_cmd(
         try:
             with _gc_paused():
                 data = gather_service(client, ns, name, client_ref)
+            if probe:
+                data = _with_probe(client, data, ns, name, probe_sample)
         finally:
             if debug:
                 _debug_log(client)
@@ -214,6 +229,18 @@ def svc_cmd(
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
+
+
+def _with_probe(client: Any, data: Any, namespace: str, name: str, sample: int, deadline: float | None = None) -> Any:
+    """--probe after gathering: port-forward through the API server (kubediag.gather.probe_service)."""
+    import dataclasses
+
+    from kubediag.gather import probe_service
+    from kubediag.probes import DataPlane
+
+    run = probe_service(client, data, namespace, name, sample, deadline)
+    plane = data.data_plane or DataPlane()
+    return dataclasses.replace(data, data_plane=dataclasses.replace(plane, probe=run))
 
 
 @contextlib.contextmanager

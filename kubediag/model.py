@@ -54,6 +54,8 @@ class Stage(enum.StrEnum):
     TRAFFIC_POLICY = "traffic-policy"
     EXPOSURE = "exposure"
     CONSUMERS = "consumers"
+    # --probe: what the pods answer through a port-forward (after every API-level check)
+    DATA_PLANE = "data-plane"
 
     @property
     def order(self) -> int:
@@ -92,6 +94,9 @@ class Category(enum.StrEnum):
     STATEFULSET_SERVICE_MISMATCH = "statefulset-service-mismatch"
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
+    TARGET_PORT_NOT_LISTENING = "target-port-not-listening"
+    BACKEND_PARTIALLY_REFUSING = "backend-partially-refusing"
+    BACKEND_HTTP_ERRORS = "backend-http-errors"
 
 
 class Kind(enum.StrEnum):

@@ -54,6 +54,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         ],
         "skipped": [{"check_id": r.check_id, "reason": r.reason} for r in report.skipped],
         "errors": [{"kind": e.kind.value, "reason": e.reason, "detail": e.detail} for e in report.errors],
+        "probe": probe_dict(report),
     }
 
 
@@ -111,6 +112,7 @@ def to_markdown(report: Report) -> str:
     notes = [f for f in report.findings if f.severity is Severity.INFO]
     if notes:
         lines += ["", "**Notes**", ""] + [f"- {f.check_id}: {_md(f.message)}" for f in notes]
+    lines += probe_markdown(report)
     if report.errors:
         lines += ["", "**Incomplete**: " + "; ".join(_md(e.describe()) for e in report.errors)]
     return "\n".join(lines) + "\n"
@@ -200,6 +202,7 @@ def render_text(report: Report, console: Any) -> None:
         console.print(t(("Notes", "bold")))
         for f in notes:
             console.print(t("  ", (f.check_id, "cyan"), " ", f.message))
+    render_probe_text(report, console)
     if report.errors:
         console.print()
         console.print(t(("Incomplete: ", "bold magenta"), "; ".join(e.describe() for e in report.errors)))
@@ -233,3 +236,56 @@ def _result_line(console: Any, t: Any, r: CheckResult) -> None:
     if r.reason:
         line.append(sanitize(f"  ({r.reason})"), style="dim")
     console.print(line)
+
+
+# ---- the data plane (--probe): kept in these three functions so they can move with the rest of rendering ----
+def probe_dict(report: Report) -> dict[str, Any]:
+    """JSON `probe`: what --probe tried per endpoint and what came back; "not-probed" without --probe."""
+    from kubediag.probes import NOT_PROBED
+
+    run = report.probe if report.probe is not None else NOT_PROBED
+    return run.as_dict()
+
+
+def _probe_lines(report: Report) -> tuple[str, list[tuple[str, str, str]]]:
+    """(headline, [(endpoint, tried, result)]) shared by text and Markdown."""
+    d = probe_dict(report)
+    if d["state"] == "not-probed":
+        return "not probed (run with --probe to test connections to the pods through the API server)", []
+    if d["state"] == "skipped":
+        return str(d["reason"]), []
+    if not d["results"]:
+        return f"probed: {d['reason'] or 'nothing to probe'}", []
+    pods = {r["pod"] for r in d["results"]}
+    head = (
+        f"probed {len(pods)} of {d['ready_endpoints']} ready endpoint(s) through the API server "
+        f"(port-forward; sample {d['sample']})"
+    )
+    rows = []
+    for r in d["results"]:
+        role = {"service": f"Service port {r['service_port']}", "declared": "declared port"}.get(r["role"], "other port")
+        result = f"HTTP {r['http_status']}" if r["outcome"] == "http" else r["outcome"]
+        detail = r["detail"] if r["detail"] and r["outcome"] != "http" else (r["detail"] if r["outcome"] == "http" else "")
+        rows.append((f"pod/{r['pod']}", f"{r['tried']} ({role})", f"{result}{': ' + detail if detail and detail != result else ''}"))
+    return head, rows
+
+
+def render_probe_text(report: Report, console: Any) -> None:
+    t = safe_text
+    head, rows = _probe_lines(report)
+    console.print()
+    console.print(t(("Data plane: ", "bold"), head))
+    for endpoint, tried, result in rows:
+        style = "green" if result.startswith(("open", "HTTP 2", "HTTP 3", "HTTP 4")) else (
+            "yellow" if result.startswith(("inconclusive", "not probed", "timed out")) else "red"
+        )
+        console.print(t("  ", endpoint, " ", tried, " → ", (result, style)))
+
+
+def probe_markdown(report: Report) -> list[str]:
+    head, rows = _probe_lines(report)
+    lines = ["", f"**Data plane**: {_md(head)}"]
+    if rows:
+        lines += ["", "| endpoint | tried | result |", "|---|---|---|"]
+        lines += [f"| {_md(e)} | {_md(tr)} | {_md(res)} |" for e, tr, res in rows]
+    return lines

@@ -11,10 +11,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
+
+if TYPE_CHECKING:
+    from kubediag.probes import DataPlane
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -48,6 +51,8 @@ class ClusterData:
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
     server: str = ""
+    # beyond the API objects: --probe results and crash logs (kubediag.probes); None = nothing gathered
+    data_plane: DataPlane | None = None
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -56,6 +56,10 @@ def load_fixture(path: Path) -> Fixture:
         extra["lookalike_services"] = tuple(doc["lookalike_services"])
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
+    if doc.get("data_plane"):  # --probe results and crash logs (kubediag.probes.from_fixture)
+        from kubediag.probes import from_fixture
+
+        extra["data_plane"] = from_fixture(doc["data_plane"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     return Fixture(
         path,

@@ -2,6 +2,7 @@
 
 from kubediag.checks import (  # noqa: F401
     consumers,
+    dataplane,
     endpoints,
     existence,
     exposure,

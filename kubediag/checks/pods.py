@@ -626,12 +626,51 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     ):
         parts.append(f"the kubelet restarts it after liveness probe failures: {quote(event_message(killed))}")
         fixes.append(f"fix the livenessProbe of {cname} (path, port, timeouts) or add a startupProbe")
+    evidence = pod_evidence(snap, s.hits, "running without restarts")
+    log_lines, log_note = crash_log_evidence(snap, s.pods)
+    if log_note:
+        parts.append(log_note)
     yield pods_crashloop.finding(
         s.severity,
         "; ".join(parts) + s.tail(),
         "\n".join(fixes),
-        pod_evidence(snap, s.hits, "running without restarts"),
+        [*evidence, *log_lines],
     )
+
+
+def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Evidence], str]:
+    """The crashed containers' last log lines the gatherer read (one pod per workload, `pods/log` with
+    previous=true) as evidence, printed literally; and a note when they could not be read (forbidden)."""
+    plane = snap.data.data_plane
+    if plane is None:
+        return [], ""
+    names = {name_of(p) for p in pods}
+    evidence: list[Evidence] = []
+    missing: list[str] = []
+    for tail in plane.logs:
+        if tail.namespace != snap.namespace or tail.pod not in names:
+            continue
+        run = "previous run" if tail.previous else "last run"
+        if tail.unavailable:
+            missing.append(f"{tail.command()}: {tail.unavailable}")
+            continue
+        text = tail.text.rstrip("\n")
+        evidence.append(
+            Evidence(
+                "Pod",
+                tail.namespace,
+                tail.pod,
+                f"log of container {tail.container} ({run}, last lines)",
+                text if text.strip() else "(empty log)",
+                "the reason the container exits",
+            )
+        )
+    note = ""
+    if missing:
+        note = "the crashed container's log could not be read (the finding stands without it): " + "; ".join(
+            missing
+        )
+    return evidence, note
 
 
 # ---- KD305 -----------------------------------------------------------------------------------------------

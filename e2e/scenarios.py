@@ -18,6 +18,11 @@ scenario.yaml:
     - {apply: FILE}          apply another manifest of the scenario directory (`${NS}` substituted)
   wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
   expect: {status, root_cause, exit_code, categories, not_categories, mentions}
+  args: [ARG, ...]         extra kubediag arguments (e.g. [--probe])
+
+Manifests may name stand-in applications on loopback as `${BACKEND:<spec>}` (e2e/backends.py: http-200,
+http-503, tcp, closed, cut), replaced by the port the test process serves them on; KWOK PortForward objects
+route pod ports there (`--probe` scenarios).
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -58,10 +63,19 @@ class Scenario:
     wait: list[dict[str, Any]] = field(default_factory=list)
     demo: bool = False
     kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
+    args: list[str] = field(default_factory=list)
 
     @property
     def manifests(self) -> str:
-        return (self.path / "manifests.yaml").read_text().replace("${NS}", self.namespace)
+        return _backends((self.path / "manifests.yaml").read_text().replace("${NS}", self.namespace))
+
+
+def _backends(text: str) -> str:
+    if "${BACKEND:" not in text and "${LOGFILE:" not in text:
+        return text
+    import backends
+
+    return backends.substitute(text)
 
 
 def load_all() -> list[Scenario]:
@@ -94,6 +108,7 @@ def load_all() -> list[Scenario]:
                 steps=sub(spec.get("steps") or []),
                 wait=sub(spec.get("wait") or []),
                 demo=bool(spec.get("demo")),
+                args=[str(a) for a in spec.get("args") or []],
             )
         )
     return out
@@ -218,7 +233,7 @@ def _run_step(sc: Scenario, step: Step) -> None:
         if "wait" in step:
             wait_for(sc, step["wait"])
         elif "apply" in step:
-            text = (sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace)
+            text = _backends((sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace))
             kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_in_namespace(sc, _docs(sc, text))))
         else:
             raise ValueError(f"scenario {sc.name}: unknown step {step}")
@@ -365,7 +380,7 @@ def settle(sc: Scenario) -> None:
 
 
 def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.CompletedProcess[str]:
-    args = [kubediag_bin(), "svc", sc.service, "-n", sc.namespace, "-o", output, "--timeout", "30", *extra]
+    args = [kubediag_bin(), "svc", sc.service, "-n", sc.namespace, "-o", output, "--timeout", "30", *sc.args, *extra]
     if sc.client:
         args += ["--from", sc.client]
     env = {**os.environ, "NO_COLOR": "1"} if output == "json" else dict(os.environ)

@@ -185,6 +185,9 @@ def probe_pod(
             p.result = _finish_http(p)
         if p.result is not None:
             out.append(p.result)
+        elif p.data:  # part of an answer, then nothing: what the pod meant is unknown
+            why = closed or f"no complete answer in {per_attempt:g}s"
+            out.append(Result(p.target, Outcome.INCONCLUSIVE, f"{why} (partial answer: {len(p.data)} bytes)"))
         elif closed:
             out.append(
                 Result(p.target, Outcome.INCONCLUSIVE, closed + (" (partial answer)" if p.data else ""))

@@ -94,7 +94,7 @@ def to_markdown(report: Report) -> str:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| {_md(_obj(e))} | {_md(e.field)} | {_md(e.observed)} | {_md(e.expected)} |"
+            f"| {_md(_obj(e))} | {_md(e.field)} | {_md(e.observed).replace(chr(10), '<br>')} | {_md(e.expected)} |"
             for e in rc.evidence
         ]
         lines += ["", "**Fix**", "", "```", sanitize(rc.remediation), "```"]
@@ -210,6 +210,11 @@ def render_text(report: Report, console: Any) -> None:
 
 def _evidence(console: Any, t: Any, f: Finding) -> None:
     for e in f.evidence:
+        if "\n" in e.observed:  # a log tail: one line each, indented, printed literally
+            console.print(t("  · ", (_obj(e), "bold"), f" {e.field}:"))
+            for line in e.observed.splitlines():
+                console.print(t("      │ ", line))
+            continue
         console.print(
             t(
                 "  · ",

@@ -18,6 +18,7 @@ of a copy in the container-runtime (CRI) log format that KWOK's `Logs` objects s
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -67,10 +68,8 @@ def _http(status: int):  # type: ignore[no-untyped-def]
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n"
             ).encode()
-            try:
+            with contextlib.suppress(OSError):
                 conn.sendall(head + body)
-            except OSError:
-                pass
 
     return handle
 
@@ -88,10 +87,8 @@ def _hold(conn: socket.socket) -> None:
 def _cut(conn: socket.socket) -> None:
     with conn:
         _read_request(conn)
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(b"HTTP/1.1 5")
-        except OSError:
-            pass
 
 
 def port(spec: str) -> int:

@@ -134,5 +134,5 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
         root_cause=root,
         results=tuple(results),
         errors=errors,
-        probe=snap.data.data_plane.probe if snap.data.data_plane is not None else None,
+        probe=snap.data.data_plane.probe_for(snap.namespace, snap.name) if snap.data.data_plane else None,
     )

@@ -752,3 +752,25 @@ def probe_service(client: Client, data: ClusterData, namespace: str, name: str, 
     return portforward.run(
         portforward_opener(client), namespace, targets, min(deadline or client.deadline, client.deadline), ready, sample
     )
+
+
+def probe_scope(client: Client, data: ClusterData, services: Iterable[Obj], sample: int, cap: int) -> Any:
+    """`audit --probe`: probe Service after Service (namespace, name order) until `cap` endpoints in total
+    have been sampled; the rest are reported "not probed" (the cap). Returns a DataPlane."""
+    from kubediag.probes import DataPlane, ProbeRun
+
+    runs: dict[tuple[str, str], ProbeRun] = {}
+    used = 0
+    for svc in services:
+        ns, name = str((svc.get("metadata") or {}).get("namespace")), name_of(svc)
+        if used >= cap:
+            break
+        if time.monotonic() >= client.deadline - 1:
+            break
+        run = probe_service(client, data, ns, name, min(sample, cap - used))
+        runs[(ns, name)] = run
+        used += len({r.target.pod for r in run.results})
+    plane = data.data_plane or DataPlane()
+    from dataclasses import replace as _replace
+
+    return _replace(plane, by_service=runs)

@@ -126,6 +126,7 @@ class ProbeRun:
 
 
 NOT_PROBED = ProbeRun(RunState.NOT_REQUESTED, "run with --probe to test the data plane")
+CAPPED = ProbeRun(RunState.NOT_REQUESTED, "not probed: audit --probe reached its --probe-max cap")
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,15 @@ class LogTail:
 class DataPlane:
     """What the gatherer observed beyond the API objects: probe results and crash logs."""
 
-    probe: ProbeRun = NOT_PROBED
+    probe: ProbeRun = NOT_PROBED  # `svc`: the diagnosed Service's probe
     logs: tuple[LogTail, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # `audit --probe`: per (namespace, Service); a Service missing here was not probed (the global cap)
+    by_service: Mapping[tuple[str, str], ProbeRun] = field(default_factory=dict)
+
+    def probe_for(self, namespace: str, name: str) -> ProbeRun:
+        if self.by_service:
+            return self.by_service.get((namespace, name), CAPPED)
+        return self.probe
 
     def log_for(self, namespace: str, pod: str, container: str) -> LogTail | None:
         return next(

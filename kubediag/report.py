@@ -256,6 +256,8 @@ def _probe_lines(report: Report) -> tuple[str, list[tuple[str, str, str]]]:
     """(headline, [(endpoint, tried, result)]) shared by text and Markdown."""
     d = probe_dict(report)
     if d["state"] == "not-probed":
+        if str(d["reason"] or "").startswith("not probed:"):
+            return str(d["reason"]), []
         return "not probed (run with --probe to test connections to the pods through the API server)", []
     if d["state"] == "skipped":
         return str(d["reason"]), []

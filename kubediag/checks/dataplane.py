@@ -22,9 +22,12 @@ _NEEDS = [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE]
 
 def _run(snap: Snapshot) -> ProbeRun:
     plane = snap.data.data_plane
-    run = plane.probe if plane is not None else None
+    run = plane.probe_for(snap.namespace, snap.name) if plane is not None else None
     if run is None or run.state is RunState.NOT_REQUESTED:
-        raise NotApplicable("not probed (run with --probe to test the data plane)")
+        raise NotApplicable(
+            run.reason if run is not None and run.reason.startswith("not probed") else
+            "not probed (run with --probe to test the data plane)"
+        )
     if run.state is RunState.SKIPPED:
         raise NotApplicable(run.reason)
     if not run.results:

@@ -749,9 +749,14 @@ def probe_service(client: Client, data: ClusterData, namespace: str, name: str, 
     if not targets:
         why = "no ready endpoint backed by a pod to probe" if data.services_by_key.get((namespace, name)) else ""
         return ProbeRun(RunState.DONE, why, (), sample, ready)
-    return portforward.run(
-        portforward_opener(client), namespace, targets, min(deadline or client.deadline, client.deadline), ready, sample
-    )
+    # the probe's own budget inside --timeout: a kubelet the API server cannot reach (upgrade 5xx, retried by
+    # the policy of kubediag.retry) must not eat the whole run
+    budget = time.monotonic() + PROBE_BUDGET
+    end = min(deadline or budget, budget, client.deadline)
+    return portforward.run(portforward_opener(client), namespace, targets, end, ready, sample)
+
+
+PROBE_BUDGET = 10.0  # seconds one Service's --probe may take at most (within --timeout)
 
 
 def probe_scope(client: Client, data: ClusterData, services: Iterable[Obj], sample: int, cap: int) -> Any:

@@ -765,11 +765,14 @@ def pods_not_ready(snap: Snapshot) -> Iterator[Finding]:
             if notes
             else f"the readinessProbe (path, port, thresholds) of {ref} or the dependency it waits for"
         )
+    log_lines, log_note = crash_log_evidence(snap, s.pods)  # a container that exited at start
+    if log_note:
+        parts.append(log_note)
     yield pods_not_ready.finding(
         s.severity,
         "; ".join(parts) + s.tail(),
         fix,
-        pod_evidence(snap, s.hits, "Ready=True"),
+        [*pod_evidence(snap, s.hits, "Ready=True"), *log_lines],
     )
 
 
@@ -906,9 +909,12 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
                 f"The Service selects run-to-completion pods ({workload_ref(terminal[0].pod)}); select a "
                 f"long-running workload instead; {fix}"
             )
+        log_lines, log_note = crash_log_evidence(snap, [h.pod for h in terminal])  # exited with an error
+        if log_note:
+            message += "; " + log_note
         yield pods_no_ip.finding(
             sub.severity if s.ready == 0 else Severity.INFO,
             message + sub.tail(),
             fix,
-            pod_evidence(snap, terminal, "phase Running"),
+            [*pod_evidence(snap, terminal, "phase Running"), *log_lines],
         )

@@ -226,8 +226,9 @@ def test_crash_log_forbidden_keeps_the_finding(reader: Path) -> None:
     assert any("panic: dial tcp 10.96.14.7:5432" in e["observed"] for e in admin["root_cause"]["evidence"])
     doc = report(run(reader, "svc", "jobs"))
     assert doc["root_cause"]["category"] == "pods-crashloop"
-    assert f"forbidden: get pods/log in namespace {NS}" in doc["root_cause"]["message"]
-    assert "the finding stands without it" in doc["root_cause"]["message"]
+    logs = [e for e in doc["root_cause"]["evidence"] if e["field"].startswith("log of container")]
+    assert logs and f"not read (forbidden: get pods/log in namespace {NS})" in logs[0]["observed"]
+    assert "the finding stands without it" in logs[0]["observed"]
     masked = run(admin_kubeconfig(), "svc", "jobs", "--mask", output="text").stdout
     assert "panic: dial tcp <ip-" in masked and "10.96.14.7" not in masked
 

@@ -640,19 +640,29 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
 
 def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Evidence], str]:
     """The crashed containers' last log lines the gatherer read (one pod per workload, `pods/log` with
-    previous=true) as evidence, printed literally; and a note when they could not be read (forbidden)."""
+    previous=true) as evidence, printed literally; a log that could not be read (forbidden, not found) is an
+    evidence line saying so. Evidence only: `audit` reads no logs, and its verdicts and messages equal svc's.
+    (The second element is kept for a future note; always empty.)"""
     plane = snap.data.data_plane
     if plane is None:
         return [], ""
     names = {name_of(p) for p in pods}
     evidence: list[Evidence] = []
-    missing: list[str] = []
     for tail in plane.logs:
         if tail.namespace != snap.namespace or tail.pod not in names:
             continue
         run = "previous run" if tail.previous else "last run"
         if tail.unavailable:
-            missing.append(f"{tail.command()}: {tail.unavailable}")
+            evidence.append(
+                Evidence(
+                    "Pod",
+                    tail.namespace,
+                    tail.pod,
+                    f"log of container {tail.container} ({run}, last lines)",
+                    f"not read ({tail.unavailable}); the finding stands without it",
+                    "the reason the container exits",
+                )
+            )
             continue
         text = tail.text.rstrip("\n")
         evidence.append(
@@ -665,12 +675,7 @@ def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Eviden
                 "the reason the container exits",
             )
         )
-    note = ""
-    if missing:
-        note = "the crashed container's log could not be read (the finding stands without it): " + "; ".join(
-            missing
-        )
-    return evidence, note
+    return evidence, ""
 
 
 # ---- KD305 -----------------------------------------------------------------------------------------------

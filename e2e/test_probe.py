@@ -247,3 +247,39 @@ def test_probe_cost_on_a_healthy_service(reader: Path) -> None:
     probed = statistics.median(wall("--probe") for _ in range(5))
     print(f"\nsvc web: {plain:.2f} s, svc web --probe: {probed:.2f} s (+{probed - plain:.2f} s)")
     assert probed - plain < 1.0, (plain, probed)
+
+
+# ---- faults between kubediag and the API server (e2e/faultproxy.py) -----------------------------------------
+def _through(proxy: Any, tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    cfg = proxy.write_kubeconfig(tmp / "proxy.kubeconfig", NS)
+    start = time.monotonic()
+    proc = run(cfg, *args)
+    return proc, time.monotonic() - start
+
+
+def test_log_read_failing_keeps_the_diagnosis_within_its_budget(reader: Path, tmp_path: Path) -> None:
+    """pods/log answering 503 forever: retried for the logs' own budget (5 s), then the same diagnosis."""
+    from faultproxy import FaultProxy, Rule, status
+
+    baseline = report(run(admin_kubeconfig(), "svc", "jobs"))
+    with FaultProxy(admin_kubeconfig(), "http", [Rule(status(503), match=r"/log\?")]) as proxy:
+        proc, took = _through(proxy, tmp_path, "svc", "jobs")
+    doc = report(proc)
+    assert proc.returncode == 1 and took < 20, (proc.returncode, took, proc.stderr)
+    assert doc["root_cause"]["category"] == baseline["root_cause"]["category"] == "pods-crashloop"
+    assert doc["root_cause"]["message"] == baseline["root_cause"]["message"]
+    logs = [e for e in doc["root_cause"]["evidence"] if e["field"].startswith("log of container")]
+    assert logs and logs[0]["observed"].startswith("not read (")
+
+
+def test_probe_through_a_transport_fault_is_never_refused(reader: Path, tmp_path: Path) -> None:
+    """The first three connections reset (TLS passes through): retried (API server), never read as a refusal;
+    the probe heals or is inconclusive, the diagnosis and the exit code are those of a run without faults."""
+    from faultproxy import RESET, FaultProxy, Rule
+
+    with FaultProxy(admin_kubeconfig(), "tcp", [Rule(RESET, times=3)]) as proxy:
+        proc, took = _through(proxy, tmp_path, "svc", "web", "--probe")
+    doc = report(proc)
+    assert proc.returncode == 0 and took < 25, (proc.returncode, took, proc.stderr)
+    assert doc["status"] == "healthy"
+    assert all(r["outcome"] in ("http", "inconclusive") for r in doc["probe"]["results"]), doc["probe"]

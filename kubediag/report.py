@@ -271,9 +271,11 @@ def _probe_lines(report: Report) -> tuple[str, list[tuple[str, str, str]]]:
     rows = []
     for r in d["results"]:
         role = {"service": f"Service port {r['service_port']}", "declared": "declared port"}.get(r["role"], "other port")
-        result = f"HTTP {r['http_status']}" if r["outcome"] == "http" else r["outcome"]
-        detail = r["detail"] if r["detail"] and r["outcome"] != "http" else (r["detail"] if r["outcome"] == "http" else "")
-        rows.append((f"pod/{r['pod']}", f"{r['tried']} ({role})", f"{result}{': ' + detail if detail and detail != result else ''}"))
+        if r["outcome"] == "http":  # the status line as it came back
+            result = str(r["detail"] or f"HTTP {r['http_status']}")
+        else:
+            result = r["outcome"] + (f": {r['detail']}" if r["detail"] else "")
+        rows.append((f"pod/{r['pod']}", f"{r['tried']} ({role})", result))
     return head, rows
 
 

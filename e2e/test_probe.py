@@ -49,6 +49,13 @@ spec:
   selector: {{app: web}}
   ports: [{{name: http, port: 80, targetPort: http}}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-v2, namespace: {NS}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: PortForward
 metadata: {{name: web-1, namespace: {NS}}}
@@ -283,3 +290,23 @@ def test_probe_through_a_transport_fault_is_never_refused(reader: Path, tmp_path
     assert proc.returncode == 0 and took < 25, (proc.returncode, took, proc.stderr)
     assert doc["status"] == "healthy"
     assert all(r["outcome"] in ("http", "inconclusive") for r in doc["probe"]["results"]), doc["probe"]
+
+
+def test_audit_probe_with_a_global_cap(reader: Path) -> None:
+    """`audit --probe`: Services are probed in order until --probe-max endpoints; the rest say so."""
+    proc = subprocess.run(
+        [kubediag_bin(), "audit", "-n", NS, "-o", "json", "--probe", "--probe-max", "1", "--timeout", "60",
+         "--kubeconfig", admin_kubeconfig()],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"}, check=False,
+    )
+    doc = json.loads(proc.stdout)
+    probes = {f"{s['service']['namespace']}/{s['service']['name']}": s["probe"] for s in doc["services"]}
+    assert probes[f"{NS}/web"]["state"] == "probed"
+    assert {(r["outcome"], r["http_status"]) for r in probes[f"{NS}/web"]["results"]} == {("http", 200)}
+    assert len({r["pod"] for r in probes[f"{NS}/web"]["results"]}) == 1  # the cap: one endpoint in all
+    assert probes[f"{NS}/web-v2"]["state"] == "not-probed"
+    assert "--probe-max cap" in probes[f"{NS}/web-v2"]["reason"]
+    # jobs sorts before web: it has no ready endpoint (probed, nothing to try) and uses none of the cap
+    assert probes[f"{NS}/jobs"]["state"] == "probed" and probes[f"{NS}/jobs"]["results"] == []
+    capped = run(admin_kubeconfig(), "svc", "web")  # without --probe, for the exit code
+    assert proc.returncode == 1 and capped.returncode == 0  # jobs crash-loops: the audit's worst

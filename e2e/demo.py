@@ -17,7 +17,11 @@ def main() -> int:
     for sc in demos:
         settle(sc)
     for sc in demos:
-        print(f"\n$ kubediag svc {sc.service} -n {sc.namespace}" + (f" --from {sc.client}" if sc.client else ""))
+        print(
+            f"\n$ kubediag svc {sc.service} -n {sc.namespace}"
+            + (f" --from {sc.client}" if sc.client else "")
+            + "".join(f" {a}" for a in sc.args)
+        )
         print(f"# scenario {sc.name}: {sc.description}")
         proc = diagnose(sc, output="text")
         sys.stdout.write(proc.stdout)

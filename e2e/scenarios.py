@@ -28,6 +28,11 @@ scenario.yaml:
 
 Cluster-scoped objects in a scenario's manifests (webhook configurations, IngressClasses) must be scoped to
 the scenario's namespace and named after it (`${NS}`); cleanup deletes them with the namespaces.
+  args: [ARG, ...]         extra kubediag arguments (e.g. [--probe])
+
+Manifests may name stand-in applications on loopback as `${BACKEND:<spec>}` (e2e/backends.py: http-200,
+http-503, tcp, closed, cut), replaced by the port the test process serves them on; KWOK PortForward objects
+route pod ports there (`--probe` scenarios).
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -70,10 +75,19 @@ class Scenario:
     kind_only: str = ""  # set when the scenario cannot run on KWOK (reason)
     exclusive: bool = False  # runs alone, after the others (it changes something they share)
     teardown: list[Step] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
 
     @property
     def manifests(self) -> str:
-        return (self.path / "manifests.yaml").read_text().replace("${NS}", self.namespace)
+        return _backends((self.path / "manifests.yaml").read_text().replace("${NS}", self.namespace))
+
+
+def _backends(text: str) -> str:
+    if "${BACKEND:" not in text and "${LOGFILE:" not in text:
+        return text
+    import backends
+
+    return backends.substitute(text)
 
 
 def load_all() -> list[Scenario]:
@@ -108,6 +122,7 @@ def load_all() -> list[Scenario]:
                 demo=bool(spec.get("demo")),
                 exclusive=bool(spec.get("exclusive")),
                 teardown=sub(spec.get("teardown") or []),
+                args=[str(a) for a in spec.get("args") or []],
             )
         )
     return out
@@ -242,7 +257,7 @@ def _run_step(sc: Scenario, step: Step) -> None:
         elif "pod_status" in step:
             write_pod_status(sc, step)
         elif "apply" in step:
-            text = (sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace)
+            text = _backends((sc.path / step["apply"]).read_text().replace("${NS}", sc.namespace))
             kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(_in_namespace(sc, _docs(sc, text))))
         else:
             raise ValueError(f"scenario {sc.name}: unknown step {step}")
@@ -421,7 +436,7 @@ def settle(sc: Scenario) -> None:
 
 
 def diagnose(sc: Scenario, *extra: str, output: str = "json") -> subprocess.CompletedProcess[str]:
-    args = [kubediag_bin(), "svc", sc.service, "-n", sc.namespace, "-o", output, "--timeout", "30", *extra]
+    args = [kubediag_bin(), "svc", sc.service, "-n", sc.namespace, "-o", output, "--timeout", "30", *sc.args, *extra]
     if sc.client:
         args += ["--from", sc.client]
     env = {**os.environ, "NO_COLOR": "1"} if output == "json" else dict(os.environ)

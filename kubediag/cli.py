@@ -197,6 +197,17 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show requests and trace
 FailOnOpt = Annotated[
     FailOn, typer.Option("--fail-on", help="Exit 1 on a finding at or above this severity.")
 ]
+ProbeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--probe",
+        help="Also test the data plane: port-forward through the API server to a sample of ready endpoints "
+        "(TCP connect, one GET on HTTP ports). Needs create pods/portforward; opens connections, changes nothing.",
+    ),
+]
+ProbeSampleOpt = Annotated[
+    int, typer.Option("--probe-sample", min=1, max=50, help="Endpoints probed per Service with --probe.")
+]
 MaskOpt = Annotated[
     bool,
     typer.Option(
@@ -242,6 +253,8 @@ def svc_cmd(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="List every check of the chain (text and markdown).")
     ] = False,
+    probe: ProbeOpt = False,
+    probe_sample: ProbeSampleOpt = 5,
     debug: DebugOpt = False,
 ) -> None:
     """Diagnose one Service: the root cause with its evidence and fix, the other findings, the checks counted."""
@@ -260,6 +273,8 @@ def svc_cmd(
         try:
             with _gc_paused():
                 data = gather_service(client, ns, name, client_ref)
+            if probe:
+                data = _with_probe(client, data, ns, name, probe_sample)
         finally:
             if debug:
                 _debug_log(client)
@@ -269,6 +284,18 @@ def svc_cmd(
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
+
+
+def _with_probe(client: Any, data: Any, namespace: str, name: str, sample: int, deadline: float | None = None) -> Any:
+    """--probe after gathering: port-forward through the API server (kubediag.gather.probe_service)."""
+    import dataclasses
+
+    from kubediag.gather import probe_service
+    from kubediag.probes import DataPlane
+
+    run = probe_service(client, data, namespace, name, sample, deadline)
+    plane = data.data_plane or DataPlane()
+    return dataclasses.replace(data, data_plane=dataclasses.replace(plane, probe=run))
 
 
 @contextlib.contextmanager
@@ -385,6 +412,12 @@ def audit_cmd(
     page_size: Annotated[
         int, typer.Option("--page-size", min=10, max=5000, help="Items per LIST page (limit + continue).")
     ] = 500,
+    probe: ProbeOpt = False,
+    probe_sample: ProbeSampleOpt = 5,
+    probe_max: Annotated[
+        int,
+        typer.Option("--probe-max", min=1, max=1000, help="With --probe: endpoints probed in total (a global cap)."),
+    ] = 50,
     debug: DebugOpt = False,
 ) -> None:
     """Diagnose every Service in scope with the svc chain: summary, cluster-wide findings, the unhealthy ones.
@@ -425,6 +458,15 @@ def audit_cmd(
                         label_selector=selector,
                         progress=progress.on_page,
                     )
+                if probe:
+                    import dataclasses
+
+                    from kubediag.gather import probe_scope
+
+                    plane = probe_scope(
+                        client, data, audit.services_in_scope(data, scope), probe_sample, probe_max
+                    )
+                    data = dataclasses.replace(data, data_plane=plane)
                 progress.start_diagnosis(len(audit.services_in_scope(data, scope)))
                 result = audit.run(
                     data,
@@ -533,21 +575,36 @@ def rbac_cmd(
         str | None,
         typer.Option("-n", "--namespace", help="A Role for this namespace (audit -n) instead of a ClusterRole."),
     ] = None,
-    name: Annotated[str, typer.Option("--name", help="The role's name.")] = "kubediag",
+    name: Annotated[str | None, typer.Option("--name", help="The role's name.")] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Print the extra rule --probe needs (create pods/portforward).")
+    ] = False,
 ) -> None:
     """Print the exact RBAC rules kubediag needs (get and list only; generated from the kinds it reads)."""
 
     def run() -> None:
         if namespace is not None:
             _validate_namespace(namespace)
-        if not is_dns1123_subdomain(name):
-            raise UsageError(f"invalid role name {name!r}: must be a DNS-1123 subdomain")
+        role_name = name or ("kubediag-probe" if probe else "kubediag")
+        if not is_dns1123_subdomain(role_name):
+            raise UsageError(f"invalid role name {role_name!r}: must be a DNS-1123 subdomain")
         from kubediag import rbac
 
+        if probe:
+            if output is RbacOutput.yaml:
+                sys.stdout.write(rbac.probe_to_yaml(namespace, role_name))
+            elif output is RbacOutput.json:
+                import json
+
+                sys.stdout.write(json.dumps(rbac.probe_role(namespace, role_name), indent=2) + "\n")
+            else:
+                sys.stdout.write(rbac.probe_to_text(namespace))
+            return
+        name_ = role_name
         if output is RbacOutput.yaml:
-            sys.stdout.write(rbac.to_yaml(namespace, name))
+            sys.stdout.write(rbac.to_yaml(namespace, name_))
         elif output is RbacOutput.json:
-            sys.stdout.write(rbac.to_json(namespace, name) + "\n")
+            sys.stdout.write(rbac.to_json(namespace, name_) + "\n")
         else:
             sys.stdout.write(rbac.to_text(namespace))
 

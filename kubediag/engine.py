@@ -30,6 +30,9 @@ class Report:
     root_cause: Finding | None
     results: tuple[CheckResult, ...]
     errors: tuple[Unavailable, ...]
+    # --probe: what was tried on the data plane (kubediag.probes.ProbeRun); None for reports built without
+    # a snapshot's data plane (rendered as "not probed")
+    probe: Any = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -131,4 +134,5 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
         root_cause=root,
         results=tuple(results),
         errors=errors,
+        probe=snap.data.data_plane.probe_for(snap.namespace, snap.name) if snap.data.data_plane else None,
     )

@@ -241,6 +241,12 @@ class Client:
         """One GET, decoded from its bytes by `decode` (plain JSON unless a kind's decoder is given)."""
         return call_with_retry(lambda: self._get_once(path, query or {}, decode), self.deadline)
 
+    def get_within(
+        self, path: str, query: Mapping[str, str], decode: Callable[[bytes], Any], deadline: float
+    ) -> Any:
+        """One GET retried by the same policy, but only until `deadline` (an optional read's own budget)."""
+        return call_with_retry(lambda: self._get_once(path, query, decode), min(deadline, self.deadline))
+
     def get_object(self, kind: Kind, namespace: str | None, name: str) -> Any:
         """One object of `kind` by name, decoded into its Struct (or raw JSON for untyped kinds)."""
         path = f"{api_path(kind, namespace)}/{quote(name, safe='')}"
@@ -501,7 +507,7 @@ def gather_service(
             )
         extra["cluster_dns_read"] = not dns_gap
         extra["cluster_dns_gap"] = dns_gap
-    return ClusterData(
+    data = ClusterData(
         objects=objects,
         read=read,
         unavailable=dict(out.unavailable),
@@ -509,6 +515,15 @@ def gather_service(
         cluster_wide=frozenset(cluster_wide),
         **extra,
     )
+    # crash evidence: only when a selected pod has a crashed container (no request on a healthy Service)
+    logs = read_crash_logs(client, data, namespace, name)
+    if logs:
+        from dataclasses import replace as _replace
+
+        from kubediag.probes import DataPlane
+
+        data = _replace(data, data_plane=DataPlane(logs=logs))
+    return data
 
 
 def _cluster_dns(client: Client) -> tuple[list[Obj], list[Obj], str]:
@@ -843,3 +858,164 @@ def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:
 def _query_text(query: Mapping[str, str]) -> str:
     """The query as --debug shows it, the (long, opaque) continue token elided."""
     return "&".join(f"{k}={'...' if k == 'continue' else v}" for k, v in query.items())
+
+
+# ---- data plane: crash logs and --probe ---------------------------------------------------------------------
+
+
+def read_crash_logs(client: Client, data: ClusterData, namespace: str, name: str) -> tuple[Any, ...]:
+    """The last lines of crashed containers (`pods/log`, previous run, small tailLines and limitBytes), one
+    pod per workload among the Service's selected pods. Only requested when such a container exists, so a
+    healthy Service costs nothing. Forbidden or failing reads are recorded, never raised."""
+    from kubediag.probes import LOG_LIMIT_BYTES, LOG_TAIL_LINES, LogTail, log_targets
+
+    svc = data.services_by_key.get((namespace, name))
+    selector = ((svc or {}).get("spec") or {}).get("selector") or {}
+    if not selector or Kind.POD not in data.read:
+        return ()
+    targets = log_targets(data.pods_matching(namespace, selector))
+
+    def one(target: tuple[str, str, str, bool]) -> LogTail:
+        ns, pod, container, previous = target
+        path = f"/api/v1/namespaces/{quote(ns, safe='')}/pods/{quote(pod, safe='')}/log"
+        query = {"container": container, "tailLines": str(LOG_TAIL_LINES), "limitBytes": str(LOG_LIMIT_BYTES)}
+        if previous:
+            query["previous"] = "true"
+        try:
+            text = client.get_within(path, query, lambda body: body.decode("utf-8", "replace"), budget)
+            return LogTail(ns, pod, container, previous, str(text))
+        except Exception as exc:
+            status = http_status(exc)
+            if status == 403:
+                why = f"forbidden: get pods/log in namespace {ns}"
+            elif isinstance(exc, DeadlineExceeded):
+                why = f"no answer within the {LOG_BUDGET:g} s allowed for logs"
+            else:
+                why = _log_error(exc, client.server)
+            return LogTail(ns, pod, container, previous, "", why)
+
+    if not targets:
+        return ()
+    budget = time.monotonic() + LOG_BUDGET  # optional evidence: never the whole --timeout
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        return tuple(pool.map(one, targets))
+
+
+LOG_BUDGET = 5.0  # seconds the crash-log reads may take, retries included (within --timeout)
+
+
+def _log_error(exc: BaseException, server: str) -> str:
+    """A 400 from pods/log carries the kubelet's reason ("previous terminated container not found")."""
+    body = getattr(exc, "body", None)
+    if http_status(exc) is not None and isinstance(body, bytes | str):
+        try:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and doc.get("message"):
+                return f"{http_status(exc)}: {str(doc['message'])[:200]}"
+        except ValueError:
+            pass
+    return describe_failure(exc, server)
+
+
+def portforward_opener(client: Client) -> Any:
+    """An Opener (kubediag.portforward) that upgrades `pods/portforward` on the API server with the client's
+    own configuration and credentials: the only place the probe's connection is made, to the API server."""
+    import ssl
+
+    from websocket import WebSocket, WebSocketBadStatusException
+
+    from kubediag.portforward import SUBPROTOCOL, UpgradeError
+
+    cfg = client._api.configuration
+
+    def open_(namespace: str, pod: str, ports: Any, timeout: float) -> Any:
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/portforward"
+        query = [("ports", ",".join(str(p) for p in ports))]
+        _, url, headers, _, _ = client._api.param_serialize(
+            method="GET", resource_path=path, query_params=query, auth_settings=["BearerToken"]
+        )
+        url = re.sub(r"^http", "ws", str(url))
+        header = [f"{k}: {v}" for k, v in (headers or {}).items() if k.lower() == "authorization"]
+        header.append(f"User-Agent: {client._api.user_agent}")
+        if str(url).startswith("wss://") and cfg.verify_ssl:
+            import certifi
+
+            sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": cfg.ssl_ca_cert or certifi.where()}
+            if cfg.assert_hostname is not None:
+                sslopt["check_hostname"] = cfg.assert_hostname
+        else:
+            sslopt = {"cert_reqs": ssl.CERT_NONE}
+        if cfg.cert_file:
+            sslopt["certfile"] = cfg.cert_file
+        if cfg.key_file:
+            sslopt["keyfile"] = cfg.key_file
+        if cfg.tls_server_name:
+            sslopt["server_hostname"] = cfg.tls_server_name
+        options: dict[str, Any] = {"header": header, "subprotocols": [SUBPROTOCOL], "timeout": timeout}
+        if cfg.proxy:
+            from kubernetes.stream.ws_client import websocket_proxycare
+
+            options = websocket_proxycare(options, cfg, url, headers)
+        ws = WebSocket(sslopt=sslopt, skip_utf8_validation=True)
+        start = time.monotonic()
+        try:
+            ws.connect(url, **options)
+        except WebSocketBadStatusException as exc:
+            client.log.add("GET", path, exc.status_code, time.monotonic() - start, f"ports={query[0][1]} (upgrade)")
+            reason = ""
+            body = getattr(exc, "resp_body", None)
+            if isinstance(body, bytes | str):
+                with contextlib.suppress(ValueError):
+                    doc = json.loads(body)
+                    reason = str(doc.get("message", "")) if isinstance(doc, dict) else ""
+            raise UpgradeError(exc.status_code, reason, getattr(exc, "resp_headers", None)) from exc
+        except Exception as exc:
+            client.log.add("GET", path, type(exc).__name__, time.monotonic() - start, f"ports={query[0][1]} (upgrade)")
+            raise
+        client.log.add("GET", path, 101, time.monotonic() - start, f"ports={query[0][1]} (upgrade)")
+        return ws
+
+    return open_
+
+
+def probe_service(client: Client, data: ClusterData, namespace: str, name: str, sample: int,
+                  deadline: float | None = None) -> Any:
+    """--probe: plan the targets (kubediag.probes, pure), then port-forward through the API server
+    (kubediag.portforward). Returns a ProbeRun for the snapshot."""
+    from kubediag import portforward
+    from kubediag.probes import ProbeRun, RunState, plan
+
+    targets, ready = plan(data, namespace, name, sample)
+    if not targets:
+        why = "no ready endpoint backed by a pod to probe" if data.services_by_key.get((namespace, name)) else ""
+        return ProbeRun(RunState.DONE, why, (), sample, ready)
+    # the probe's own budget inside --timeout: a kubelet the API server cannot reach (upgrade 5xx, retried by
+    # the policy of kubediag.retry) must not eat the whole run
+    budget = time.monotonic() + PROBE_BUDGET
+    end = min(deadline or budget, budget, client.deadline)
+    return portforward.run(portforward_opener(client), namespace, targets, end, ready, sample)
+
+
+PROBE_BUDGET = 10.0  # seconds one Service's --probe may take at most (within --timeout)
+
+
+def probe_scope(client: Client, data: ClusterData, services: Iterable[Obj], sample: int, cap: int) -> Any:
+    """`audit --probe`: probe Service after Service (namespace, name order) until `cap` endpoints in total
+    have been sampled; the rest are reported "not probed" (the cap). Returns a DataPlane."""
+    from kubediag.probes import DataPlane, ProbeRun
+
+    runs: dict[tuple[str, str], ProbeRun] = {}
+    used = 0
+    for svc in services:
+        ns, name = str((svc.get("metadata") or {}).get("namespace")), name_of(svc)
+        if used >= cap:
+            break
+        if time.monotonic() >= client.deadline - 1:
+            break
+        run = probe_service(client, data, ns, name, min(sample, cap - used))
+        runs[(ns, name)] = run
+        used += len({r.target.pod for r in run.results})
+    plane = data.data_plane or DataPlane()
+    from dataclasses import replace as _replace
+
+    return _replace(plane, by_service=runs)

@@ -133,7 +133,17 @@ class Masker:
             svc["selector"] = {k: self.text(str(v)) for k, v in (svc.get("selector") or {}).items()}
         root = self.finding(r.root_cause) if r.root_cause else None
         errors = tuple(replace(e, detail=self.text(e.detail)) for e in r.errors)
-        return replace(r, service=svc, results=results, root_cause=root, errors=errors)
+        probe = r.probe
+        if probe is not None:  # --probe results: node names and addresses in transport errors
+            probe = replace(
+                probe,
+                reason=self.text(probe.reason),
+                results=tuple(
+                    replace(x, detail=self.text(x.detail), target=replace(x.target, node=self.text(x.target.node)))
+                    for x in probe.results
+                ),
+            )
+        return replace(r, service=svc, results=results, root_cause=root, errors=errors, probe=probe)
 
 
 __all__ = ["CheckResult", "Masker"]

@@ -54,6 +54,8 @@ class Stage(enum.StrEnum):
     TRAFFIC_POLICY = "traffic-policy"
     EXPOSURE = "exposure"
     CONSUMERS = "consumers"
+    # --probe: what the pods answer through a port-forward (after every API-level check)
+    DATA_PLANE = "data-plane"
 
     @property
     def order(self) -> int:
@@ -103,6 +105,9 @@ class Category(enum.StrEnum):
     INGRESS_BACKEND_MISSING_SERVICE = "ingress-backend-missing-service"
     WEBHOOK_BACKEND_MISSING_SERVICE = "webhook-backend-missing-service"
     APISERVICE_BACKEND_MISSING_SERVICE = "apiservice-backend-missing-service"
+    TARGET_PORT_NOT_LISTENING = "target-port-not-listening"
+    BACKEND_PARTIALLY_REFUSING = "backend-partially-refusing"
+    BACKEND_HTTP_ERRORS = "backend-http-errors"
 
 
 class Kind(enum.StrEnum):

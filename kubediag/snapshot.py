@@ -11,10 +11,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
+
+if TYPE_CHECKING:
+    from kubediag.probes import DataPlane
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -58,6 +61,8 @@ class ClusterData:
     # store when `cluster_dns_read`; else `cluster_dns_gap` says why not ("" = not asked for: svc without --from).
     cluster_dns_read: bool = False
     cluster_dns_gap: str = ""
+    # beyond the API objects: --probe results and crash logs (kubediag.probes); None = nothing gathered
+    data_plane: DataPlane | None = None
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -78,6 +78,10 @@ def load_fixture(path: Path) -> Fixture:
         extra["cluster_dns_gap"] = doc["cluster_dns_gap"]
     if doc.get("cluster_wide"):
         extra["cluster_wide"] = frozenset(Kind(k) for k in doc["cluster_wide"])
+    if doc.get("data_plane"):  # --probe results and crash logs (kubediag.probes.from_fixture)
+        from kubediag.probes import from_fixture
+
+        extra["data_plane"] = from_fixture(doc["data_plane"])
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     scope = doc.get("scope") or {}  # cluster-wide fixtures: {namespaces: [...], exclude: [...], label_selector: ...}
     return Fixture(

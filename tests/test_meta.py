@@ -58,8 +58,9 @@ def test_ids_are_unique_stable_and_ordered() -> None:
         assert isinstance(cc, ClusterCheck)
     for c in CHECKS:
         assert re.fullmatch(r"KD\d{3}", c.id), c.id
-        # the hundreds digit names the stage: KD1xx existence/spec, KD2xx selection ... KD9xx consumers
-        assert int(c.id[2]) == {Stage.EXISTENCE: 1, Stage.SPEC: 1}.get(c.stage, c.stage.order), c.id
+        # the hundreds digit names the stage: KD1xx existence/spec, KD2xx selection ... KD9xx consumers and
+        # the data plane (KD95x, --probe)
+        assert int(c.id[2]) == {Stage.EXISTENCE: 1, Stage.SPEC: 1, Stage.DATA_PLANE: 9}.get(c.stage, c.stage.order), c.id
     assert [c.stage.order for c in CHECKS] == sorted(c.stage.order for c in CHECKS)
 
 

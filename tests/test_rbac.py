@@ -53,7 +53,8 @@ def overlay_namespace() -> str:
 # ---- the rules come from the kinds ------------------------------------------------------------------------
 def test_rules_grant_exactly_the_kinds_the_gatherer_reads() -> None:
     granted = {(g, res) for r in rbac.rules() for g in r["apiGroups"] for res in r["resources"]}
-    assert granted == {(k.group, k.value) for k in Kind}
+    # the kinds, and the one subresource read (pods/log: crash evidence, get only)
+    assert granted == {(k.group, k.value) for k in Kind} | {("", "pods/log")}
     assert all(rbac.covered(rbac.rules(), k, verb) for k in Kind for verb in ("get", "list"))
 
 
@@ -72,7 +73,7 @@ def test_the_gatherer_reads_exactly_the_kinds() -> None:
 
 def test_role_omits_cluster_scoped_kinds() -> None:
     granted = {res for r in rbac.rules(namespaced=True) for res in r["resources"]}
-    assert granted == {k.value for k in Kind if not k.cluster_scoped}
+    assert granted == {k.value for k in Kind if not k.cluster_scoped} | {"pods/log"}
     assert "nodes" not in granted and "namespaces" not in granted
 
 
@@ -150,9 +151,37 @@ def test_no_role_in_deploy_grants_more_than_reading() -> None:
     roles = [d for d in _all_deploy_docs() if d.get("kind") in ("Role", "ClusterRole") and "rules" in d]
     assert roles
     for r in roles:
+        if r["metadata"]["name"] == "kubediag-probe":  # the optional --probe overlay: exactly one stream verb
+            assert r["rules"] == list(rbac.PROBE_RULES)
+            continue
         assert rbac.write_verbs(r["rules"]) == set(), r["metadata"]["name"]
         text = json.dumps(r["rules"])
         assert "secrets" not in text and "configmaps" not in text and '"*"' not in text
+
+
+def test_probe_rule_is_printed_and_deployed() -> None:
+    out = kd("rbac", "--probe", "-o", "yaml")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (DEPLOY / "overlays" / "probe" / "probe-clusterrole.yaml").read_text()
+    assert yaml.safe_load(out.stdout)["rules"] == [
+        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]}
+    ]
+    text = kd("rbac", "--probe").stdout
+    assert "pods/portforward" in text and "create" in text and "probe skipped" in text
+    assert "pods/portforward" not in kd("rbac", "-o", "yaml").stdout  # the default stays read-only
+
+
+def test_probe_overlay_adds_only_the_portforward_role() -> None:
+    docs = kustomize(DEPLOY / "overlays" / "probe")
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    assert roles["kubediag"]["rules"] == rbac.rules()
+    assert roles["kubediag-probe"]["rules"] == list(rbac.PROBE_RULES)
+    binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding" and d["metadata"]["name"] == "kubediag-probe")
+    assert binding["roleRef"]["name"] == "kubediag-probe"
+    cron = next(d for d in docs if d["kind"] == "CronJob")
+    (container,) = _pod_spec(cron)["containers"]
+    assert "--probe" in container["args"] and "--probe-max" in container["args"]
+    _assert_restricted(_pod_spec(cron))
 
 
 # ---- the rendered kustomizations --------------------------------------------------------------------------

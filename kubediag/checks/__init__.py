@@ -5,6 +5,7 @@ from kubediag.checks import (  # noqa: F401
     cluster,
     cluster_consumers,
     consumers,
+    dataplane,
     dns,
     endpoints,
     existence,

@@ -626,12 +626,56 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     ):
         parts.append(f"the kubelet restarts it after liveness probe failures: {quote(event_message(killed))}")
         fixes.append(f"fix the livenessProbe of {cname} (path, port, timeouts) or add a startupProbe")
+    evidence = pod_evidence(snap, s.hits, "running without restarts")
+    log_lines, log_note = crash_log_evidence(snap, s.pods)
+    if log_note:
+        parts.append(log_note)
     yield pods_crashloop.finding(
         s.severity,
         "; ".join(parts) + s.tail(),
         "\n".join(fixes),
-        pod_evidence(snap, s.hits, "running without restarts"),
+        [*evidence, *log_lines],
     )
+
+
+def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Evidence], str]:
+    """The crashed containers' last log lines the gatherer read (one pod per workload, `pods/log` with
+    previous=true) as evidence, printed literally; a log that could not be read (forbidden, not found) is an
+    evidence line saying so. Evidence only: `audit` reads no logs, and its verdicts and messages equal svc's.
+    (The second element is kept for a future note; always empty.)"""
+    plane = snap.data.data_plane
+    if plane is None:
+        return [], ""
+    names = {name_of(p) for p in pods}
+    evidence: list[Evidence] = []
+    for tail in plane.logs:
+        if tail.namespace != snap.namespace or tail.pod not in names:
+            continue
+        run = "previous run" if tail.previous else "last run"
+        if tail.unavailable:
+            evidence.append(
+                Evidence(
+                    "Pod",
+                    tail.namespace,
+                    tail.pod,
+                    f"log of container {tail.container} ({run}, last lines)",
+                    f"not read ({tail.unavailable}); the finding stands without it",
+                    "the reason the container exits",
+                )
+            )
+            continue
+        text = tail.text.rstrip("\n")
+        evidence.append(
+            Evidence(
+                "Pod",
+                tail.namespace,
+                tail.pod,
+                f"log of container {tail.container} ({run}, last lines)",
+                text if text.strip() else "(empty log)",
+                "the reason the container exits",
+            )
+        )
+    return evidence, ""
 
 
 # ---- KD305 -----------------------------------------------------------------------------------------------
@@ -726,11 +770,14 @@ def pods_not_ready(snap: Snapshot) -> Iterator[Finding]:
             if notes
             else f"the readinessProbe (path, port, thresholds) of {ref} or the dependency it waits for"
         )
+    log_lines, log_note = crash_log_evidence(snap, s.pods)  # a container that exited at start
+    if log_note:
+        parts.append(log_note)
     yield pods_not_ready.finding(
         s.severity,
         "; ".join(parts) + s.tail(),
         fix,
-        pod_evidence(snap, s.hits, "Ready=True"),
+        [*pod_evidence(snap, s.hits, "Ready=True"), *log_lines],
     )
 
 
@@ -867,9 +914,12 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
                 f"The Service selects run-to-completion pods ({workload_ref(terminal[0].pod)}); select a "
                 f"long-running workload instead; {fix}"
             )
+        log_lines, log_note = crash_log_evidence(snap, [h.pod for h in terminal])  # exited with an error
+        if log_note:
+            message += "; " + log_note
         yield pods_no_ip.finding(
             sub.severity if s.ready == 0 else Severity.INFO,
             message + sub.tail(),
             fix,
-            pod_evidence(snap, terminal, "phase Running"),
+            [*pod_evidence(snap, terminal, "phase Running"), *log_lines],
         )

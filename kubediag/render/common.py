@@ -105,3 +105,34 @@ def checks_line(r: Report) -> str:
     if groups:
         line += " (" + ", ".join(f"{n} {why}" for why, n in groups) + ")"
     return line
+
+
+def probe_lines(report: Report) -> tuple[str, list[tuple[str, str, str]]]:
+    """The data plane (--probe): (headline, [(endpoint, tried, result)]), shared by text and Markdown."""
+    from kubediag.render.json import probe_dict
+
+    d = probe_dict(report)
+    if d["state"] == "not-probed":
+        if str(d["reason"] or "").startswith("not probed:"):
+            return str(d["reason"]), []
+        return "not probed (run with --probe to test connections to the pods through the API server)", []
+    if d["state"] == "skipped":
+        return str(d["reason"]), []
+    if not d["results"]:
+        return f"probed: {d['reason'] or 'nothing to probe'}", []
+    pods = {r["pod"] for r in d["results"]}
+    head = (
+        f"probed {len(pods)} of {d['ready_endpoints']} ready endpoint(s) through the API server "
+        f"(port-forward; sample {d['sample']})"
+    )
+    rows = []
+    for r in d["results"]:
+        role = {"service": f"Service port {r['service_port']}", "declared": "declared port"}.get(
+            r["role"], "other port"
+        )
+        if r["outcome"] == "http":  # the status line as it came back
+            result = str(r["detail"] or f"HTTP {r['http_status']}")
+        else:
+            result = r["outcome"] + (f": {r['detail']}" if r["detail"] else "")
+        rows.append((f"pod/{r['pod']}", f"{r['tried']} ({role})", result))
+    return head, rows

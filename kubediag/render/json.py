@@ -44,7 +44,16 @@ def report_dict(report: Report) -> dict[str, Any]:
         ],
         "skipped": [{"check_id": r.check_id, "reason": r.reason} for r in report.skipped],
         "errors": [{"kind": e.kind.value, "reason": e.reason, "detail": e.detail} for e in report.errors],
+        "probe": probe_dict(report),
     }
+
+
+def probe_dict(report: Report) -> dict[str, Any]:
+    """JSON `probe`: what --probe tried per endpoint and what came back; "not-probed" without --probe."""
+    from kubediag.probes import NOT_PROBED
+
+    run = report.probe if report.probe is not None else NOT_PROBED
+    return run.as_dict()
 
 
 def report(r: Report) -> str:

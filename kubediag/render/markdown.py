@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubediag.audit import AuditResult, not_healthy, summary
 from kubediag.engine import Report
 from kubediag.model import Severity
-from kubediag.render.common import cause_line, checks_line, md, object_ref, ports_line, sanitize
+from kubediag.render.common import cause_line, checks_line, md, object_ref, ports_line, probe_lines, sanitize
 from kubediag.render.json import report_dict
 
 
@@ -30,7 +30,7 @@ def report(r: Report, verbose: bool = False) -> str:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| {md(object_ref(e))} | {md(e.field)} | {md(e.observed)} | {md(e.expected)} |"
+            f"| {md(object_ref(e))} | {md(e.field)} | {md(e.observed).replace(chr(10), '<br>')} | {md(e.expected)} |"
             for e in rc.evidence
         ]
         lines += ["", "**Fix**", "", "```", sanitize(rc.remediation), "```"]
@@ -47,11 +47,21 @@ def report(r: Report, verbose: bool = False) -> str:
     notes = [f for f in r.findings if f.severity is Severity.INFO]
     if notes:
         lines += ["", "**Notes**", ""] + [f"- {f.check_id}: {md(f.message)}" for f in notes]
+    lines += probe_markdown(r)
     if r.errors:
         lines += ["", "**Incomplete**: " + "; ".join(md(e.describe()) for e in r.errors)]
     if not verbose:
         lines += ["", f"_{md(checks_line(r))}_"]
     return "\n".join(lines) + "\n"
+
+
+def probe_markdown(report: Report) -> list[str]:
+    head, rows = probe_lines(report)
+    lines = ["", f"**Data plane**: {md(head)}"]
+    if rows:
+        lines += ["", "| endpoint | tried | result |", "|---|---|---|"]
+        lines += [f"| {md(e)} | {md(tr)} | {md(res)} |" for e, tr, res in rows]
+    return lines
 
 
 # ---- audit -------------------------------------------------------------------------------------------------

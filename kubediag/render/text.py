@@ -10,7 +10,15 @@ from typing import Any
 from kubediag.audit import AuditResult, not_healthy, summary
 from kubediag.engine import Report
 from kubediag.model import CheckResult, Finding, Kind, Outcome, Severity, Status
-from kubediag.render.common import cause_line, checks_line, object_ref, ports_line, safe_text, sanitize
+from kubediag.render.common import (
+    cause_line,
+    checks_line,
+    object_ref,
+    ports_line,
+    probe_lines,
+    safe_text,
+    sanitize,
+)
 from kubediag.render.json import report_dict
 
 _STATUS_STYLE = {
@@ -81,6 +89,7 @@ def report(r: Report, console: Any, verbose: bool = False) -> None:
         console.print(t(("Notes", "bold")))
         for f in notes:
             console.print(t("  ", (f.check_id, "cyan"), " ", f.message))
+    _probe(r, console)
     if r.errors:
         console.print()
         console.print(t(("Incomplete: ", "bold magenta"), "; ".join(e.describe() for e in r.errors)))
@@ -89,8 +98,25 @@ def report(r: Report, console: Any, verbose: bool = False) -> None:
         console.print(t((checks_line(r), "dim"), ("  (-v lists them)", "dim")))
 
 
+def _probe(report: Report, console: Any) -> None:
+    """The data plane (--probe): per endpoint what was tried and what came back."""
+    head, rows = probe_lines(report)
+    console.print()
+    console.print(safe_text(("Data plane: ", "bold"), head))
+    for endpoint, tried, result in rows:
+        ok = result.startswith(("open", "HTTP 2", "HTTP 3", "HTTP 4"))
+        unsure = result.startswith(("inconclusive", "not probed", "timed out"))
+        style = "green" if ok else ("yellow" if unsure else "red")
+        console.print(safe_text("  ", endpoint, " ", tried, " → ", (result, style)))
+
+
 def _evidence(console: Any, f: Finding) -> None:
     for e in f.evidence:
+        if "\n" in e.observed:  # a log tail: one line each, indented, printed literally
+            console.print(safe_text("  · ", (object_ref(e), "bold"), f" {e.field}:"))
+            for line in e.observed.splitlines():
+                console.print(safe_text("      │ ", line))
+            continue
         console.print(
             safe_text(
                 "  · ",

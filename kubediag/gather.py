@@ -9,6 +9,8 @@ Every request is a read (GET); nothing is ever written.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
 import json
 import os
 import re
@@ -23,7 +25,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from kubediag.kinds import api_path, decode_list, decode_object
+from kubediag.kinds import DISCOVERED_KINDS, ROUTE_KINDS, SPECS, api_path, decode_list, decode_object
 from kubediag.model import Kind, Obj, Unavailable
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of
@@ -85,6 +87,11 @@ class Client:
 
         self._api.user_agent = f"kubediag/{__version__}"  # distinctive in the API server's audit log
         self.server: str = str(self._api.configuration.host)
+        # API discovery, once per run (`discover`): the version each run-time-versioned kind is served at
+        self.served_versions: dict[Kind, str] = {}
+        self._discovery: Discovery | None = None
+        self._discovery_lock = threading.Lock()
+        self._server_date: float = 0.0  # the newest `Date` header seen (the API server's clock), epoch seconds
 
     # ---- configuration ------------------------------------------------------------------------------
     def _load(self, kubeconfig: str | None, context: str | None) -> Any:
@@ -139,7 +146,11 @@ class Client:
 
     # ---- requests -----------------------------------------------------------------------------------
     def _get_once(
-        self, path: str, query: Mapping[str, str], decode: Callable[[bytes], Any] = msgspec.json.decode
+        self,
+        path: str,
+        query: Mapping[str, str],
+        decode: Callable[[bytes], Any] = msgspec.json.decode,
+        accept: str = "application/json",
     ) -> Any:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -148,7 +159,7 @@ class Client:
             method="GET",
             resource_path=path,
             query_params=list(query.items()),
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
         )
         start = time.monotonic()
@@ -162,6 +173,7 @@ class Client:
             self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start, _query_text(query))
             raise
         self.log.add("GET", path, resp.status, time.monotonic() - start, _query_text(query))
+        self._note_date(resp)
         if not 200 <= resp.status < 300:
             from kubernetes.client.exceptions import ApiException
 
@@ -176,13 +188,39 @@ class Client:
         path: str,
         query: Mapping[str, str] | None = None,
         decode: Callable[[bytes], Any] = msgspec.json.decode,
+        accept: str = "application/json",
     ) -> Any:
         """One GET, decoded from its bytes by `decode` (plain JSON unless a kind's decoder is given)."""
-        return call_with_retry(lambda: self._get_once(path, query or {}, decode), self.deadline)
+        return call_with_retry(lambda: self._get_once(path, query or {}, decode, accept), self.deadline)
+
+    def _note_date(self, resp: Any) -> None:
+        try:
+            date = resp.headers.get("Date") if resp.headers is not None else None
+            when = email.utils.parsedate_to_datetime(date).timestamp() if date else 0.0
+        except (TypeError, ValueError, AttributeError):
+            return
+        with self.log.lock:
+            self._server_date = max(self._server_date, when)
+
+    @property
+    def server_time(self) -> str:
+        """The API server's clock at the newest response (RFC 3339, second resolution), or "" if unknown."""
+        if not self._server_date:
+            return ""
+        return datetime.datetime.fromtimestamp(self._server_date, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def discover(self) -> Discovery:
+        """Which run-time-versioned kinds (Gateway API) the server serves, and at which version: one request
+        (aggregated discovery, GET /apis), made once per run and cached; see `discover_kinds`."""
+        with self._discovery_lock:
+            if self._discovery is None:
+                self._discovery = discover_kinds(self)
+                self.served_versions = dict(self._discovery.served)
+            return self._discovery
 
     def get_object(self, kind: Kind, namespace: str | None, name: str) -> Any:
         """One object of `kind` by name, decoded into its Struct (or raw JSON for untyped kinds)."""
-        path = f"{api_path(kind, namespace)}/{quote(name, safe='')}"
+        path = f"{api_path(kind, namespace, self.served_versions.get(kind))}/{quote(name, safe='')}"
         return self.get(path, None, lambda body: decode_object(kind, body))
 
     def list(
@@ -244,6 +282,111 @@ def _forbidden_permission(exc: BaseException, kind: Kind, namespace: str | None)
             message = ""
     m = re.search(r"cannot (\w+) resource", message)
     return permission(m.group(1) if m else "list", kind, namespace)
+
+
+# ---- API discovery: which run-time-versioned kinds (Gateway API) the server serves ---------------------
+# Aggregated discovery (one request for every group, version and resource; Kubernetes >= 1.26 beta, GA 1.30),
+# with the classic APIGroupList as the fallback an older server answers with.
+DISCOVERY_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json"
+)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The served version of each run-time-versioned kind; `error` when discovery failed (then whether
+    they are served is unknown, never "not served")."""
+
+    served: Mapping[Kind, str] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def unserved(self) -> frozenset[Kind]:
+        return frozenset() if self.error else frozenset(DISCOVERED_KINDS) - frozenset(self.served)
+
+
+class _Named(msgspec.Struct):
+    name: str = ""
+
+
+class _DiscResource(msgspec.Struct):
+    resource: str = ""
+
+
+class _DiscVersion(msgspec.Struct):
+    version: str = ""
+    resources: list[_DiscResource] = []
+
+
+class _DiscGroup(msgspec.Struct):
+    metadata: _Named = msgspec.field(default_factory=_Named)
+    versions: list[_DiscVersion] = []
+
+
+class _GroupVersion(msgspec.Struct):
+    version: str = ""
+
+
+class _APIGroup(msgspec.Struct, rename="camel"):
+    name: str = ""
+    versions: list[_GroupVersion] = []
+    preferred_version: _GroupVersion | None = None
+
+
+class _DiscoveryDoc(msgspec.Struct):
+    kind: str = ""
+    items: list[_DiscGroup] = []  # APIGroupDiscoveryList
+    groups: list[_APIGroup] = []  # APIGroupList
+
+
+class _ResourceList(msgspec.Struct):
+    resources: list[_Named] = []
+
+
+def _discovery_failed(client: Client, exc: BaseException) -> Discovery:
+    """401, a dead transport or the deadline end the run (as for any request); an HTTP answer is data."""
+    status = http_status(exc)
+    if status == 401 or status is None:
+        raise ClusterError(describe_failure(exc, client.server)) from exc
+    return Discovery(error=f"API discovery (GET /apis) failed: {describe_failure(exc, client.server)}")
+
+
+def discover_kinds(client: Client) -> Discovery:
+    """One GET /apis (aggregated discovery); for each run-time-versioned kind, the first version in the
+    server's preference order that kubediag's Struct understands and that serves the resource. A server
+    without aggregated discovery answers an APIGroupList: then one more GET per version of the groups."""
+    groups = {SPECS[k].group for k in DISCOVERED_KINDS}
+    try:
+        doc = client.get("/apis", None, msgspec.json.Decoder(_DiscoveryDoc).decode, accept=DISCOVERY_ACCEPT)
+    except Exception as exc:
+        return _discovery_failed(client, exc)
+    by_group: dict[str, list[tuple[str, set[str]]]] = {}
+    if doc.kind == "APIGroupDiscoveryList":
+        for g in doc.items:
+            if g.metadata.name in groups:
+                by_group[g.metadata.name] = [(v.version, {r.resource for r in v.resources}) for v in g.versions]
+    else:
+        decode = msgspec.json.Decoder(_ResourceList).decode
+        for ag in doc.groups:
+            if ag.name not in groups:
+                continue
+            preferred = ag.preferred_version.version if ag.preferred_version else ""
+            for v in sorted((v.version for v in ag.versions), key=lambda v: v != preferred):
+                try:
+                    listing = client.get(f"/apis/{ag.name}/{v}", None, decode)
+                except Exception as exc:
+                    return _discovery_failed(client, exc)
+                by_group.setdefault(ag.name, []).append((v, {r.name for r in listing.resources}))
+    served: dict[Kind, str] = {}
+    for kind in DISCOVERED_KINDS:
+        spec = SPECS[kind]
+        for version, resources in by_group.get(spec.group, []):
+            if version in spec.versions and kind.value in resources:
+                served[kind] = version
+                break
+    return Discovery(served)
 
 
 @dataclass
@@ -536,7 +679,7 @@ def list_paged(
     check reads are never materialised. A continue token that expired mid-list (410 Gone, on very large
     lists) restarts the LIST from the beginning, at most twice.
     """
-    path = api_path(kind, namespace)
+    path = api_path(kind, namespace, getattr(client, "served_versions", {}).get(kind))
 
     def decode(body: bytes) -> tuple[list[Any], str]:
         return decode_list(kind, body)

@@ -92,6 +92,8 @@ class Category(enum.StrEnum):
     STATEFULSET_SERVICE_MISMATCH = "statefulset-service-mismatch"
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
+    ROUTE_BACKEND_INVALID = "route-backend-invalid"
+    ROUTE_NOT_ACCEPTED = "route-not-accepted"
 
 
 class Kind(enum.StrEnum):
@@ -107,6 +109,15 @@ class Kind(enum.StrEnum):
     EVENT = "events"
     INGRESS = "ingresses"
     DEPLOYMENT = "deployments"
+    # Gateway API (gateway.networking.k8s.io): read only when API discovery says the cluster serves them
+    HTTPROUTE = "httproutes"
+    GRPCROUTE = "grpcroutes"
+    TLSROUTE = "tlsroutes"
+    TCPROUTE = "tcproutes"
+    UDPROUTE = "udproutes"
+    REFERENCEGRANT = "referencegrants"
+    GATEWAY = "gateways"
+    GATEWAYCLASS = "gatewayclasses"
 
     @property
     def group(self) -> str:

@@ -48,6 +48,13 @@ class ClusterData:
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
     server: str = ""
+    # The API server's clock when the data was read (RFC 3339, from the responses' Date header; "" unknown).
+    # Checks compare object timestamps with it; they never read the local clock.
+    server_time: str = ""
+    # Kinds read at a version chosen by API discovery (Gateway API): the version served, and the kinds the
+    # server does not serve at all (recorded as read and empty: their absence is certain).
+    served_versions: Mapping[Kind, str] = field(default_factory=dict)
+    unserved: frozenset[Kind] = frozenset()
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

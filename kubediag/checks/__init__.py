@@ -8,6 +8,7 @@ from kubediag.checks import (  # noqa: F401
     netpol,
     pods,
     ports,
+    routes,
     selection,
     traffic,
 )

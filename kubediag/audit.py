@@ -263,6 +263,73 @@ def cluster_checks(data: ClusterData, services: Sequence[Mapping[str, Any]]) -> 
     return out
 
 
+# ---- cluster-wide: Gateway API route backends (KDA07, KDA08) ------------------------------------------------
+def route_cluster_checks(data: ClusterData, scope: Scope) -> list[ClusterCheck]:
+    """Routes whose backendRefs name a Service that does not exist (KDA07) or a port it does not have
+    (KDA08), over every route kind read. Kept apart from `cluster_checks` so it can move with them."""
+    from kubediag.checks.routes import route_backend_gaps
+    from kubediag.kinds import ROUTE_KINDS
+
+    titles = {
+        "KDA07": ("route-backend-service-missing", "Route backendRefs name Services that exist"),
+        "KDA08": ("route-backend-port-missing", "Route backendRefs name ports their Service has"),
+    }
+
+    def skipped(reason: str, message: str = "") -> list[ClusterCheck]:
+        return [ClusterCheck(i, c, t, "skipped", message=message, reason=reason) for i, (c, t) in titles.items()]
+
+    served = [k for k in ROUTE_KINDS if k not in data.unserved]
+    if not served:
+        return [
+            ClusterCheck(i, c, t, "passed", message="the cluster does not serve Gateway API routes")
+            for i, (c, t) in titles.items()
+        ]
+    gaps = [m for k in served if (m := data.missing(k)) is not None]
+    if len(gaps) == len(served):
+        return skipped("; ".join(m.describe() for m in gaps), "no route kind could be read")
+    if scope.label_selector:
+        return skipped(f"Services were filtered by the label selector {scope.label_selector}: absence is unknown")
+    judged = None if scope.namespaces is None else scope.namespaces
+    found = [g for g in route_backend_gaps(data, judged) if scope.includes(g.backend.route_ns)]
+    partial = f" ({'; '.join(m.describe() for m in gaps)})" if gaps else ""
+    out: list[ClusterCheck] = []
+    for cid, problem, fix in (
+        (
+            "KDA07",
+            "missing-service",
+            "Create the Service, or fix the backendRef's name/namespace: "
+            "kubectl -n NS patch httproute NAME --type=json -p "
+            '\'[{"op":"replace","path":"/spec/rules/R/backendRefs/B/name","value":"SERVICE"}]\'',
+        ),
+        (
+            "KDA08",
+            "missing-port",
+            "Name a port the Service has (the Service port, not the targetPort); see KD804 in the Service's report",
+        ),
+    ):
+        cat, title = titles[cid]
+        hits = [g for g in found if g.problem == problem]
+        keys = [f"{g.backend.route_kind}/{g.backend.route_ns}/{g.backend.route_name}" for g in hits]
+        if hits:
+            what = "a Service that does not exist" if problem == "missing-service" else "a port their Service lacks"
+            out.append(
+                ClusterCheck(
+                    cid,
+                    cat,
+                    title,
+                    "failed",
+                    Severity.WARNING if problem == "missing-service" else Severity.CRITICAL,
+                    f"{len(hits)} route backendRef(s) name {what}: {_listing([g.text for g in hits], 5)}; the "
+                    "gateway answers 500 for the requests those backends would get" + partial,
+                    fix,
+                    tuple(dict.fromkeys(keys)),
+                )
+            )
+        else:
+            out.append(ClusterCheck(cid, cat, title, "passed", message="every route backendRef resolves" + partial))
+    return out
+
+
 # ---- the run ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AuditResult:
@@ -306,7 +373,7 @@ def run(
     return AuditResult(
         scope=scope,
         reports=tuple(reports),
-        cluster=tuple(cluster_checks(data, services)),
+        cluster=tuple(cluster_checks(data, services)) + tuple(route_cluster_checks(data, scope)),
         unavailable=tuple(data.unavailable[k] for k in sorted(data.unavailable)),
         server=server or data.server,
         version=version,

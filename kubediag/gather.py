@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -464,7 +464,11 @@ def gather_service(
         Kind.EVENT: ns_list(Kind.EVENT),
         Kind.INGRESS: ns_list(Kind.INGRESS),
     }
-    _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+    # API discovery (Gateway API kinds and versions) runs alongside: one request, cached for the run
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-discovery") as side:
+        discovering = side.submit(client.discover)
+        _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+    discovery = discovering.result()
     service = out.lists.get(Kind.SERVICE, [])
     pods = out.lists.get(Kind.POD, [])
     extra: dict[str, Any] = {}
@@ -491,8 +495,13 @@ def gather_service(
         phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
     if not service or (selector and not matched):
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
-    if phase2:
-        _fetch_kinds(client, phase2, namespace, [], out)
+    # Gateway API routes, cluster-wide (a route in any namespace may name this Service), alongside phase 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-routes") as side:
+        routing = side.submit(_gather_routes, client, discovery, service[0] if service else None, out)
+        if phase2:
+            _fetch_kinds(client, phase2, namespace, [], out)
+    routing.result()
+    _gather_route_parents(client, discovery, namespace, name, out)
 
     foreign: list[Obj] = []
     lookalikes: list[Obj] = []
@@ -529,6 +538,8 @@ def gather_service(
     extra["foreign_matches"] = tuple(foreign)
     extra["lookalike_services"] = tuple(lookalikes)
     extra["missing_namespaces"] = frozenset(missing_ns)
+    for kind in discovery.unserved:  # not served: certainly none (read, empty)
+        out.lists.setdefault(kind, [])
     read = frozenset(out.lists) - frozenset(out.unavailable)
     objects = {kind: tuple(items) for kind, items in out.lists.items()}
     objects[Kind.SERVICE] = tuple(service)
@@ -539,8 +550,86 @@ def gather_service(
         read=read,
         unavailable=dict(out.unavailable),
         server=client.server,
+        server_time=client.server_time,
+        served_versions=dict(discovery.served),
+        unserved=discovery.unserved,
         **extra,
     )
+
+
+def _gather_routes(client: Client, discovery: Discovery, service: Obj | None, out: _Gathered) -> None:
+    """The route kinds the cluster serves, cluster-wide: for an existing Service the kinds its ports suggest
+    (`checks.routes.route_kinds_for`: HTTPRoute always), for a missing one every kind (to name the routes
+    that reference it). Nothing when discovery found none; discovery failing makes them unavailable."""
+    from kubediag.checks.routes import route_kinds_for
+
+    wanted = route_kinds_for((service.get("spec") or {}).get("ports") or []) if service else list(ROUTE_KINDS)
+    if discovery.error:
+        for kind in wanted:
+            out.unavailable[kind] = Unavailable(kind, "error", discovery.error)
+        return
+    jobs: dict[Kind, Callable[[], list[Obj]]] = {
+        kind: (lambda kind=kind: client.list(kind, None, page=500))  # type: ignore[misc]
+        for kind in wanted
+        if kind in discovery.served
+    }
+    if jobs:
+        _fetch_kinds(client, jobs, None, [], out)
+
+
+def _gather_route_parents(
+    client: Client, discovery: Discovery, namespace: str, name: str, out: _Gathered
+) -> None:
+    """Only when routes name the Service: the parent Gateways (in their namespaces) and, for a reference from
+    another namespace, the ReferenceGrants of the Service's namespace; then, only for a parent Gateway that
+    is not Programmed, the GatewayClasses (to say why)."""
+    from kubediag.checks.routes import _is_gateway, routes_to
+    from kubediag.objects import conditions_get
+
+    data = ClusterData(objects={k: tuple(out.lists.get(k, ())) for k in ROUTE_KINDS})
+    refs = routes_to(data, namespace, name)
+    if not refs:
+        return
+    parent_ns = sorted(
+        {p.namespace or b.route_ns for b in refs for p in b.route.spec.parent_refs if _is_gateway(p)}
+    )
+    jobs: list[tuple[Kind, str | None, Callable[[], list[Obj]]]] = []
+    if parent_ns and Kind.GATEWAY in discovery.served:
+        where: str | None = parent_ns[0] if len(parent_ns) == 1 else None  # several: one cluster-wide LIST
+        jobs.append((Kind.GATEWAY, where, lambda: client.list(Kind.GATEWAY, where, page=500)))
+    if any(b.route_ns != namespace for b in refs) and Kind.REFERENCEGRANT in discovery.served:
+        jobs.append((Kind.REFERENCEGRANT, namespace, lambda: client.list(Kind.REFERENCEGRANT, namespace, page=500)))
+    _fetch_each(client, jobs, out)
+    gateways: list[Any] | None = out.lists.get(Kind.GATEWAY) if Kind.GATEWAY not in out.unavailable else None
+    if gateways and Kind.GATEWAYCLASS in discovery.served:
+        wanted = {(p.namespace or b.route_ns, p.name) for b in refs for p in b.route.spec.parent_refs}
+        unprogrammed = [
+            g
+            for g in gateways
+            if (g.metadata.namespace, g.metadata.name) in wanted
+            and getattr(conditions_get(g.status.conditions, "Programmed"), "status", "") != "True"
+        ]
+        if unprogrammed:
+            _fetch_each(client, [(Kind.GATEWAYCLASS, None, lambda: client.list(Kind.GATEWAYCLASS, None, page=0))], out)
+
+
+def _fetch_each(
+    client: Client, jobs: Sequence[tuple[Kind, str | None, Callable[[], list[Obj]]]], out: _Gathered
+) -> None:
+    """`_fetch_kinds` for jobs in different namespaces (each failure names its own namespace), concurrently."""
+    if not jobs:
+        return
+
+    def one(kind: Kind, ns: str | None, fn: Callable[[], list[Obj]]) -> _Gathered:
+        got = _Gathered()
+        _fetch_kinds(client, {kind: fn}, ns, [], got)
+        return got
+
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="kubediag-gateway") as pool:
+        results = list(pool.map(lambda job: one(*job), jobs))
+    for got in results:
+        out.lists.update(got.lists)
+        out.unavailable.update(got.unavailable)
 
 
 def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
@@ -579,8 +668,12 @@ SCOPE_KINDS: tuple[Kind, ...] = (
     Kind.INGRESS,
     Kind.DEPLOYMENT,
     Kind.EVENT,
+    # Gateway API: listed only when API discovery says the cluster serves them
+    *ROUTE_KINDS,
+    Kind.REFERENCEGRANT,
+    Kind.GATEWAY,
 )
-OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (Kind.NODE, Kind.NAMESPACE)
+OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (Kind.NODE, Kind.NAMESPACE, Kind.GATEWAYCLASS)
 REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 
 # progress(kind, items_in_this_page): called from worker threads after every page.
@@ -608,11 +701,15 @@ def gather_scope(
     from concurrent.futures import as_completed
 
     scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
+    discovery = client.discover()  # which Gateway API kinds are served (one request); never the others
+    skip = discovery.unserved | (frozenset(DISCOVERED_KINDS) if discovery.error else frozenset())
     jobs: list[tuple[Kind, str | None, dict[str, str]]] = []
     for kind in SCOPE_KINDS:
+        if kind in skip:
+            continue
         for query in scope_queries(kind, label_selector):
             jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
-    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS]
+    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS if kind not in skip]
 
     def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[Obj]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
@@ -637,6 +734,10 @@ def gather_scope(
     finally:
         pool.shutdown(wait=not fatal, cancel_futures=True)
     unavailable = {kind: _scope_unavailable(client, kind, errs) for kind, errs in failures.items()}
+    if discovery.error:
+        unavailable.update({k: Unavailable(k, "error", discovery.error) for k in DISCOVERED_KINDS})
+    for kind in discovery.unserved:  # not served: certainly none (read, empty)
+        lists[kind] = []
     read = frozenset(lists) - frozenset(unavailable)
 
     return ClusterData(
@@ -644,6 +745,9 @@ def gather_scope(
         read=read,
         unavailable=unavailable,
         server=client.server,
+        server_time=client.server_time,
+        served_versions=dict(discovery.served),
+        unserved=discovery.unserved,
     )
 
 

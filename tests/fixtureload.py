@@ -56,6 +56,12 @@ def load_fixture(path: Path) -> Fixture:
         extra["lookalike_services"] = tuple(doc["lookalike_services"])
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
+    if doc.get("server_time"):  # the API server's clock when the snapshot was read
+        extra["server_time"] = str(doc["server_time"])
+    if doc.get("unserved"):  # kinds the API server does not serve (e.g. no Gateway API CRDs)
+        extra["unserved"] = frozenset(Kind(k) for k in doc["unserved"])
+    if doc.get("served_versions"):
+        extra["served_versions"] = {Kind(k): v for k, v in doc["served_versions"].items()}
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     return Fixture(
         path,

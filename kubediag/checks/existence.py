@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.routes import route_referrers
 from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.snapshot import Snapshot, name_of, ns_of
@@ -59,6 +60,7 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     near = closest(snap.name, [name_of(s) for s in data.lookalike_services if ns_of(s) == snap.namespace])
     if near:
         hints.append(f"close names in {snap.namespace}: {', '.join(near)}")
+    hints.extend(route_referrers(snap))  # Gateway API routes whose backendRefs name it (checks/routes.py)
     deploys = [
         d
         for d in data.deployments_by_ns.get(snap.namespace, ())

@@ -208,10 +208,10 @@ def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
     reason = f"no {' or '.join(SPECS[k].kind for k in read) or 'route'} names Service {snap.namespace}/{snap.name}"
     if unread:
         gaps = [m for k in unread if (m := data.missing(k)) is not None and m.reason != "not-read"]
-        reason += (
-            f"; {_kinds_text(unread)} not read"
-            + (f" ({'; '.join(m.describe() for m in gaps)})" if gaps else " (svc reads them only for ports that suggest their protocol; audit reads them all)")
-        )
+        if gaps:
+            reason += f"; {_kinds_text(unread)} not read ({'; '.join(m.describe() for m in gaps)})"
+        else:
+            reason += f" (svc reads {_kinds_text(unread)} only for ports that suggest their protocol)"
     raise NotApplicable(reason)
 
 
@@ -414,8 +414,8 @@ def route_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
         # the weight
         if b.ref.weight == 0:
             rule = b.route.spec.rules[b.rule]
-            others = sum(r.weight for k, r in enumerate(rule.backend_refs) if k != b.index)
-            if others > 0:
+            rest = sum(r.weight for k, r in enumerate(rule.backend_refs) if k != b.index)
+            if rest > 0:
                 yield route_backend_invalid.finding(
                     Severity.INFO,
                     f"{b.label} {b.rule_text} gives Service {snap.name} weight 0: the rule's other backends take "

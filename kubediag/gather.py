@@ -361,6 +361,8 @@ def discover_kinds(client: Client) -> Discovery:
     try:
         doc = client.get("/apis", None, msgspec.json.Decoder(_DiscoveryDoc).decode, accept=DISCOVERY_ACCEPT)
     except Exception as exc:
+        if http_status(exc) == 404:  # no API groups served at all (a core-only server): certainly none
+            return Discovery()
         return _discovery_failed(client, exc)
     by_group: dict[str, list[tuple[str, set[str]]]] = {}
     if doc.kind == "APIGroupDiscoveryList":
@@ -393,6 +395,7 @@ def discover_kinds(client: Client) -> Discovery:
 class _Gathered:
     lists: dict[Kind, list[Obj]] = field(default_factory=dict)
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
+    partial: dict[Kind, str] = field(default_factory=dict)
 
 
 def _fetch_kinds(
@@ -497,7 +500,7 @@ def gather_service(
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
     # Gateway API routes, cluster-wide (a route in any namespace may name this Service), alongside phase 2
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-routes") as side:
-        routing = side.submit(_gather_routes, client, discovery, service[0] if service else None, out)
+        routing = side.submit(_gather_routes, client, discovery, namespace, service[0] if service else None, out)
         if phase2:
             _fetch_kinds(client, phase2, namespace, [], out)
     routing.result()
@@ -553,11 +556,14 @@ def gather_service(
         server_time=client.server_time,
         served_versions=dict(discovery.served),
         unserved=discovery.unserved,
+        partial=dict(out.partial),
         **extra,
     )
 
 
-def _gather_routes(client: Client, discovery: Discovery, service: Obj | None, out: _Gathered) -> None:
+def _gather_routes(
+    client: Client, discovery: Discovery, namespace: str, service: Obj | None, out: _Gathered
+) -> None:
     """The route kinds the cluster serves, cluster-wide: for an existing Service the kinds its ports suggest
     (`checks.routes.route_kinds_for`: HTTPRoute always), for a missing one every kind (to name the routes
     that reference it). Nothing when discovery found none; discovery failing makes them unavailable."""
@@ -568,8 +574,23 @@ def _gather_routes(client: Client, discovery: Discovery, service: Obj | None, ou
         for kind in wanted:
             out.unavailable[kind] = Unavailable(kind, "error", discovery.error)
         return
+
+    def cluster_wide(kind: Kind) -> list[Obj]:
+        try:
+            return client.list(kind, None, page=500)
+        except Exception as exc:
+            if http_status(exc) != 403 or not namespace:
+                raise
+        # namespace-only credentials: the Service's namespace at least (a 403 here is the kind's answer)
+        items = client.list(kind, namespace, page=500)
+        out.partial[kind] = (
+            f"only namespace {namespace} was read ({permission('list', kind, None)} is forbidden): routes in "
+            "other namespaces that name the Service are not seen"
+        )
+        return items
+
     jobs: dict[Kind, Callable[[], list[Obj]]] = {
-        kind: (lambda kind=kind: client.list(kind, None, page=500))  # type: ignore[misc]
+        kind: (lambda kind=kind: cluster_wide(kind))  # type: ignore[misc]
         for kind in wanted
         if kind in discovery.served
     }

@@ -55,6 +55,9 @@ class ClusterData:
     # server does not serve at all (recorded as read and empty: their absence is certain).
     served_versions: Mapping[Kind, str] = field(default_factory=dict)
     unserved: frozenset[Kind] = frozenset()
+    # Kinds read only in part, and what is missing (svc: routes of the Service's namespace only, when the
+    # cluster-wide LIST was forbidden).
+    partial: Mapping[Kind, str] = field(default_factory=dict)
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -204,6 +204,7 @@ def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
     if refs:
         return refs
     read = [k for k in served if data.missing(k) is None]
+    partial = "; ".join(f"{SPECS[k].kind}s: {data.partial[k]}" for k in read if k in data.partial)
     unread = [k for k in served if data.missing(k) is not None]
     reason = f"no {' or '.join(SPECS[k].kind for k in read) or 'route'} names Service {snap.namespace}/{snap.name}"
     if unread:
@@ -212,6 +213,8 @@ def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
             reason += f"; {_kinds_text(unread)} not read ({'; '.join(m.describe() for m in gaps)})"
         else:
             reason += f" (svc reads {_kinds_text(unread)} only for ports that suggest their protocol)"
+    if partial:
+        reason += f"; {partial}"
     raise NotApplicable(reason)
 
 
@@ -220,14 +223,14 @@ def _unread_note(snap: Snapshot) -> Finding | None:
     gaps = [
         m for k in ROUTE_KINDS if k not in snap.data.unserved and (m := snap.data.missing(k)) is not None
     ]
-    gaps = [m for m in gaps if m.reason != "not-read"]
-    if not gaps:
+    texts = [m.describe() for m in gaps if m.reason != "not-read"]
+    texts += [f"{SPECS[k].kind}s: {why}" for k, why in snap.data.partial.items()]
+    if not texts:
         return None
     return route_not_accepted.finding(
         Severity.INFO,
-        "Some route kinds could not be read, so routes of those kinds are not judged: "
-        + "; ".join(m.describe() for m in gaps),
-        "Grant get/list on them (kubediag rbac)",
+        "Routes were not all readable, so some that name this Service may not be judged: " + "; ".join(texts),
+        "Grant get/list on the Gateway API route kinds cluster-wide (kubediag rbac)",
     )
 
 

@@ -99,11 +99,11 @@ def _gateway_kind(kind: str, versions: tuple[str, ...], purpose: str, cluster_sc
 _ROUTE_VERSIONS = ("v1", "v1beta1", "v1alpha2")
 SPECS.update(
     {
-        Kind.HTTPROUTE: _gateway_kind("HTTPRoute", _ROUTE_VERSIONS, "Gateway API routes to a Service (if served)"),
-        Kind.GRPCROUTE: _gateway_kind("GRPCRoute", _ROUTE_VERSIONS, "Gateway API routes to a Service (if served)"),
-        Kind.TLSROUTE: _gateway_kind("TLSRoute", _ROUTE_VERSIONS, "Gateway API routes to a Service (if served)"),
-        Kind.TCPROUTE: _gateway_kind("TCPRoute", _ROUTE_VERSIONS, "Gateway API routes to a Service (if served)"),
-        Kind.UDPROUTE: _gateway_kind("UDPRoute", _ROUTE_VERSIONS, "Gateway API routes to a Service (if served)"),
+        Kind.HTTPROUTE: _gateway_kind("HTTPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.GRPCROUTE: _gateway_kind("GRPCRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.TLSROUTE: _gateway_kind("TLSRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.TCPROUTE: _gateway_kind("TCPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.UDPROUTE: _gateway_kind("UDPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
         Kind.REFERENCEGRANT: _gateway_kind(
             "ReferenceGrant", ("v1", "v1beta1", "v1alpha2"), "grants that admit cross-namespace route backends"
         ),

@@ -195,11 +195,13 @@ def test_pagination_reads_every_page() -> None:
     assert doc["summary"]["status"]["healthy"] == BULK_SERVICES, json.dumps(doc["summary"])
     pages = [ln for ln in proc.stderr.splitlines() if f"GET /api/v1/namespaces/{BULK}/services " in ln]
     assert len(pages) == 3, proc.stderr
-    # Only collection LISTs (and /version): never a request per Service or per object.
+    # Only collection LISTs (and /version, and /apis: API discovery): never a request per Service or object.
     paths = {m.group(1) for m in re.finditer(r"^debug: GET (\S+) ", proc.stderr, re.M)}
     kinds = "services|endpointslices|pods|networkpolicies|ingresses|deployments|events"
+    kinds += "|httproutes|grpcroutes|tlsroutes|tcproutes|udproutes|referencegrants|gateways"
+    cluster_kinds = ("/api/v1/nodes", "/api/v1/namespaces", "/apis/gateway.networking.k8s.io/v1/gatewayclasses")
     for path in paths:
-        assert path in ("/version", "/api/v1/nodes", "/api/v1/namespaces") or re.fullmatch(
+        assert path in ("/version", "/apis", *cluster_kinds) or re.fullmatch(
             rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path
         ), path
 

@@ -286,6 +286,8 @@ def _grant_name(b: RouteBackend) -> str:
 
 def grant_manifest(b: RouteBackend, version: str) -> str:
     return (
+        f"Create ReferenceGrant {b.namespace}/{_grant_name(b)} (it admits only {b.route_kind}s from namespace "
+        f"{b.route_ns}, and only to Service {b.ref.name}):\n"
         "kubectl apply -f - <<'EOF'\n"
         f"apiVersion: {GATEWAY_GROUP}/{version}\n"
         "kind: ReferenceGrant\n"

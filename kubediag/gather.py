@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import email.utils
+import functools
 import json
 import os
 import re
@@ -25,7 +26,15 @@ from urllib.parse import quote
 
 import msgspec
 
-from kubediag.kinds import DISCOVERED_KINDS, ROUTE_KINDS, SPECS, api_path, decode_list, decode_object
+from kubediag.kinds import (
+    DISCOVERED_KINDS,
+    ROUTE_KINDS,
+    SPECS,
+    api_path,
+    decode_list,
+    decode_object,
+    warm_decoders,
+)
 from kubediag.model import Kind, Obj, Unavailable
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of
@@ -345,6 +354,23 @@ class _ResourceList(msgspec.Struct):
     resources: list[_Named] = []
 
 
+@functools.cache
+def _discovery_decoder() -> msgspec.json.Decoder[_DiscoveryDoc]:
+    return msgspec.json.Decoder(_DiscoveryDoc)
+
+
+@functools.cache
+def _resource_list_decoder() -> msgspec.json.Decoder[_ResourceList]:
+    return msgspec.json.Decoder(_ResourceList)
+
+
+def warm() -> None:
+    """Every decoder the gatherer's threads use, built on this thread first (see `kinds.warm_decoders`)."""
+    warm_decoders()
+    _discovery_decoder().decode(b"{}")
+    _resource_list_decoder().decode(b"{}")
+
+
 def _discovery_failed(client: Client, exc: BaseException) -> Discovery:
     """401, a dead transport or the deadline end the run (as for any request); an HTTP answer is data."""
     status = http_status(exc)
@@ -359,7 +385,7 @@ def discover_kinds(client: Client) -> Discovery:
     without aggregated discovery answers an APIGroupList: then one more GET per version of the groups."""
     groups = {SPECS[k].group for k in DISCOVERED_KINDS}
     try:
-        doc = client.get("/apis", None, msgspec.json.Decoder(_DiscoveryDoc).decode, accept=DISCOVERY_ACCEPT)
+        doc = client.get("/apis", None, _discovery_decoder().decode, accept=DISCOVERY_ACCEPT)
     except Exception as exc:
         if http_status(exc) == 404:  # no API groups served at all (a core-only server): certainly none
             return Discovery()
@@ -370,7 +396,7 @@ def discover_kinds(client: Client) -> Discovery:
             if g.metadata.name in groups:
                 by_group[g.metadata.name] = [(v.version, {r.resource for r in v.resources}) for v in g.versions]
     else:
-        decode = msgspec.json.Decoder(_ResourceList).decode
+        decode = _resource_list_decoder().decode
         for ag in doc.groups:
             if ag.name not in groups:
                 continue
@@ -444,6 +470,7 @@ def gather_service(
     client_ref: tuple[str, str] | None = None,
 ) -> ClusterData:
     """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
+    warm()
     out = _Gathered()
     service: list[Obj] = []
 
@@ -721,6 +748,7 @@ def gather_scope(
     """
     from concurrent.futures import as_completed
 
+    warm()
     scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
     discovery = client.discover()  # which Gateway API kinds are served (one request); never the others
     skip = discovery.unserved | (frozenset(DISCOVERED_KINDS) if discovery.error else frozenset())

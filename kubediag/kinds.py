@@ -15,7 +15,7 @@ passes that version to `path`; a kind the server does not serve is never request
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -145,6 +145,16 @@ def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
 @cache
 def object_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(SPECS[kind].struct or dict[str, Any])
+
+
+def warm_decoders(kinds: Iterable[Kind] = ()) -> None:
+    """Build the decoders of `kinds` (default: every kind) on the calling thread. msgspec initialises a
+    Struct type's decoding info on first use, and doing that from several threads at once can crash the
+    interpreter (SIGSEGV in msgspec._core, reproduced with concurrent first decodes): the gatherer calls
+    this before its worker threads start."""
+    for kind in kinds or SPECS:
+        list_decoder(kind).decode(b'{"items":[]}')
+        object_decoder(kind)
 
 
 def decode_list(kind: Kind, body: bytes) -> tuple[list[Any], str]:

@@ -422,6 +422,7 @@ class _Gathered:
     lists: dict[Kind, list[Obj]] = field(default_factory=dict)
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
     partial: dict[Kind, str] = field(default_factory=dict)
+    coverage: dict[Kind, frozenset[str]] = field(default_factory=dict)
 
 
 def _fetch_kinds(
@@ -584,6 +585,7 @@ def gather_service(
         served_versions=dict(discovery.served),
         unserved=discovery.unserved,
         partial=dict(out.partial),
+        coverage=dict(out.coverage),
         **extra,
     )
 
@@ -614,6 +616,7 @@ def _gather_routes(
             f"only namespace {namespace} was read ({permission('list', kind, None)} is forbidden): routes in "
             "other namespaces that name the Service are not seen"
         )
+        out.coverage[kind] = frozenset({namespace})
         return items
 
     jobs: dict[Kind, Callable[[], list[Obj]]] = {
@@ -645,8 +648,11 @@ def _gather_route_parents(
     if parent_ns and Kind.GATEWAY in discovery.served:
         where: str | None = parent_ns[0] if len(parent_ns) == 1 else None  # several: one cluster-wide LIST
         jobs.append((Kind.GATEWAY, where, lambda: client.list(Kind.GATEWAY, where, page=500)))
+        if where is not None:
+            out.coverage[Kind.GATEWAY] = frozenset({where})
     if any(b.route_ns != namespace for b in refs) and Kind.REFERENCEGRANT in discovery.served:
         jobs.append((Kind.REFERENCEGRANT, namespace, lambda: client.list(Kind.REFERENCEGRANT, namespace, page=500)))
+        out.coverage[Kind.REFERENCEGRANT] = frozenset({namespace})
     _fetch_each(client, jobs, out)
     gateways: list[Any] | None = out.lists.get(Kind.GATEWAY) if Kind.GATEWAY not in out.unavailable else None
     if gateways and Kind.GATEWAYCLASS in discovery.served:
@@ -678,6 +684,7 @@ def _fetch_each(
     for got in results:
         out.lists.update(got.lists)
         out.unavailable.update(got.unavailable)
+        out.coverage.update(got.coverage)
 
 
 def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
@@ -797,6 +804,7 @@ def gather_scope(
         server_time=client.server_time,
         served_versions=dict(discovery.served),
         unserved=discovery.unserved,
+        coverage={} if scoped is None else {k: frozenset(scoped) for k in SCOPE_KINDS if not k.cluster_scoped},
     )
 
 

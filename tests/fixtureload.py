@@ -60,6 +60,8 @@ def load_fixture(path: Path) -> Fixture:
         extra["server_time"] = str(doc["server_time"])
     if doc.get("unserved"):  # kinds the API server does not serve (e.g. no Gateway API CRDs)
         extra["unserved"] = frozenset(Kind(k) for k in doc["unserved"])
+    if doc.get("coverage"):  # kind -> the only namespaces it was read in (audit -n)
+        extra["coverage"] = {Kind(k): frozenset(v) for k, v in doc["coverage"].items()}
     if doc.get("served_versions"):
         extra["served_versions"] = {Kind(k): v for k, v in doc["served_versions"].items()}
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)

@@ -22,7 +22,7 @@ from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.kinds import ROUTE_KINDS, SPECS
-from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage, Unavailable
 from kubediag.objects import (
     GATEWAY_GROUP,
     BackendRef,
@@ -349,6 +349,8 @@ def route_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
     grant_version = data.served_versions.get(Kind.REFERENCEGRANT, "v1beta1")
     grants = data.by_namespace(Kind.REFERENCEGRANT).get(ns, ())
     grants_missing = data.missing(Kind.REFERENCEGRANT)
+    if grants_missing is None and not data.covers(Kind.REFERENCEGRANT, ns):
+        grants_missing = Unavailable(Kind.REFERENCEGRANT, "not-read", f"not read in namespace {ns}")
     for b in refs:
         # the port: an ExternalName Service without ports is dialled on whatever port the route names
         if not (snap.svc_type == "ExternalName" and not snap.ports):
@@ -492,9 +494,9 @@ def _gateway_problems(
 ) -> tuple[list[_ParentProblem], bool]:
     """What is wrong with a parent Gateway (missing, not Programmed, its class missing or not Accepted), and
     whether the Gateways could be read at all."""
-    if data.missing(Kind.GATEWAY) is not None:
-        return [], False
     gw_ns = p.namespace or route_ns
+    if not data.covers(Kind.GATEWAY, gw_ns):  # not read there (forbidden, or outside audit's namespaces)
+        return [], False
     gw: Gateway | None = next(
         (g for g in data.by_namespace(Kind.GATEWAY).get(gw_ns, ()) if g.metadata.name == p.name), None
     )
@@ -603,8 +605,13 @@ def route_not_accepted(snap: Snapshot) -> Iterator[Finding]:
             if _is_gateway(parent):
                 found, readable = _gateway_problems(data, parent, rns)
                 problems += found
-                if not readable and (m := data.missing(Kind.GATEWAY)) is not None and m.reason != "not-read":
-                    gateways_unknown = m.describe()
+                if not readable:
+                    m = data.missing(Kind.GATEWAY)
+                    gateways_unknown = (
+                        m.describe()
+                        if m is not None
+                        else f"Gateways were not read in namespace {parent.namespace or rns}"
+                    )
             status: RouteParentStatus | None = next(
                 (s for s in route.status.parents if _same_parent(s.parent_ref, parent, rns)), None
             )

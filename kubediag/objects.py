@@ -203,10 +203,19 @@ class ReferenceGrant(Base, frozen=True):
     spec: ReferenceGrantSpec = ReferenceGrantSpec()
 
 
+class RouteNamespaces(Base, frozen=True):
+    from_: str = msgspec.field(default="Same", name="from")  # Same (the API's default) | All | Selector
+
+
+class AllowedRoutes(Base, frozen=True):
+    namespaces: RouteNamespaces = RouteNamespaces()
+
+
 class Listener(Base, frozen=True):
     name: str = ""
     port: int = 0
     protocol: str = ""
+    allowed_routes: AllowedRoutes = AllowedRoutes()
 
 
 class GatewaySpec(Base, frozen=True):

@@ -518,6 +518,26 @@ def _gateway_problems(
                 f"kubectl -n {gw_ns} get gateway {p.name} -o yaml   # fix the route's parentRefs sectionName",
             )
         )
+    listeners = [ln for ln in gw.spec.listeners if not p.section_name or ln.name == p.section_name]
+    if route_ns != gw_ns and listeners and all(ln.allowed_routes.namespaces.from_ == "Same" for ln in listeners):
+        names = ", ".join(ln.name for ln in listeners)
+        out.append(
+            _ParentProblem(
+                f"the route is in namespace {route_ns} but Gateway {gw_ns}/{p.name}'s listener(s) {names} admit "
+                "routes only from the Gateway's own namespace (allowedRoutes.namespaces.from: Same, the "
+                "default), so the route is not allowed to attach (NotAllowedByListeners)",
+                Evidence(
+                    "Gateway",
+                    gw_ns,
+                    p.name,
+                    "spec.listeners[].allowedRoutes.namespaces.from",
+                    "Same",
+                    f"All, or a Selector matching namespace {route_ns}",
+                ),
+                f"kubectl -n {gw_ns} edit gateway {p.name}   # set allowedRoutes.namespaces on listener(s) {names} "
+                f"to from: Selector with a selector matching namespace {route_ns} (or from: All)",
+            )
+        )
     programmed = conditions_get(gw.status.conditions, "Programmed")
     if programmed is None or programmed.status != "True":
         cls_name = gw.spec.gateway_class_name
@@ -557,8 +577,9 @@ def _gateway_problems(
     independent=True,
     what="""
 For every route that names this Service, per parent (`spec.parentRefs`): a parent Gateway must exist, be
-`Programmed` (when it is not, its GatewayClass is read and must exist and be `Accepted`), and the listener a
-`sectionName` names must exist; the route's `status.parents` entry written by the controller must not say
+`Programmed` (when it is not, its GatewayClass is read and must exist and be `Accepted`), the listener a
+`sectionName` names must exist, and for a route in another namespace the listeners' `allowedRoutes` must not
+be `from: Same` (the default); the route's `status.parents` entry written by the controller must not say
 `Accepted=False` or `ResolvedRefs=False` (reason and message quoted: NotAllowedByListeners, NoMatchingParent,
 BackendNotFound, RefNotPermitted, InvalidKind...). A route with no status from any controller is reported
 once it is older than a minute by the API server's clock (taken from its responses), and a route without
@@ -602,9 +623,16 @@ def route_not_accepted(snap: Snapshot) -> Iterator[Finding]:
         for parent in route.spec.parent_refs:
             plabel = _parent_label(parent, rns)
             problems: list[_ParentProblem] = []
+            status: RouteParentStatus | None = next(
+                (s for s in route.status.parents if _same_parent(s.parent_ref, parent, rns)), None
+            )
+            accepted = status is not None and getattr(
+                conditions_get(status.conditions, "Accepted"), "status", ""
+            ) == "True"
             if _is_gateway(parent):
                 found, readable = _gateway_problems(data, parent, rns)
-                problems += found
+                # a controller that accepted the route knows better than a reading of the listeners
+                problems += [f for f in found if not (accepted and "allowedRoutes" in f.evidence.field)]
                 if not readable:
                     m = data.missing(Kind.GATEWAY)
                     gateways_unknown = (
@@ -612,9 +640,6 @@ def route_not_accepted(snap: Snapshot) -> Iterator[Finding]:
                         if m is not None
                         else f"Gateways were not read in namespace {parent.namespace or rns}"
                     )
-            status: RouteParentStatus | None = next(
-                (s for s in route.status.parents if _same_parent(s.parent_ref, parent, rns)), None
-            )
             if status is not None:
                 for ctype in ("Accepted", "ResolvedRefs"):
                     c = conditions_get(status.conditions, ctype)

@@ -10,11 +10,15 @@ K8S_VERSION="${KUBEDIAG_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${KUBEDIAG_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KUBEDIAG_KWOK_VERSION:-v0.8.0}"
 PUSHGATEWAY_VERSION="${KUBEDIAG_PUSHGATEWAY_VERSION:-v1.11.1}"
+# Gateway API standard-channel CRDs (no controller): the module ships config/crd/standard/*.yaml.
+# v1.7.0 needs Go >= 1.27; v1.6.3 is the newest release the machine's Go accepts.
+GATEWAY_API_VERSION="${KUBEDIAG_GATEWAY_API_VERSION:-v1.6.3}"
 CACHE_DIR="${KUBEDIAG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubediag}"
 BIN_K8S="$CACHE_DIR/bin/kubernetes-$K8S_VERSION"
 BIN_ETCD="$CACHE_DIR/bin/etcd-$ETCD_VERSION"
 BIN_KWOK="$CACHE_DIR/bin/kwok-$KWOK_VERSION"
 BIN_PUSHGATEWAY="$CACHE_DIR/bin/pushgateway-$PUSHGATEWAY_VERSION"
+CRD_GATEWAY_API="$CACHE_DIR/crds/gateway-api-$GATEWAY_API_VERSION"
 LOG_DIR="$CACHE_DIR/logs"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -112,6 +116,30 @@ build_pushgateway() {
   exec 8>&-
 }
 
+# The Gateway API CRDs, from the Go module through the module proxy (`go mod download`), copied into the
+# cache keyed by version. Only the CustomResourceDefinitions: not the bundle's ValidatingAdmissionPolicy.
+fetch_gateway_api_crds() {
+  [ -f "$CRD_GATEWAY_API/.ok" ] && return 0
+  command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH (needed to fetch the Gateway API CRDs)" "-"
+  mkdir -p "$LOG_DIR"
+  local log="$LOG_DIR/gateway-api-$GATEWAY_API_VERSION.log" dir
+  echo "e2e/build: fetching the Gateway API $GATEWAY_API_VERSION CRDs (sigs.k8s.io/gateway-api)" >&2
+  (
+    set -euo pipefail
+    cd "$CACHE_DIR"  # outside any module: `go mod download MOD@VER` only fills the module cache
+    dir=$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [ -d "$dir/config/crd/standard" ] || { echo "no config/crd/standard in sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION ($dir)"; exit 1; }
+    rm -rf "$CRD_GATEWAY_API"
+    mkdir -p "$CRD_GATEWAY_API"
+    for f in "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
+      grep -q '^kind: CustomResourceDefinition' "$f" && cp "$f" "$CRD_GATEWAY_API/"
+    done
+    chmod u+w "$CRD_GATEWAY_API"/*.yaml
+    ls "$CRD_GATEWAY_API"
+  ) >"$log" 2>&1 || fail "gateway-api" "go mod download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" "$log"
+  touch "$CRD_GATEWAY_API/.ok"
+}
+
 build_all() {
   if [ -f "$BIN_KWOK/.ok" ] && [ -f "$BIN_ETCD/.ok" ] && [ -f "$BIN_K8S/.ok" ]; then return 0; fi
   command -v go >/dev/null || fail "go" "the Go toolchain is not on PATH (needed to build the control plane)" "-"
@@ -123,8 +151,8 @@ build_all() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
-    --print) printf '%s\n' "$BIN_K8S" "$BIN_ETCD" "$BIN_KWOK" ;;
+    --print) printf '%s\n' "$BIN_K8S" "$BIN_ETCD" "$BIN_KWOK" "$CRD_GATEWAY_API" ;;
     pushgateway) build_pushgateway && printf '%s\n' "$BIN_PUSHGATEWAY/pushgateway" ;;
-    *) build_all ;;
+    *) build_all; fetch_gateway_api_crds ;;
   esac
 fi

@@ -55,7 +55,12 @@ WEBHOOK: dict[str, Any] = {
             "name": "policy.kd-audit-a.kubediag.io",
             "clientConfig": {"service": {"namespace": A, "name": "policy-webhook", "port": 443}},
             "rules": [
-                {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}
+                {
+                    "operations": ["CREATE"],
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "resources": ["configmaps"],
+                }
             ],
             "failurePolicy": "Ignore",
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": A}},
@@ -108,7 +113,13 @@ def seeded(cluster: str) -> Iterator[None]:
     wait_ready_pods(BULK, "bulk", 1)
     wait_endpoints(BULK, {f"bulk-{i:02d}": 1 for i in range(BULK_SERVICES)})
     yield
-    kubectl("delete", "validatingwebhookconfiguration", WEBHOOK["metadata"]["name"], "--ignore-not-found", check=False)
+    kubectl(
+        "delete",
+        "validatingwebhookconfiguration",
+        WEBHOOK["metadata"]["name"],
+        "--ignore-not-found",
+        check=False,
+    )
     delete_namespaces(A, B, BULK)
 
 
@@ -175,7 +186,9 @@ def test_each_entry_is_what_svc_says() -> None:
         svc = json.loads(proc.stdout)
         jsonschema.validate(svc, SVC_SCHEMA)
         assert verdict(entry) == verdict(svc), key
-        assert entry["service"] == svc["service"] and entry["root_cause"] == without_logs(svc["root_cause"]), key
+        assert entry["service"] == svc["service"] and entry["root_cause"] == without_logs(
+            svc["root_cause"]
+        ), key
 
 
 def without_logs(finding: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -248,13 +261,17 @@ def test_pagination_reads_every_page() -> None:
     assert doc["summary"]["status"]["healthy"] == BULK_SERVICES, json.dumps(doc["summary"])
     pages = [ln for ln in proc.stderr.splitlines() if f"GET /api/v1/namespaces/{BULK}/services " in ln]
     assert len(pages) == 3, proc.stderr
-    # Only collection LISTs (and /version): never a request per Service or per object.
+    # Only collection LISTs (and /version, and /apis: API discovery): never a request per Service or object.
     paths = {m.group(1) for m in re.finditer(r"^debug: GET (\S+) ", proc.stderr, re.M)}
     kinds = "services|endpointslices|pods|networkpolicies|ingresses|deployments|events"
-    cluster = {"/version", *(api_path(k) for k in OPTIONAL_CLUSTER_KINDS)}  # nodes, namespaces, webhooks...
+    kinds += "|httproutes|grpcroutes|tlsroutes|tcproutes|udproutes|referencegrants|gateways"
+    # cluster-scoped: nodes, namespaces, webhooks, APIServices, IngressClasses, GatewayClasses (any served version)
+    cluster = {"/version", "/apis", *(api_path(k) for k in OPTIONAL_CLUSTER_KINDS)}
     for path in paths:
-        assert path in cluster or re.fullmatch(
-            rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path
+        assert (
+            path in cluster
+            or re.fullmatch(r"/apis/gateway\.networking\.k8s\.io/v1\w*/gatewayclasses", path)
+            or re.fullmatch(rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path)
         ), path
 
 

@@ -9,12 +9,15 @@ Every request is a read (GET); nothing is ever written.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
+import functools
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +34,15 @@ from kubediag.dependents import (
     ready_endpoints,
     unaddressed_routes,
 )
-from kubediag.kinds import api_path, decode_list, decode_object
+from kubediag.kinds import (
+    DISCOVERED_KINDS,
+    ROUTE_KINDS,
+    SPECS,
+    api_path,
+    decode_list,
+    decode_object,
+    warm_decoders,
+)
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
@@ -133,6 +144,11 @@ class Client:
 
         self._api.user_agent = f"kubediag/{__version__}"  # distinctive in the API server's audit log
         self.server: str = str(self._api.configuration.host)
+        # API discovery, once per run (`discover`): the version each run-time-versioned kind is served at
+        self.served_versions: dict[Kind, str] = {}
+        self._discovery: Discovery | None = None
+        self._discovery_lock = threading.Lock()
+        self._server_date: float = 0.0  # the newest `Date` header seen (the API server's clock), epoch seconds
 
     # ---- configuration ------------------------------------------------------------------------------
     def _load(self, kubeconfig: str | None, context: str | None) -> Any:
@@ -200,7 +216,11 @@ class Client:
 
     # ---- requests -----------------------------------------------------------------------------------
     def _get_once(
-        self, path: str, query: Mapping[str, str], decode: Callable[[bytes], Any] = msgspec.json.decode
+        self,
+        path: str,
+        query: Mapping[str, str],
+        decode: Callable[[bytes], Any] = msgspec.json.decode,
+        accept: str = "application/json",
     ) -> Any:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
@@ -209,7 +229,7 @@ class Client:
             method="GET",
             resource_path=path,
             query_params=list(query.items()),
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
         )
         start = time.monotonic()
@@ -223,6 +243,7 @@ class Client:
             self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start, _query_text(query))
             raise
         self.log.add("GET", path, resp.status, time.monotonic() - start, _query_text(query))
+        self._note_date(resp)
         if not 200 <= resp.status < 300:
             from kubernetes.client.exceptions import ApiException
 
@@ -237,9 +258,35 @@ class Client:
         path: str,
         query: Mapping[str, str] | None = None,
         decode: Callable[[bytes], Any] = msgspec.json.decode,
+        accept: str = "application/json",
     ) -> Any:
         """One GET, decoded from its bytes by `decode` (plain JSON unless a kind's decoder is given)."""
-        return call_with_retry(lambda: self._get_once(path, query or {}, decode), self.deadline)
+        return call_with_retry(lambda: self._get_once(path, query or {}, decode, accept), self.deadline)
+
+    def _note_date(self, resp: Any) -> None:
+        try:
+            date = resp.headers.get("Date") if resp.headers is not None else None
+            when = email.utils.parsedate_to_datetime(date).timestamp() if date else 0.0
+        except (TypeError, ValueError, AttributeError):
+            return
+        with self.log.lock:
+            self._server_date = max(self._server_date, when)
+
+    @property
+    def server_time(self) -> str:
+        """The API server's clock at the newest response (RFC 3339, second resolution), or "" if unknown."""
+        if not self._server_date:
+            return ""
+        return datetime.datetime.fromtimestamp(self._server_date, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def discover(self) -> Discovery:
+        """Which run-time-versioned kinds (Gateway API) the server serves, and at which version: one request
+        (aggregated discovery, GET /apis), made once per run and cached; see `discover_kinds`."""
+        with self._discovery_lock:
+            if self._discovery is None:
+                self._discovery = discover_kinds(self)
+                self.served_versions = dict(self._discovery.served)
+            return self._discovery
 
     def get_within(
         self, path: str, query: Mapping[str, str], decode: Callable[[bytes], Any], deadline: float
@@ -249,7 +296,7 @@ class Client:
 
     def get_object(self, kind: Kind, namespace: str | None, name: str) -> Any:
         """One object of `kind` by name, decoded into its Struct (or raw JSON for untyped kinds)."""
-        path = f"{api_path(kind, namespace)}/{quote(name, safe='')}"
+        path = f"{api_path(kind, namespace, self.served_versions.get(kind))}/{quote(name, safe='')}"
         return self.get(path, None, lambda body: decode_object(kind, body))
 
     def list(
@@ -313,10 +360,136 @@ def _forbidden_permission(exc: BaseException, kind: Kind, namespace: str | None)
     return permission(m.group(1) if m else "list", kind, namespace)
 
 
+# ---- API discovery: which run-time-versioned kinds (Gateway API) the server serves ---------------------
+# Aggregated discovery (one request for every group, version and resource; Kubernetes >= 1.26 beta, GA 1.30),
+# with the classic APIGroupList as the fallback an older server answers with.
+DISCOVERY_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json"
+)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The served version of each run-time-versioned kind; `error` when discovery failed (then whether
+    they are served is unknown, never "not served")."""
+
+    served: Mapping[Kind, str] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def unserved(self) -> frozenset[Kind]:
+        return frozenset() if self.error else frozenset(DISCOVERED_KINDS) - frozenset(self.served)
+
+
+class _Named(msgspec.Struct):
+    name: str = ""
+
+
+class _DiscResource(msgspec.Struct):
+    resource: str = ""
+
+
+class _DiscVersion(msgspec.Struct):
+    version: str = ""
+    resources: list[_DiscResource] = []
+
+
+class _DiscGroup(msgspec.Struct):
+    metadata: _Named = msgspec.field(default_factory=_Named)
+    versions: list[_DiscVersion] = []
+
+
+class _GroupVersion(msgspec.Struct):
+    version: str = ""
+
+
+class _APIGroup(msgspec.Struct, rename="camel"):
+    name: str = ""
+    versions: list[_GroupVersion] = []
+    preferred_version: _GroupVersion | None = None
+
+
+class _DiscoveryDoc(msgspec.Struct):
+    kind: str = ""
+    items: list[_DiscGroup] = []  # APIGroupDiscoveryList
+    groups: list[_APIGroup] = []  # APIGroupList
+
+
+class _ResourceList(msgspec.Struct):
+    resources: list[_Named] = []
+
+
+@functools.cache
+def _discovery_decoder() -> msgspec.json.Decoder[_DiscoveryDoc]:
+    return msgspec.json.Decoder(_DiscoveryDoc)
+
+
+@functools.cache
+def _resource_list_decoder() -> msgspec.json.Decoder[_ResourceList]:
+    return msgspec.json.Decoder(_ResourceList)
+
+
+def warm() -> None:
+    """Every decoder the gatherer's threads use, built on this thread first (see `kinds.warm_decoders`)."""
+    warm_decoders()
+    _discovery_decoder().decode(b"{}")
+    _resource_list_decoder().decode(b"{}")
+
+
+def _discovery_failed(client: Client, exc: BaseException) -> Discovery:
+    """401, a dead transport or the deadline end the run (as for any request); an HTTP answer is data."""
+    status = http_status(exc)
+    if status == 401 or status is None:
+        raise ClusterError(describe_failure(exc, client.server)) from exc
+    return Discovery(error=f"API discovery (GET /apis) failed: {describe_failure(exc, client.server)}")
+
+
+def discover_kinds(client: Client) -> Discovery:
+    """One GET /apis (aggregated discovery); for each run-time-versioned kind, the first version in the
+    server's preference order that kubediag's Struct understands and that serves the resource. A server
+    without aggregated discovery answers an APIGroupList: then one more GET per version of the groups."""
+    groups = {SPECS[k].group for k in DISCOVERED_KINDS}
+    try:
+        doc = client.get("/apis", None, _discovery_decoder().decode, accept=DISCOVERY_ACCEPT)
+    except Exception as exc:
+        if http_status(exc) == 404:  # no API groups served at all (a core-only server): certainly none
+            return Discovery()
+        return _discovery_failed(client, exc)
+    by_group: dict[str, list[tuple[str, set[str]]]] = {}
+    if doc.kind == "APIGroupDiscoveryList":
+        for g in doc.items:
+            if g.metadata.name in groups:
+                by_group[g.metadata.name] = [(v.version, {r.resource for r in v.resources}) for v in g.versions]
+    else:
+        decode = _resource_list_decoder().decode
+        for ag in doc.groups:
+            if ag.name not in groups:
+                continue
+            preferred = ag.preferred_version.version if ag.preferred_version else ""
+            for v in sorted((v.version for v in ag.versions), key=lambda v: v != preferred):
+                try:
+                    listing = client.get(f"/apis/{ag.name}/{v}", None, decode)
+                except Exception as exc:
+                    return _discovery_failed(client, exc)
+                by_group.setdefault(ag.name, []).append((v, {r.name for r in listing.resources}))
+    served: dict[Kind, str] = {}
+    for kind in DISCOVERED_KINDS:
+        spec = SPECS[kind]
+        for version, resources in by_group.get(spec.group, []):
+            if version in spec.versions and kind.value in resources:
+                served[kind] = version
+                break
+    return Discovery(served)
+
+
 @dataclass
 class _Gathered:
     lists: dict[Kind, list[Obj]] = field(default_factory=dict)
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
+    partial: dict[Kind, str] = field(default_factory=dict)
+    coverage: dict[Kind, frozenset[str]] = field(default_factory=dict)
 
 
 def _fetch_kinds(
@@ -365,6 +538,7 @@ def gather_service(
     client_ref: tuple[str, str] | None = None,
 ) -> ClusterData:
     """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
+    warm()
     out = _Gathered()
     service: list[Obj] = []
 
@@ -392,7 +566,11 @@ def gather_service(
     dns_pool = ThreadPoolExecutor(max_workers=1) if client_ref is not None else None
     dns_job = dns_pool.submit(_cluster_dns, client) if dns_pool is not None else None
     try:
-        _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+        # API discovery (Gateway API kinds and versions) runs alongside: one request, cached for the run
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-discovery") as side:
+            discovering = side.submit(client.discover)
+            _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+        discovery = discovering.result()
         dns: tuple[list[Obj], list[Obj], str] | None = dns_job.result() if dns_job is not None else None
     finally:
         if dns_pool is not None:
@@ -436,8 +614,13 @@ def gather_service(
     if no_ready:
         for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE):
             phase2[kind] = (lambda k: lambda: client.list(k, None, page=0))(kind)
-    if phase2:
-        _fetch_kinds(client, phase2, namespace, [], out)
+    # Gateway API routes, cluster-wide (a route in any namespace may name this Service), alongside phase 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-routes") as side:
+        routing = side.submit(_gather_routes, client, discovery, namespace, service[0] if service else None, out)
+        if phase2:
+            _fetch_kinds(client, phase2, namespace, [], out)
+    routing.result()
+    _gather_route_parents(client, discovery, namespace, name, out)
     cluster_wide: set[Kind] = set()
     if unaddressed and _class_wide_look(out.lists, unaddressed):
         # no Ingress of the class has an address here: was any ever given one, anywhere? (one LIST)
@@ -488,6 +671,8 @@ def gather_service(
     extra["foreign_matches"] = tuple(foreign)
     extra["lookalike_services"] = tuple(lookalikes)
     extra["missing_namespaces"] = frozenset(missing_ns)
+    for kind in discovery.unserved:  # not served: certainly none (read, empty)
+        out.lists.setdefault(kind, [])
     read = frozenset(out.lists) - frozenset(out.unavailable)
     objects = {kind: tuple(items) for kind, items in out.lists.items()}
     objects[Kind.SERVICE] = tuple(service)
@@ -513,6 +698,11 @@ def gather_service(
         unavailable=dict(out.unavailable),
         server=client.server,
         cluster_wide=frozenset(cluster_wide),
+        server_time=client.server_time,
+        served_versions=dict(discovery.served),
+        unserved=discovery.unserved,
+        partial=dict(out.partial),
+        coverage=dict(out.coverage),
         **extra,
     )
     # crash evidence: only when a selected pod has a crashed container (no request on a healthy Service)
@@ -571,6 +761,103 @@ def _class_wide_look(lists: Mapping[Kind, list[Any]], unaddressed: list[Obj]) ->
     return False
 
 
+def _gather_routes(
+    client: Client, discovery: Discovery, namespace: str, service: Obj | None, out: _Gathered
+) -> None:
+    """The route kinds the cluster serves, cluster-wide: for an existing Service the kinds its ports suggest
+    (`checks.routes.route_kinds_for`: HTTPRoute always), for a missing one every kind (to name the routes
+    that reference it). Nothing when discovery found none; discovery failing makes them unavailable."""
+    from kubediag.checks.routes import route_kinds_for
+
+    wanted = route_kinds_for((service.get("spec") or {}).get("ports") or []) if service else list(ROUTE_KINDS)
+    if discovery.error:
+        for kind in wanted:
+            out.unavailable[kind] = Unavailable(kind, "error", discovery.error)
+        return
+
+    def cluster_wide(kind: Kind) -> list[Obj]:
+        try:
+            return client.list(kind, None, page=500)
+        except Exception as exc:
+            if http_status(exc) != 403 or not namespace:
+                raise
+        # namespace-only credentials: the Service's namespace at least (a 403 here is the kind's answer)
+        items = client.list(kind, namespace, page=500)
+        out.partial[kind] = (
+            f"only namespace {namespace} was read ({permission('list', kind, None)} is forbidden): routes in "
+            "other namespaces that name the Service are not seen"
+        )
+        out.coverage[kind] = frozenset({namespace})
+        return items
+
+    jobs: dict[Kind, Callable[[], list[Obj]]] = {
+        kind: (lambda kind=kind: cluster_wide(kind))  # type: ignore[misc]
+        for kind in wanted
+        if kind in discovery.served
+    }
+    if jobs:
+        _fetch_kinds(client, jobs, None, [], out)
+
+
+def _gather_route_parents(
+    client: Client, discovery: Discovery, namespace: str, name: str, out: _Gathered
+) -> None:
+    """Only when routes name the Service: the parent Gateways (in their namespaces) and, for a reference from
+    another namespace, the ReferenceGrants of the Service's namespace; then, only for a parent Gateway that
+    is not Programmed, the GatewayClasses (to say why)."""
+    from kubediag.checks.routes import _is_gateway, routes_to
+    from kubediag.objects import conditions_get
+
+    data = ClusterData(objects={k: tuple(out.lists.get(k, ())) for k in ROUTE_KINDS})
+    refs = routes_to(data, namespace, name)
+    if not refs:
+        return
+    parent_ns = sorted(
+        {p.namespace or b.route_ns for b in refs for p in b.route.spec.parent_refs if _is_gateway(p)}
+    )
+    jobs: list[tuple[Kind, str | None, Callable[[], list[Obj]]]] = []
+    if parent_ns and Kind.GATEWAY in discovery.served:
+        where: str | None = parent_ns[0] if len(parent_ns) == 1 else None  # several: one cluster-wide LIST
+        jobs.append((Kind.GATEWAY, where, lambda: client.list(Kind.GATEWAY, where, page=500)))
+        if where is not None:
+            out.coverage[Kind.GATEWAY] = frozenset({where})
+    if any(b.route_ns != namespace for b in refs) and Kind.REFERENCEGRANT in discovery.served:
+        jobs.append((Kind.REFERENCEGRANT, namespace, lambda: client.list(Kind.REFERENCEGRANT, namespace, page=500)))
+        out.coverage[Kind.REFERENCEGRANT] = frozenset({namespace})
+    _fetch_each(client, jobs, out)
+    gateways: list[Any] | None = out.lists.get(Kind.GATEWAY) if Kind.GATEWAY not in out.unavailable else None
+    if gateways and Kind.GATEWAYCLASS in discovery.served:
+        wanted = {(p.namespace or b.route_ns, p.name) for b in refs for p in b.route.spec.parent_refs}
+        unprogrammed = [
+            g
+            for g in gateways
+            if (g.metadata.namespace, g.metadata.name) in wanted
+            and getattr(conditions_get(g.status.conditions, "Programmed"), "status", "") != "True"
+        ]
+        if unprogrammed:
+            _fetch_each(client, [(Kind.GATEWAYCLASS, None, lambda: client.list(Kind.GATEWAYCLASS, None, page=0))], out)
+
+
+def _fetch_each(
+    client: Client, jobs: Sequence[tuple[Kind, str | None, Callable[[], list[Obj]]]], out: _Gathered
+) -> None:
+    """`_fetch_kinds` for jobs in different namespaces (each failure names its own namespace), concurrently."""
+    if not jobs:
+        return
+
+    def one(kind: Kind, ns: str | None, fn: Callable[[], list[Obj]]) -> _Gathered:
+        got = _Gathered()
+        _fetch_kinds(client, {kind: fn}, ns, [], got)
+        return got
+
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="kubediag-gateway") as pool:
+        results = list(pool.map(lambda job: one(*job), jobs))
+    for got in results:
+        out.lists.update(got.lists)
+        out.unavailable.update(got.unavailable)
+        out.coverage.update(got.coverage)
+
+
 def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
     """For a missing Service: same-name Services elsewhere, names in this namespace, does the ns exist."""
     found: list[Obj] = []
@@ -607,6 +894,10 @@ SCOPE_KINDS: tuple[Kind, ...] = (
     Kind.INGRESS,
     Kind.DEPLOYMENT,
     Kind.EVENT,
+    # Gateway API: listed only when API discovery says the cluster serves them
+    *ROUTE_KINDS,
+    Kind.REFERENCEGRANT,
+    Kind.GATEWAY,
 )
 OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (
     Kind.NODE,
@@ -615,6 +906,7 @@ OPTIONAL_CLUSTER_KINDS: tuple[Kind, ...] = (
     Kind.VALIDATINGWEBHOOK,
     Kind.MUTATINGWEBHOOK,
     Kind.APISERVICE,
+    Kind.GATEWAYCLASS,
 )
 REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 
@@ -667,12 +959,17 @@ def gather_scope(
     """
     from concurrent.futures import as_completed
 
+    warm()
     scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
+    discovery = client.discover()  # which Gateway API kinds are served (one request); never the others
+    skip = discovery.unserved | (frozenset(DISCOVERED_KINDS) if discovery.error else frozenset())
     jobs: list[tuple[Kind, str | None, dict[str, str]]] = []
     for kind in SCOPE_KINDS:
+        if kind in skip:
+            continue
         for query in scope_queries(kind, label_selector):
             jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
-    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS]
+    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS if kind not in skip]
 
     def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[Obj]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
@@ -697,6 +994,10 @@ def gather_scope(
     finally:
         pool.shutdown(wait=not fatal, cancel_futures=True)
     unavailable = {kind: _scope_unavailable(client, kind, errs) for kind, errs in failures.items()}
+    if discovery.error:
+        unavailable.update({k: Unavailable(k, "error", discovery.error) for k in DISCOVERED_KINDS})
+    for kind in discovery.unserved:  # not served: certainly none (read, empty)
+        lists[kind] = []
     read = frozenset(lists) - frozenset(unavailable)
 
     dns_in_scope = scoped is None or DNS_NAMESPACE in scoped
@@ -711,6 +1012,10 @@ def gather_scope(
         cluster_dns_read=dns_in_scope
         and not label_selector
         and {Kind.SERVICE, Kind.ENDPOINTSLICE} <= read,
+        server_time=client.server_time,
+        served_versions=dict(discovery.served),
+        unserved=discovery.unserved,
+        coverage={} if scoped is None else {k: frozenset(scoped) for k in SCOPE_KINDS if not k.cluster_scoped},
     )
 
 
@@ -758,7 +1063,7 @@ def list_paged(
     continue token is read from the page's head). A continue token that expired mid-list (410 Gone, on
     very large lists) restarts the LIST from the beginning, at most twice.
     """
-    path = api_path(kind, namespace)
+    path = api_path(kind, namespace, getattr(client, "served_versions", {}).get(kind))
 
     def fetch(q: Mapping[str, str]) -> bytes:
         return client.get(path, q, bytes)  # type: ignore[no-any-return]

@@ -5,11 +5,17 @@ Adding a kind is one Struct in `kubediag.objects`, one `Kind` member and one `Ki
 the snapshot store (`ClusterData.of`), the fixtures loader and the RBAC rules all read this table.
 Kinds whose `struct` is None are still decoded to plain JSON (dicts) until their checks move to typed
 attributes.
+
+Kinds served at a version chosen at run time (`discovered=True`: the Gateway API CRDs, which a cluster may
+serve at v1, v1beta1 or v1alpha2, or not at all) still have one Struct and one path template: `versions`
+lists every version the Struct understands, preferred first, and `version` is the first of them. The
+gatherer asks API discovery once per run which of them the server serves (`gather.Client.discover`) and
+passes that version to `path`; a kind the server does not serve is never requested.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,6 +23,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from kubediag import objects
 from kubediag.model import Kind
 from kubediag.objects import (
     APIService,
@@ -36,9 +43,13 @@ class KindSpec:
     struct: type[Any] | None = None  # a kubediag.objects Struct, or None for raw JSON
     # Never required for a diagnosis: forbidden or missing means the checks needing it are skipped.
     optional: bool = True
+    # Served version chosen at run time by API discovery among `versions` (preferred first); see above.
+    discovered: bool = False
+    versions: tuple[str, ...] = ()
 
-    def path(self, namespace: str | None = None) -> str:
-        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+    def path(self, namespace: str | None = None, version: str | None = None) -> str:
+        version = version or self.version
+        base = f"/api/{version}" if not self.group else f"/apis/{self.group}/{version}"
         ns = f"/namespaces/{quote(namespace, safe='')}" if namespace and not self.cluster_scoped else ""
         return f"{base}{ns}/{KIND_BY_NAME[self.kind].value}"
 
@@ -107,6 +118,42 @@ SPECS: dict[Kind, KindSpec] = {
     ),
 }
 
+_GW = "gateway.networking.k8s.io"
+
+
+def _gateway_kind(kind: str, versions: tuple[str, ...], purpose: str, cluster_scoped: bool = False) -> KindSpec:
+    return KindSpec(
+        kind,
+        _GW,
+        versions[0],
+        purpose,
+        cluster_scoped=cluster_scoped,
+        struct=getattr(objects, kind),
+        discovered=True,
+        versions=versions,
+    )
+
+
+_ROUTE_VERSIONS = ("v1", "v1beta1", "v1alpha2")
+SPECS.update(
+    {
+        Kind.HTTPROUTE: _gateway_kind("HTTPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.GRPCROUTE: _gateway_kind("GRPCRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.TLSROUTE: _gateway_kind("TLSRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.TCPROUTE: _gateway_kind("TCPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.UDPROUTE: _gateway_kind("UDPRoute", _ROUTE_VERSIONS, "Gateway API routes that send traffic to a Service"),
+        Kind.REFERENCEGRANT: _gateway_kind(
+            "ReferenceGrant", ("v1", "v1beta1", "v1alpha2"), "grants that admit cross-namespace route backends"
+        ),
+        Kind.GATEWAY: _gateway_kind("Gateway", ("v1", "v1beta1"), "the parent Gateways of routes to a Service"),
+        Kind.GATEWAYCLASS: _gateway_kind(
+            "GatewayClass", ("v1", "v1beta1"), "whether a parent Gateway's class is accepted", cluster_scoped=True
+        ),
+    }
+)
+DISCOVERED_KINDS: tuple[Kind, ...] = tuple(k for k, spec in SPECS.items() if spec.discovered)
+ROUTE_KINDS: tuple[Kind, ...] = (Kind.HTTPROUTE, Kind.GRPCROUTE, Kind.TLSROUTE, Kind.TCPROUTE, Kind.UDPROUTE)
+
 KIND_BY_NAME: dict[str, Kind] = {spec.kind: kind for kind, spec in SPECS.items()}
 
 
@@ -114,8 +161,8 @@ def spec_of(kind: Kind) -> KindSpec:
     return SPECS[kind]
 
 
-def api_path(kind: Kind, namespace: str | None = None) -> str:
-    return SPECS[kind].path(namespace)
+def api_path(kind: Kind, namespace: str | None = None, version: str | None = None) -> str:
+    return SPECS[kind].path(namespace, version)
 
 
 class _ListMeta(msgspec.Struct):
@@ -136,6 +183,16 @@ def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
 @cache
 def object_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(SPECS[kind].struct or dict[str, Any])
+
+
+def warm_decoders(kinds: Iterable[Kind] = ()) -> None:
+    """Build the decoders of `kinds` (default: every kind) on the calling thread. msgspec initialises a
+    Struct type's decoding info on first use, and doing that from several threads at once can crash the
+    interpreter (SIGSEGV in msgspec._core, reproduced with concurrent first decodes): the gatherer calls
+    this before its worker threads start."""
+    for kind in kinds or SPECS:
+        list_decoder(kind).decode(b'{"items":[]}')
+        object_decoder(kind)
 
 
 def decode_list(kind: Kind, body: bytes) -> tuple[list[Any], str]:

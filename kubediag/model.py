@@ -108,6 +108,10 @@ class Category(enum.StrEnum):
     TARGET_PORT_NOT_LISTENING = "target-port-not-listening"
     BACKEND_PARTIALLY_REFUSING = "backend-partially-refusing"
     BACKEND_HTTP_ERRORS = "backend-http-errors"
+    ROUTE_BACKEND_INVALID = "route-backend-invalid"
+    ROUTE_NOT_ACCEPTED = "route-not-accepted"
+    ROUTE_BACKEND_SERVICE_MISSING = "route-backend-service-missing"
+    ROUTE_BACKEND_PORT_MISSING = "route-backend-port-missing"
 
 
 class Kind(enum.StrEnum):
@@ -127,6 +131,15 @@ class Kind(enum.StrEnum):
     VALIDATINGWEBHOOK = "validatingwebhookconfigurations"
     MUTATINGWEBHOOK = "mutatingwebhookconfigurations"
     APISERVICE = "apiservices"
+    # Gateway API (gateway.networking.k8s.io): read only when API discovery says the cluster serves them
+    HTTPROUTE = "httproutes"
+    GRPCROUTE = "grpcroutes"
+    TLSROUTE = "tlsroutes"
+    TCPROUTE = "tcproutes"
+    UDPROUTE = "udproutes"
+    REFERENCEGRANT = "referencegrants"
+    GATEWAY = "gateways"
+    GATEWAYCLASS = "gatewayclasses"
 
     @property
     def group(self) -> str:

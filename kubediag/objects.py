@@ -10,7 +10,7 @@ Adding a kind: one Struct here and one entry in `kubediag.kinds.SPECS`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -177,3 +177,139 @@ class APIService(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
     spec: APIServiceSpec = APIServiceSpec()
     status: APIServiceStatus = APIServiceStatus()
+# ---- Gateway API (gateway.networking.k8s.io) -------------------------------------------------------------
+# The route kinds share one shape for what the checks read (parentRefs, rules[].backendRefs, status.parents),
+# so each kind's Struct is the same `Route` under its own name. Versions: the fields read here are the same in
+# every served version (v1, v1beta1, v1alpha2); the gatherer reads the version API discovery reports.
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+class ParentReference(Base, frozen=True):
+    group: str = GATEWAY_GROUP
+    kind: str = "Gateway"
+    namespace: str = ""  # "" = the route's namespace
+    name: str = ""
+    section_name: str = ""
+    port: int | None = None
+
+
+class BackendRef(Base, frozen=True):
+    group: str = ""  # "" = the core group
+    kind: str = "Service"
+    name: str = ""
+    namespace: str = ""  # "" = the route's namespace
+    port: int | None = None
+    weight: int = 1
+
+
+class RouteRule(Base, frozen=True):
+    name: str = ""
+    backend_refs: list[BackendRef] = []
+
+
+class RouteSpec(Base, frozen=True):
+    parent_refs: list[ParentReference] = []
+    hostnames: list[str] = []
+    rules: list[RouteRule] = []
+
+
+class RouteParentStatus(Base, frozen=True):
+    parent_ref: ParentReference = ParentReference()
+    controller_name: str = ""
+    conditions: list[Condition] = []
+
+
+class RouteStatus(Base, frozen=True):
+    parents: list[RouteParentStatus] = []
+
+
+class Route(Base, frozen=True):
+    """What the checks read of any route kind; `KIND` names the kind (a LIST's items carry no `kind`)."""
+
+    KIND: ClassVar[str] = ""
+    metadata: ObjectMeta = ObjectMeta()
+    spec: RouteSpec = RouteSpec()
+    status: RouteStatus = RouteStatus()
+
+
+class HTTPRoute(Route, frozen=True):
+    KIND: ClassVar[str] = "HTTPRoute"
+
+
+class GRPCRoute(Route, frozen=True):
+    KIND: ClassVar[str] = "GRPCRoute"
+
+
+class TLSRoute(Route, frozen=True):
+    KIND: ClassVar[str] = "TLSRoute"
+
+
+class TCPRoute(Route, frozen=True):
+    KIND: ClassVar[str] = "TCPRoute"
+
+
+class UDPRoute(Route, frozen=True):
+    KIND: ClassVar[str] = "UDPRoute"
+
+
+class ReferenceGrantFrom(Base, frozen=True):
+    group: str = ""
+    kind: str = ""
+    namespace: str = ""
+
+
+class ReferenceGrantTo(Base, frozen=True):
+    group: str = ""
+    kind: str = ""
+    name: str = ""  # "" = every object of that kind in the grant's namespace
+
+
+class ReferenceGrantSpec(Base, frozen=True):
+    from_: list[ReferenceGrantFrom] = msgspec.field(default_factory=list, name="from")
+    to: list[ReferenceGrantTo] = []
+
+
+class ReferenceGrant(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ReferenceGrantSpec = ReferenceGrantSpec()
+
+
+class RouteNamespaces(Base, frozen=True):
+    from_: str = msgspec.field(default="Same", name="from")  # Same (the API's default) | All | Selector
+
+
+class AllowedRoutes(Base, frozen=True):
+    namespaces: RouteNamespaces = RouteNamespaces()
+
+
+class Listener(Base, frozen=True):
+    name: str = ""
+    port: int = 0
+    protocol: str = ""
+    allowed_routes: AllowedRoutes = AllowedRoutes()
+
+
+class GatewaySpec(Base, frozen=True):
+    gateway_class_name: str = ""
+    listeners: list[Listener] = []
+
+
+class ConditionsStatus(Base, frozen=True):
+    conditions: list[Condition] = []
+
+
+class Gateway(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: GatewaySpec = GatewaySpec()
+    status: ConditionsStatus = ConditionsStatus()
+
+
+class GatewayClassSpec(Base, frozen=True):
+    controller_name: str = ""
+
+
+class GatewayClass(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: GatewayClassSpec = GatewayClassSpec()
+    status: ConditionsStatus = ConditionsStatus()

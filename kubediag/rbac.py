@@ -138,7 +138,7 @@ def to_yaml(namespace: str | None = None, name: str = "kubediag") -> str:
     lines = [HEADER.format(args=args)]
     if namespace:
         lines.append(
-            "# A Role cannot grant the cluster-scoped nodes and namespaces: kubediag runs without them "
+            f"# A Role cannot grant the cluster-scoped {_cluster_scoped_text()}: kubediag runs without them "
             "(checks that need nodes are reported as skipped, forbidden)."
         )
     lines += _yaml(manifest(namespace, name))
@@ -193,11 +193,21 @@ def to_text(namespace: str | None = None) -> str:
     if namespace:
         out += [
             "",
-            "nodes and namespaces are cluster-scoped (a Role cannot grant them); without them the checks that",
-            "need nodes are skipped as forbidden and everything else runs.",
+            f"{_cluster_scoped_text()} are cluster-scoped (a Role cannot grant them); without them the checks",
+            "that need nodes are skipped as forbidden and everything else runs.",
         ]
+    out += [
+        "",
+        "The gateway.networking.k8s.io kinds are read only when the cluster serves the Gateway API; whether it",
+        "does is asked once per run with GET /apis (API discovery, which every authenticated user may read).",
+    ]
     out += ["", "As YAML: kubediag rbac -o yaml" + (f" --namespace {namespace}" if namespace else "")]
     return "\n".join(out) + "\n"
+
+
+def _cluster_scoped_text() -> str:
+    names = [k.value for k in Kind if k.cluster_scoped]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def write_verbs(rules_: Iterable[Mapping[str, Any]]) -> set[str]:

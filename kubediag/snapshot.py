@@ -63,6 +63,23 @@ class ClusterData:
     cluster_dns_gap: str = ""
     # beyond the API objects: --probe results and crash logs (kubediag.probes); None = nothing gathered
     data_plane: DataPlane | None = None
+    # The API server's clock when the data was read (RFC 3339, from the responses' Date header; "" unknown).
+    # Checks compare object timestamps with it; they never read the local clock.
+    server_time: str = ""
+    # Kinds read at a version chosen by API discovery (Gateway API): the version served, and the kinds the
+    # server does not serve at all (recorded as read and empty: their absence is certain).
+    served_versions: Mapping[Kind, str] = field(default_factory=dict)
+    unserved: frozenset[Kind] = frozenset()
+    # Kinds read only in part, and what is missing (svc: routes of the Service's namespace only, when the
+    # cluster-wide LIST was forbidden).
+    partial: Mapping[Kind, str] = field(default_factory=dict)
+    # The namespaces a namespaced kind was read in, for kinds read in only some namespaces (audit -n, svc's
+    # parent Gateways): absence outside them is unknown. A kind not in here was read in every namespace.
+    coverage: Mapping[Kind, frozenset[str]] = field(default_factory=dict)
+
+    def covers(self, kind: Kind, namespace: str) -> bool:
+        """Whether objects of `kind` in `namespace` were read (so their absence there is known)."""
+        return self.missing(kind) is None and (kind not in self.coverage or namespace in self.coverage[kind])
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -82,6 +82,14 @@ def load_fixture(path: Path) -> Fixture:
         from kubediag.probes import from_fixture
 
         extra["data_plane"] = from_fixture(doc["data_plane"])
+    if doc.get("server_time"):  # the API server's clock when the snapshot was read
+        extra["server_time"] = str(doc["server_time"])
+    if doc.get("unserved"):  # kinds the API server does not serve (e.g. no Gateway API CRDs)
+        extra["unserved"] = frozenset(Kind(k) for k in doc["unserved"])
+    if doc.get("coverage"):  # kind -> the only namespaces it was read in (audit -n)
+        extra["coverage"] = {Kind(k): frozenset(v) for k, v in doc["coverage"].items()}
+    if doc.get("served_versions"):
+        extra["served_versions"] = {Kind(k): v for k, v in doc["served_versions"].items()}
     data = build_data(doc.get("objects") or [], doc.get("unavailable"), **extra)
     scope = doc.get("scope") or {}  # cluster-wide fixtures: {namespaces: [...], exclude: [...], label_selector: ...}
     return Fixture(

@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from kubediag import audit
 from kubediag.dependents import client_dns, ingress_class, ready_endpoints, uses_cluster_dns
 from kubediag.engine import diagnose
-from kubediag.gather import gather_service
+from kubediag.gather import Discovery, gather_service
 from kubediag.kinds import SPECS, from_builtin
 from kubediag.model import ClusterResult, Kind, Outcome, Severity
 from kubediag.snapshot import ClientRef, Snapshot
@@ -82,6 +82,13 @@ class FakeApi:
         self.forbidden = forbidden or set()
         self.requests: list[str] = []
 
+    server_time = ""
+
+    def discover(self) -> Discovery:
+        """API discovery (GET /apis): this fake cluster serves no Gateway API kind."""
+        self.requests.append("get /apis")
+        return Discovery()
+
     def _check(self, what: str) -> None:
         self.requests.append(what)
         for f in self.forbidden:
@@ -139,15 +146,17 @@ def _healthy() -> list[dict[str, Any]]:
 def test_healthy_service_reads_nothing_more() -> None:
     api = FakeApi([*_healthy(), *DNS, _ingress("front", "nginx", address="203.0.113.9")])
     data = gather_service(api, "shop", "web")  # type: ignore[arg-type]
-    assert len(api.requests) == 6, api.requests
+    # the 6 reads of before, plus API discovery (GET /apis: is the Gateway API served? here, no)
+    assert len(api.requests) == 7 and api.requests[0] == "get /apis", api.requests
     assert not data.cluster_dns_read and not data.cluster_dns_gap
     assert data.missing(Kind.INGRESSCLASS) is not None and data.missing(Kind.VALIDATINGWEBHOOK) is not None
 
 
-def test_from_reads_the_cluster_dns_within_eight_requests() -> None:
+def test_from_reads_the_cluster_dns_within_nine_requests() -> None:
     api = FakeApi([*_healthy(), _pod("client"), *DNS])
     data = gather_service(api, "shop", "web", ("shop", "client"))  # type: ignore[arg-type]
-    assert len(api.requests) <= 8, api.requests
+    # 6 + API discovery + the kube-dns Service and its EndpointSlices
+    assert len(api.requests) <= 9, api.requests
     assert data.cluster_dns_read
     report = diagnose(Snapshot("shop", "web", data, ClientRef("shop", "client")))
     assert report.status.value == "healthy", report.findings
@@ -188,7 +197,7 @@ def test_existing_class_without_addresses_looks_cluster_wide_once() -> None:
     api = FakeApi([*_healthy(), nginx, _ingress("front", "nginx"), elsewhere])
     data = gather_service(api, "shop", "web")  # type: ignore[arg-type]
     assert Kind.INGRESS in data.cluster_wide
-    assert len(api.requests) == 8, api.requests
+    assert len(api.requests) == 9, api.requests  # 6 + discovery + IngressClasses + Ingresses everywhere
     report = diagnose(Snapshot("shop", "web", data))
     assert report.status.value == "healthy", report.findings  # the class is claimed in namespace blog
 

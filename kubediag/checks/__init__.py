@@ -14,6 +14,7 @@ from kubediag.checks import (  # noqa: F401
     netpol,
     pods,
     ports,
+    routes,
     selection,
     traffic,
 )

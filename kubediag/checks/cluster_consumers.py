@@ -196,3 +196,102 @@ def apiservice_backend_missing_service(fleet: Fleet) -> ClusterResult:
         "Restore the Service (reinstall the API's server, e.g. metrics-server), or remove an API that was "
         "uninstalled: kubectl delete apiservice NAME",
     )
+
+
+# ---- Gateway API routes (KDA07, KDA08) ----------------------------------------------------------------------
+_ROUTE_FIX = {
+    "missing-service": "Create the Service, or fix the backendRef's name/namespace: "
+    "kubectl -n NS patch httproute NAME --type=json -p "
+    '\'[{"op":"replace","path":"/spec/rules/R/backendRefs/B/name","value":"SERVICE"}]\'',
+    "missing-port": "Name a port the Service has (the Service port, not the targetPort); see KD804 in the "
+    "Service's report",
+}
+
+
+def _route_gaps(chk: ClusterCheck, fleet: Fleet, problem: str) -> ClusterResult:
+    from kubediag.checks.routes import route_backend_gaps
+    from kubediag.kinds import ROUTE_KINDS
+
+    data, scope = fleet.data, fleet.scope
+    served = [k for k in ROUTE_KINDS if k not in data.unserved]
+    if not served:
+        return chk.passed("the cluster does not serve Gateway API routes")
+    gaps = [m for k in served if (m := data.missing(k)) is not None]
+    if len(gaps) == len(served):
+        return chk.skipped("no route kind could be read", "; ".join(m.describe() for m in gaps))
+    if scope.label_selector:
+        return chk.skipped(
+            "route backendRefs not judged",
+            f"Services were filtered by the label selector {scope.label_selector}: absence is unknown",
+        )
+    found = [
+        g
+        for g in route_backend_gaps(data, scope.namespaces)
+        if scope.includes(g.backend.route_ns) and g.problem == problem
+    ]
+    partial = f" ({'; '.join(m.describe() for m in gaps)})" if gaps else ""
+    if not found:
+        return chk.passed("every route backendRef resolves" + partial)
+    keys = [f"{g.backend.route_kind}/{g.backend.route_ns}/{g.backend.route_name}" for g in found]
+    what = "a Service that does not exist" if problem == "missing-service" else "a port their Service lacks"
+    return chk.failed(
+        Severity.WARNING if problem == "missing-service" else Severity.CRITICAL,
+        f"{len(found)} route backendRef(s) name {what}: {_listing([g.text for g in found], 5)}; the "
+        "gateway answers 500 for the requests those backends would get" + partial,
+        _ROUTE_FIX[problem],
+        list(dict.fromkeys(keys)),
+    )
+
+
+_ROUTE_NEEDS = [Kind.SERVICE]  # route kinds are optional and discovered: judged inside, never a hard need
+
+
+@cluster_check(
+    id="KDA07",
+    category=Category.ROUTE_BACKEND_SERVICE_MISSING,
+    title="Route backendRefs name Services that exist",
+    needs=_ROUTE_NEEDS,
+    what="""
+Lists the Gateway API routes (every served route kind) whose `backendRefs` name a Service that does not
+exist, in namespaces whose Services were listed completely. Not applicable when the cluster does not serve
+the Gateway API.""",
+    why="""
+A backendRef to a missing Service resolves to nothing: the gateway answers 500 for the share of requests
+that backend would get (ResolvedRefs=False, BackendNotFound).""",
+    example="""
+kind: HTTPRoute
+metadata: {name: store, namespace: shop}
+spec:
+  parentRefs: [{name: public}]
+  rules: [{backendRefs: [{name: cart-api, port: 8080}]}]
+# no Service shop/cart-api""",
+    fix="""
+Create the Service, or fix the backendRef's name/namespace (`kubectl -n NS patch httproute NAME --type=json
+...`).""",
+)
+def route_backend_service_missing(fleet: Fleet) -> ClusterResult:
+    return _route_gaps(route_backend_service_missing, fleet, "missing-service")
+
+
+@cluster_check(
+    id="KDA08",
+    category=Category.ROUTE_BACKEND_PORT_MISSING,
+    title="Route backendRefs name ports their Service has",
+    needs=_ROUTE_NEEDS,
+    what="""
+Lists the Gateway API routes whose `backendRefs` name an existing Service with a `port` the Service does
+not declare (a Service backendRef takes the Service port, not the targetPort).""",
+    why="""
+The gateway cannot resolve the port: the backend is invalid and its share of requests gets 500.""",
+    example="""
+kind: HTTPRoute
+metadata: {name: store, namespace: shop}
+spec:
+  rules: [{backendRefs: [{name: web, port: 8080}]}]   # Service web: port 80 -> targetPort 8080
+""",
+    fix="""
+Name a port the Service has (the Service port, not the targetPort); KD804 in the Service's report gives the
+patch.""",
+)
+def route_backend_port_missing(fleet: Fleet) -> ClusterResult:
+    return _route_gaps(route_backend_port_missing, fleet, "missing-port")

@@ -8,6 +8,7 @@ from typing import Any
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.callers import consumers_of_missing, unreadable
 from kubediag.checks.consumers import likely_meant
+from kubediag.checks.routes import route_referrers
 from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
 from kubediag.remedy import expose_command
@@ -121,6 +122,7 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
         )
     message = f"Service {snap.namespace}/{snap.name} does not exist"
     hints += consumer_hints
+    hints.extend(route_referrers(snap))  # Gateway API routes whose backendRefs name it (checks/routes.py)
     evidence += consumer_evidence
     gaps = unreadable(snap, (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE))
     if gaps:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
+
 from kubediag.engine import Report
 from kubediag.labels import labels_of
 from kubediag.model import CheckResult, Evidence, Finding
@@ -65,7 +67,7 @@ class Masker:
             *data.pods,
             *data.services,
             *data.nodes,
-            *data.deployments,
+            *(msgspec.to_builtins(d) for d in data.deployments),
             *data.namespaces,
             *data.networkpolicies,
         )

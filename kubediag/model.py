@@ -92,6 +92,8 @@ class Category(enum.StrEnum):
     STATEFULSET_SERVICE_MISMATCH = "statefulset-service-mismatch"
     ENV_DISCOVERY_ORDER = "env-discovery-order"
     NETWORK_POLICY_REACHABILITY = "network-policy-reachability"
+    WORKLOAD_SCALED_TO_ZERO = "workload-scaled-to-zero"
+    PODS_NOT_CREATED = "pods-not-created"
 
 
 class Kind(enum.StrEnum):
@@ -107,6 +109,10 @@ class Kind(enum.StrEnum):
     EVENT = "events"
     INGRESS = "ingresses"
     DEPLOYMENT = "deployments"
+    REPLICASET = "replicasets"
+    STATEFULSET = "statefulsets"
+    DAEMONSET = "daemonsets"
+    HPA = "horizontalpodautoscalers"
 
     @property
     def group(self) -> str:

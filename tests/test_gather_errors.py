@@ -40,6 +40,7 @@ from kubediag.gather import (
     _Gathered,
     describe_failure,
 )
+from kubediag.kinds import SPECS
 from kubediag.model import REQUIRED_KINDS, ExitCode, Kind, Outcome, Status, Unavailable
 from kubediag.report import report_dict
 from kubediag.retry import DeadlineExceeded, classify
@@ -347,14 +348,7 @@ def test_optional_kind_missing_skips_only_its_checks(kind: Kind) -> None:
     full = diagnose(Snapshot("shop", "web", build_data(objects)))
     assert full.status is not Status.UNKNOWN
     detail = f"list {kind.value}" + (" (cluster-wide)" if kind.cluster_scoped else " in namespace shop")
-    field = {
-        Kind.NODE: "Node",
-        Kind.NETWORKPOLICY: "NetworkPolicy",
-        Kind.NAMESPACE: "Namespace",
-        Kind.EVENT: "Event",
-        Kind.INGRESS: "Ingress",
-        Kind.DEPLOYMENT: "Deployment",
-    }[kind]
+    field = SPECS[kind].kind
     data = build_data([o for o in objects if o["kind"] != field], {kind.value: f"forbidden: {detail}"})
     partial = diagnose(Snapshot("shop", "web", data))
     assert partial.status is not Status.UNKNOWN

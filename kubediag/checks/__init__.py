@@ -2,6 +2,7 @@
 
 from kubediag.checks import (  # noqa: F401
     consumers,
+    controllers,
     endpoints,
     existence,
     exposure,

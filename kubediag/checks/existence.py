@@ -71,7 +71,7 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
         d = deploys[0]
         ports = [
             p
-            for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+            for c in d.spec.template.spec.get("containers") or []
             for p in c.get("ports") or []
         ]
         target = ports[0].get("containerPort") if ports else 80

@@ -263,6 +263,14 @@ _WEBHOOK_DENY = re.compile(r'admission webhook "([^"]+)" denied the request:?\s*
 _WEBHOOK_CALL = re.compile(r'failed calling webhook "([^"]+)":?\s*(.*)')
 
 
+def limit_range_settings(message: str) -> list[tuple[str, str, str]]:
+    """(`--limits` | `--requests`, resource, value) that bring a Container within the LimitRange a
+    rejection names (a maximum lowers the value to it, a minimum raises it)."""
+    return [
+        (f"--{g[4]}s", g[1], g[3]) for g in _LIMIT.findall(message) if g[2] == "Container"
+    ]
+
+
 def _pairs(text: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
 

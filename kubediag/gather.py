@@ -372,6 +372,23 @@ def gather_service(
     if phase3:
         _fetch_kinds(client, phase3, namespace, [], out)
 
+    # no pod serves: the namespace's other Services, so that no fix points this one at their backends
+    siblings: list[Obj] = []
+    if service and selector and not serving:
+        try:
+            siblings = [
+                s for s in client.list(Kind.SERVICE, namespace, page=0) if name_of(s) != name
+            ]
+        except Exception as exc:
+            status = http_status(exc)
+            if status == 401 or (status is None and (isinstance(exc, DeadlineExceeded) or classify(exc).retry)):
+                raise ClusterError(describe_failure(exc, client.server)) from exc
+            extra["sibling_services_unknown"] = (
+                f"forbidden: {permission('list', Kind.SERVICE, namespace)}"
+                if http_status(exc) == 403
+                else describe_failure(exc, client.server)
+            )
+
     foreign: list[Obj] = []
     lookalikes: list[Obj] = []
     missing_ns: set[str] = set()
@@ -409,7 +426,7 @@ def gather_service(
     extra["missing_namespaces"] = frozenset(missing_ns)
     read = frozenset(out.lists) - frozenset(out.unavailable)
     objects = {kind: tuple(items) for kind, items in out.lists.items()}
-    objects[Kind.SERVICE] = tuple(service)
+    objects[Kind.SERVICE] = tuple(service) + tuple(siblings)
     objects[Kind.POD] = tuple(pods)
     objects[Kind.NETWORKPOLICY] = tuple(policies)
     return ClusterData(

@@ -53,6 +53,9 @@ class ClusterData:
     missing_namespaces: frozenset[str] = frozenset()
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
+    # Why the target's sibling Services (the namespace's other Services) are unknown, "" when they were
+    # listed or not needed: a fix that points the selector at pods must not take another Service's backends.
+    sibling_services_unknown: str = ""
     server: str = ""
     # derived results of pure functions over this data (like cached_property, for parameterised lookups)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)

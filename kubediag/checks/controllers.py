@@ -20,6 +20,7 @@ from kubediag.controllers import (
     hpas_for,
     keda_scaledobject,
     last_applied_replicas,
+    limit_range_settings,
     pods_of,
     replicas_setter,
     template_matches,
@@ -71,7 +72,16 @@ def _who_scaled(snap: Snapshot, w: Workload) -> tuple[str, str, list[Evidence]]:
     if setter is not None:
         who.append(f"spec.replicas was last set by {describe_manager(setter)}")
         evidence.append(
-            Evidence(w.kind, ns, w.name, "metadata.managedFields[spec.replicas]", describe_manager(setter), "")
+            Evidence(w.kind, ns, w.name, "metadata.managedFields[spec.replicas]", describe_manager(setter), "spec.replicas >= 1")
+        )
+    elif w.obj.metadata.managed_fields:
+        # an update through /scale leaves spec.replicas owned by no field manager (kubectl scale, autoscalers)
+        who.append(
+            "no field manager owns spec.replicas: it was set through the scale subresource (`kubectl scale` or "
+            "an autoscaler)"
+        )
+        evidence.append(
+            Evidence(w.kind, ns, w.name, "metadata.managedFields[spec.replicas]", "no manager", "spec.replicas >= 1")
         )
     if hpas:
         h = hpas[0]
@@ -291,6 +301,17 @@ def _remediation(snap: Snapshot, w: Workload, rej: Rejection, missing: int, fail
         )
     if rej.cause == "pod-security":
         return _psa_fix(snap, w, rej)
+    settings = limit_range_settings(failure.message) if rej.cause == "limit-range" else []
+    containers = _containers(w)
+    if settings and len(containers) == 1:
+        flags: dict[str, list[str]] = {}
+        for flag, resource, value in settings:
+            flags.setdefault(flag, []).append(f"{resource}={value}")
+        args = " ".join(f"{flag}={','.join(v)}" for flag, v in sorted(flags.items()))
+        return (
+            f"kubectl -n {ns} set resources {w.ref} -c {containers[0].get('name')} {args}   # within the "
+            f"namespace's LimitRange (kubectl -n {ns} get limitrange -o yaml); or change the LimitRange"
+        )
     if rej.cause == "limit-range":
         return (
             f"kubectl -n {ns} get limitrange -o yaml   # then bring {w.ref}'s container resources within its "

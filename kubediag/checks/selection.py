@@ -139,6 +139,8 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     if templates - {owner}:
         return f"it would also select the pod template of {', '.join(sorted(templates - {owner}))}"
     if not own:
+        if snap.data.sibling_services_unknown:
+            return f"whether another Service uses those pods is unknown ({snap.data.sibling_services_unknown})"
         claimed = sorted({s for p in pods for s in _claimed_by(snap, labels_of(p))})
         if claimed:
             return f"those pods are the backends of Service {', '.join(claimed)}"

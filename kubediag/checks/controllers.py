@@ -144,7 +144,7 @@ def _node_reasons(snap: Snapshot, w: Workload) -> tuple[str, str]:
     pod_like = {"spec": dict(w.template_spec)}
     reasons: dict[str, int] = {}
     for n in nodes:
-        excluded = node_selector_misses(pod_like, n) + [
+        excluded = [m.split(" (has ", 1)[0] for m in node_selector_misses(pod_like, n)] + [
             f"taint {format_taint(t)} not tolerated" for t in untolerated_taints(pod_like, n)
         ]
         for r in excluded or ["fits (the status may be stale)"]:

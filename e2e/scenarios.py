@@ -17,7 +17,7 @@ scenario.yaml:
     - {wait: CONDITION}      any wait condition (below)
     - {apply: FILE}          apply another manifest of the scenario directory (`${NS}` substituted)
   wait: [CONDITION, ...]   real conditions that must hold before kubediag runs (bounded; never sleeps)
-  expect: {status, root_cause, exit_code, categories, not_categories, mentions}
+  expect: {status, root_cause, exit_code, categories, not_categories, mentions, not_mentions}
 
 Everything here talks to the API server on loopback through kubectl; never to pod or cluster IPs.
 """
@@ -302,6 +302,7 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
             {pods: SELECTOR, state: gone}        (no pod matches any more)
             {endpoints: SERVICE, ready: N}       (exactly N ready endpoints in the Service's EndpointSlices)
             {slices: SERVICE, count: N}          (at least N EndpointSlices exist for the Service)
+            {events: REASON, count: N}           (at least N events with this reason, e.g. FailedCreate)
             {clock_after: SELECTOR}              (the API server's clock has passed every timestamp of the
                                                   matching pods, at the API's 1 s resolution: an object
                                                   created now is strictly newer than those pods)
@@ -330,6 +331,13 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
                 last = f"{ready} ready endpoints for {svc}, want {want}"
                 if ready == want:
                     return
+        elif "events" in cond:
+            out = kubectl("get", "events", "-n", ns, "--field-selector", f"reason={cond['events']}", "-o", "json")
+            got = len(json.loads(out)["items"])
+            want = int(cond.get("count", 1))
+            last = f"{got} {cond['events']} events, want at least {want}"
+            if got >= want:
+                return
         elif "clock_after" in cond:
             pods = _pods(ns, cond["clock_after"])
             newest = max((t for p in pods for t in _timestamps(p)), default="")

@@ -80,3 +80,5 @@ def test_scenario(sc: Scenario) -> None:
         assert cat not in got_categories, summary
     for needle in exp.get("mentions") or []:
         assert needle in proc.stdout, f"{needle!r} not in report; {summary}"
+    for needle in exp.get("not_mentions") or []:
+        assert needle not in proc.stdout, f"{needle!r} unexpectedly in report; {summary}"

@@ -32,6 +32,7 @@ from test_audit_support import (
     wait_ready_pods,
 )
 
+from kubediag.model import Kind
 from kubediag.schemas import load
 
 A, B, BULK = "kd-audit-a", "kd-audit-b", "kd-audit-bulk"
@@ -197,10 +198,10 @@ def test_pagination_reads_every_page() -> None:
     assert len(pages) == 3, proc.stderr
     # Only collection LISTs (and /version): never a request per Service or per object.
     paths = {m.group(1) for m in re.finditer(r"^debug: GET (\S+) ", proc.stderr, re.M)}
-    kinds = "services|endpointslices|pods|networkpolicies|ingresses|deployments|events"
+    kinds = "|".join(k.value for k in Kind if not k.cluster_scoped)
     for path in paths:
         assert path in ("/version", "/api/v1/nodes", "/api/v1/namespaces") or re.fullmatch(
-            rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path
+            rf"/apis?/[a-z0-9./]*v[12]/namespaces/{BULK}/({kinds})", path
         ), path
 
 

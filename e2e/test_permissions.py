@@ -41,12 +41,12 @@ from kubediag.schemas import load
 NS = "kd-perms"
 SCHEMA = load("svc-report")
 
-NAMESPACED = {
-    "": ["services", "pods", "events"],
-    "discovery.k8s.io": ["endpointslices"],
-    "networking.k8s.io": ["ingresses", "networkpolicies"],
-    "apps": ["deployments"],
-}
+# every namespaced kind kubediag reads, per API group
+NAMESPACED: dict[str, list[str]] = {}
+for _kind in Kind:
+    if not _kind.cluster_scoped:
+        NAMESPACED.setdefault(_kind.group, []).append(_kind.value)
+WORKLOAD_KINDS = {"deployments", "replicasets", "statefulsets", "daemonsets", "horizontalpodautoscalers"}
 
 
 def role(name: str, without: Collection[str] = (), list_only: Collection[str] = ()) -> str:
@@ -92,6 +92,7 @@ ACCOUNTS = {
     "kd-reader": role("kd-reader"),  # every namespaced kind kubediag reads; nothing cluster-scoped
     "kd-no-netpol": role("kd-no-netpol", without={"networkpolicies"}),
     "kd-no-pods": role("kd-no-pods", without={"pods"}),
+    "kd-no-workloads": role("kd-no-workloads", without=WORKLOAD_KINDS),
     "kd-list-services": role("kd-list-services", list_only={"services"}),
     "kd-gone": role("kd-gone"),  # its token outlives it: the API server rejects it (401)
 }
@@ -256,6 +257,23 @@ def test_forbidden_pods_mean_unknown_never_selector_no_match(env: Env) -> None:
     ]
     skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
     assert "list pods in namespace kd-perms" in skipped["KD201"]
+
+
+def test_forbidden_workloads_are_never_read_as_absence(env: Env) -> None:
+    """Without the workload kinds a healthy Service reads none of them (the admin's report); with no pod
+    selected, KD204/KD205 are skipped naming the permission and KD201 says what it could not rule out."""
+    run = kubediag(env.configs["kd-no-workloads"], "svc", "web")
+    assert (run.code, run.report) == (env.admin["web"].code, env.admin["web"].report)
+    run = kubediag(env.configs["kd-no-workloads"], "svc", "web-typo")
+    report = run.report
+    jsonschema.validate(report, SCHEMA)
+    assert report["status"] != "unknown" and run.code == env.admin["web-typo"].code, run.stderr
+    assert report["root_cause"]["category"] == "selector-no-match"
+    assert "list deployments in namespace kd-perms" in report["root_cause"]["message"]
+    assert "could not be ruled out" in report["root_cause"]["message"]
+    skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
+    for cid in ("KD204", "KD205"):
+        assert "forbidden" in skipped[cid] and "in namespace kd-perms" in skipped[cid], skipped.get(cid)
 
 
 def test_forbidden_service_get_is_named_and_never_absence(env: Env) -> None:

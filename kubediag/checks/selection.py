@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ class NearMiss:
     fixed_selector: Mapping[str, str]  # the selector that would match this object
 
 
+def _siblings(a: str, b: str) -> bool:
+    """Values that differ only in their numbers (`v1` / `v2`): deliberate variants, not typos."""
+    return a != b and re.sub(r"\d+", "#", a) == re.sub(r"\d+", "#", b)
+
+
 def near_miss(
     selector: Mapping[str, str], labels: Mapping[str, str]
 ) -> tuple[tuple[str, ...], dict[str, str]] | None:
@@ -48,6 +54,8 @@ def near_miss(
         if labels.get(k) == v:
             fixed[k] = v
             continue
+        if k in labels and _siblings(labels[k], v):
+            return None  # v1 / v2, api-1 / api-2: versions by design, never a slip
         if k in labels and (labels[k].lower() == v.lower() or is_close(labels[k], v)):
             diffs.append(f"label {k}: selector wants {v!r}, pod has {labels[k]!r}")
             fixed[k] = labels[k]

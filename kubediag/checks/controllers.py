@@ -194,7 +194,7 @@ def workload_scaled_to_zero(snap: Snapshot) -> Iterator[Finding]:
             Severity.INFO,
             f"{', '.join(w.ref for w in zero)} (pod template matches the selector) wants no pods; {serving} pod(s) "
             "of other workloads serve",
-            "",
+            "none needed while other workloads serve the Service (scale it up only if it should serve too)",
         )
         return
     w = zero[0]

@@ -149,7 +149,10 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     if not own:
         if snap.data.sibling_services_unknown:
             return f"whether another Service uses those pods is unknown ({snap.data.sibling_services_unknown})"
-        claimed = sorted({s for p in pods for s in _claimed_by(snap, labels_of(p))})
+        claimed = sorted(
+            {s for p in pods for s in _claimed_by(snap, labels_of(p))}
+            | {s for w in template_matches(snap.data, snap.namespace, selector) for s in _claimed_by(snap, w.template_labels)}
+        )
         if claimed:
             return f"those pods are the backends of Service {', '.join(claimed)}"
     return ""

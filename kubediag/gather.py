@@ -648,11 +648,14 @@ def _scope_unavailable(
 
 def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
     """A FailedCreate Warning on a controller of these pods (their ReplicaSet, another ReplicaSet of their
-    Deployment, their StatefulSet or DaemonSet): the workload wants pods it cannot create."""
-    from kubediag.workloads import owner_of
+    Deployment, their StatefulSet or DaemonSet), newer than the newest of the pods: the workload wants pods
+    it cannot create (an older one was followed by a successful create)."""
+    from kubediag.workloads import event_time, owner_of
 
     names: set[tuple[str, str]] = set()
     deployments: set[str] = set()
+    pods = list(pods)
+    newest = max((str((p.get("metadata") or {}).get("creationTimestamp") or "")[:19] for p in pods), default="")
     for p in pods:
         for ref in (p.get("metadata") or {}).get("ownerReferences") or []:
             names.add((str(ref.get("kind")), str(ref.get("name"))))
@@ -660,7 +663,7 @@ def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
         if o is not None and o.kind == "Deployment":
             deployments.add(o.name)
     for e in events:
-        if e.get("reason") != "FailedCreate" or e.get("type") != "Warning":
+        if e.get("reason") != "FailedCreate" or e.get("type") != "Warning" or event_time(e) < newest:
             continue
         inv = e.get("involvedObject") or e.get("regarding") or {}
         kind, name = str(inv.get("kind")), str(inv.get("name"))

@@ -27,7 +27,7 @@ from kubediag.controllers import (
 )
 from kubediag.labels import map_selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.snapshot import Snapshot
+from kubediag.snapshot import Snapshot, meta
 from kubediag.workloads import format_taint, node_selector_misses, untolerated_taints
 
 # Field managers that are a person at a terminal; any other manager (a GitOps controller, an operator)
@@ -371,6 +371,10 @@ def pods_not_created(snap: Snapshot) -> Iterator[Finding]:
         if have >= w.desired:
             continue
         failures = creation_failures(snap.data, w)
+        if have:
+            # an event older than the newest pod was followed by a successful create: history, not the cause
+            newest = max(str(meta(p).get("creationTimestamp") or "")[:19] for p in pods_of(snap.data, w))
+            failures = [f for f in failures if not f.field.startswith("event") or f.time >= newest]
         want = f"{w.ref} wants {w.desired} pod{'s' if w.desired != 1 else ''} but {have} exist"
         if not failures:
             if serving or have:

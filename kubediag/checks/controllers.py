@@ -222,7 +222,12 @@ def workload_scaled_to_zero(snap: Snapshot) -> Iterator[Finding]:
         message += f"; {who}"
     if others:
         message += f"; also at zero: {', '.join(others)}"
-    yield workload_scaled_to_zero.finding(Severity.CRITICAL, message, fix, evidence)
+    leaving = sum(1 for p in snap.selected_pods if meta(p).get("deletionTimestamp"))
+    if leaving:
+        # the pods still terminating are the nearer symptom (KD306 says what holds them); this is why
+        # nothing replaces them
+        message += f"; {leaving} selected pod(s) are still terminating and nothing replaces them"
+    yield workload_scaled_to_zero.finding(Severity.WARNING if leaving else Severity.CRITICAL, message, fix, evidence)
 
 
 # ---- KD205 ----------------------------------------------------------------------------------------------

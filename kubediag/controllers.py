@@ -271,6 +271,13 @@ def limit_range_settings(message: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def quota_pods_used(message: str) -> int | None:
+    """`used: pods=N` of an exceeded-quota rejection (the count when the event was recorded)."""
+    m = _QUOTA.search(message)
+    used = _pairs(m.group(3)).get("pods") if m else None
+    return int(used) if used is not None and used.isdigit() else None
+
+
 def _pairs(text: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in text.split(",") if "=" in p)
 

@@ -22,6 +22,7 @@ from kubediag.controllers import (
     last_applied_replicas,
     limit_range_settings,
     pods_of,
+    quota_pods_used,
     replicas_setter,
     template_matches,
 )
@@ -289,10 +290,12 @@ def _psa_fix(snap: Snapshot, w: Workload, rej: Rejection) -> str:
 
 def _remediation(snap: Snapshot, w: Workload, rej: Rejection, missing: int, failure: CreateFailure) -> str:
     ns = snap.namespace
-    if rej.cause == "quota" and rej.items and all(i == "pods" for i in rej.items):
+    used = quota_pods_used(failure.message)
+    if rej.cause == "quota" and rej.items and all(i == "pods" for i in rej.items) and used is not None:
+        body = json.dumps({"spec": {"hard": {"pods": str(used + missing)}}}, separators=(",", ":"))
         return (
-            f"kubectl -n {ns} describe resourcequota {rej.name}   # pods count against spec.hard.pods; raise it "
-            f"by {missing} (kubectl -n {ns} edit resourcequota {rej.name}) or remove pods that are no longer needed"
+            f"kubectl -n {ns} patch resourcequota {rej.name} --type=merge -p '{body}'   # {used} pods used + "
+            f"{missing} not created; or free pods it counts (kubectl -n {ns} describe resourcequota {rej.name})"
         )
     if rej.cause == "quota" and rej.items and rej.items[0].startswith("must specify"):
         return (

@@ -315,7 +315,7 @@ def _remediation(snap: Snapshot, w: Workload, rej: Rejection, missing: int, fail
         flags: dict[str, list[str]] = {}
         for flag, resource, value in settings:
             flags.setdefault(flag, []).append(f"{resource}={value}")
-        args = " ".join(f"{flag}={','.join(v)}" for flag, v in sorted(flags.items()))
+        args = " ".join(f"{flag}={','.join(sorted(v))}" for flag, v in sorted(flags.items()))
         return (
             f"kubectl -n {ns} set resources {w.ref} -c {containers[0].get('name')} {args}   # within the "
             f"namespace's LimitRange (kubectl -n {ns} get limitrange -o yaml); or change the LimitRange"

@@ -110,7 +110,16 @@ def template_matches(data: ClusterData, namespace: str, selector: Mapping[str, s
     """Workloads in `namespace` whose pod template carries every pair of the (non-empty) Service selector."""
     if not selector:
         return ()
-    return tuple(w for w in workloads_in(data, namespace) if map_selector_matches(selector, w.template_labels))
+    key = ("templates_by_label", namespace)
+    if key not in data.memo:
+        index: dict[tuple[str, str], list[Workload]] = {}
+        for w in workloads_in(data, namespace):
+            for pair in w.template_labels.items():
+                index.setdefault(pair, []).append(w)
+        data.memo[key] = index
+    index = data.memo[key]
+    candidates = min((index.get((k, v), []) for k, v in selector.items()), key=len)
+    return tuple(w for w in candidates if map_selector_matches(selector, w.template_labels))
 
 
 def active(pod: Obj) -> bool:

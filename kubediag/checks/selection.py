@@ -108,18 +108,27 @@ class _Candidate:
     evidence: Evidence
 
 
-def _other_services(snap: Snapshot) -> list[tuple[str, Mapping[str, str]]]:
-    out: list[tuple[str, Mapping[str, str]]] = []
-    for svc in snap.data.services_by_ns.get(snap.namespace, ()):
-        sel = (svc.get("spec") or {}).get("selector") or {}
-        if name_of(svc) != snap.name and isinstance(sel, Mapping) and sel:
-            out.append((name_of(svc), {str(k): str(v) for k, v in sel.items()}))
-    return out
+def _namespace_selectors(snap: Snapshot) -> list[tuple[str, Mapping[str, str]]]:
+    """(name, selector) of every Service of the namespace that has a selector (built once per namespace)."""
+    key = ("service_selectors", snap.namespace)
+    if key not in snap.data.memo:
+        out: list[tuple[str, Mapping[str, str]]] = []
+        for svc in snap.data.services_by_ns.get(snap.namespace, ()):
+            sel = (svc.get("spec") or {}).get("selector") or {}
+            if isinstance(sel, Mapping) and sel:
+                out.append((name_of(svc), {str(k): str(v) for k, v in sel.items()}))
+        snap.data.memo[key] = out
+    return snap.data.memo[key]  # type: ignore[no-any-return]
 
 
 def _claimed_by(snap: Snapshot, labels: Mapping[str, str]) -> list[str]:
     """Other Services of the namespace whose selector matches these labels."""
-    return [n for n, sel in _other_services(snap) if all(labels.get(k) == v for k, v in sel.items())]
+    key = ("claimed_by", snap.namespace, frozenset(labels.items()))
+    if key not in snap.data.memo:
+        snap.data.memo[key] = [
+            n for n, sel in _namespace_selectors(snap) if all(labels.get(k) == v for k, v in sel.items())
+        ]
+    return [n for n in snap.data.memo[key] if n != snap.name]
 
 
 def _canon(snap: Snapshot, owner: str) -> str:

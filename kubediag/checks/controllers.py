@@ -387,10 +387,16 @@ def pods_not_created(snap: Snapshot) -> Iterator[Finding]:
         if not failures:
             if serving or have:
                 continue  # a rollout or a controller catching up: the pod checks judge the pods that exist
+            gap = snap.data.missing(Kind.EVENT)
+            why = (
+                f"no ReplicaFailure condition says why and the events could not be read ({gap.describe()})"
+                if gap is not None and gap.reason != "not-read"
+                else "no FailedCreate event or ReplicaFailure condition says why (is the controller manager "
+                "running? events expire after an hour)"
+            )
             yield pods_not_created.finding(
                 Severity.CRITICAL,
-                f"{want}, and no FailedCreate event or ReplicaFailure condition says why (is the controller "
-                "manager running? events expire after an hour)",
+                f"{want}, and {why}",
                 f"kubectl -n {ns} describe {w.ref}; kubectl -n {ns} get events --field-selector type=Warning",
                 [Evidence(w.kind, ns, w.name, "pods", str(have), str(w.desired))],
             )

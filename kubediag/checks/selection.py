@@ -106,6 +106,7 @@ class _Candidate:
     differences: tuple[str, ...]
     remediation: str
     evidence: Evidence
+    owner: str = ""  # the workload whose pods or template nearly match
 
 
 def _namespace_selectors(snap: Snapshot) -> list[tuple[str, Mapping[str, str]]]:
@@ -226,7 +227,7 @@ def _workload_candidate(snap: Snapshot, w: Workload) -> _Candidate | None:
     evidence = Evidence(
         w.kind, snap.namespace, w.name, "spec.template.metadata.labels", format_map(tl) if tl else "<none>", format_map(sel)
     )
-    return _Candidate(0 if own else 3, w.ref, tuple(diffs), remediation, evidence)
+    return _Candidate(0 if own else 3, w.ref, tuple(diffs), remediation, evidence, w.ref)
 
 
 def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candidate], list[str]]:
@@ -256,6 +257,7 @@ def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candid
                 nm[0],
                 _patch_cmd(snap, nm[1]),
                 Evidence("Pod", snap.namespace, name_of(pod), "metadata.labels", "; ".join(nm[0]), format_map(snap.selector)),
+                owner,
             )
         )
     return out, refused
@@ -327,8 +329,13 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
         )
         return
     candidates = [c for w in workloads_in(data, snap.namespace) if (c := _workload_candidate(snap, w))]
-    pod_cands, refused = _pod_candidates(snap, {c.subject for c in candidates})
-    candidates = sorted(candidates + pod_cands, key=lambda c: c.rank)
+    # the workload named like the Service is judged on its template; any other workload by its pods when it
+    # has some (the pod that nearly matches is what the user sees with `kubectl get pods --show-labels`)
+    pod_cands, refused = _pod_candidates(snap, {c.owner for c in candidates if c.rank == 0})
+    with_pods = {c.owner for c in pod_cands}
+    candidates = sorted(
+        [c for c in candidates if c.rank == 0 or c.owner not in with_pods] + pod_cands, key=lambda c: c.rank
+    )
     elsewhere = sorted(
         {ns_of(p) for p in data.pods_matching_any_ns(sel) if ns_of(p) != snap.namespace}
         | {ns_of(p) for p in data.foreign_matches}

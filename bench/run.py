@@ -299,21 +299,19 @@ def floor_runner(kube: Kube, paths: list[str]) -> Callable[[bool], tuple[float, 
 
 
 # ---- the diagnosis stage ----------------------------------------------------------------------------------
-SNAP_FIELDS = (
-    "services",
-    "endpointslices",
-    "pods",
-    "nodes",
-    "networkpolicies",
-    "namespaces",
-    "events",
-    "ingresses",
-    "deployments",
-)
+def snap_fields() -> tuple[str, ...]:
+    """Every kind of the store (typed kinds are saved as plain JSON and converted back on load)."""
+    from kubediag.model import Kind
+
+    return tuple(k.value for k in Kind)
 
 
 def save_snapshot(data: Any, path: Path) -> None:
-    doc = {f: list(getattr(data, f)) for f in SNAP_FIELDS}
+    import msgspec
+
+    from kubediag.model import Kind
+
+    doc: dict[str, Any] = {f: msgspec.to_builtins(list(data.of(Kind(f)))) for f in snap_fields()}
     doc["read"] = sorted(k.value for k in data.read)
     doc["unavailable"] = {
         k.value: {"reason": u.reason, "detail": u.detail} for k, u in data.unavailable.items()
@@ -323,12 +321,13 @@ def save_snapshot(data: Any, path: Path) -> None:
 
 
 def load_snapshot(path: Path) -> Any:
+    from kubediag.kinds import from_builtin
     from kubediag.model import Kind, Unavailable
     from kubediag.snapshot import ClusterData
 
     doc = json.loads(path.read_text())
     return ClusterData(
-        objects={Kind(f): tuple(doc[f]) for f in SNAP_FIELDS},
+        objects={Kind(f): tuple(from_builtin(Kind(f), o) for o in doc.get(f, ())) for f in snap_fields()},
         read=frozenset(Kind(k) for k in doc["read"]),
         unavailable={
             Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()

@@ -25,10 +25,10 @@ scenario.yaml:
   exclusive: true          the steps change something every scenario shares (e.g. scale the cluster DNS): the
                            scenario runs alone, after the others, and its teardown runs whatever happens
   teardown: [STEP, ...]    steps that restore what the steps changed (run after the diagnosis, always)
+  args: [ARG, ...]         extra kubediag arguments (e.g. [--probe])
 
 Cluster-scoped objects in a scenario's manifests (webhook configurations, IngressClasses) must be scoped to
 the scenario's namespace and named after it (`${NS}`); cleanup deletes them with the namespaces.
-  args: [ARG, ...]         extra kubediag arguments (e.g. [--probe])
 
 Manifests may name stand-in applications on loopback as `${BACKEND:<spec>}` (e2e/backends.py: http-200,
 http-503, tcp, closed, cut), replaced by the port the test process serves them on; KWOK PortForward objects
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -373,6 +374,7 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
             {pods: SELECTOR, state: gone}        (no pod matches any more)
             {endpoints: SERVICE, ready: N}       (exactly N ready endpoints in the Service's EndpointSlices)
             {slices: SERVICE, count: N}          (at least N EndpointSlices exist for the Service)
+            {events: REASON, count: N}           (at least N events with this reason, e.g. FailedCreate)
             {clock_after: SELECTOR}              (the API server's clock has passed every timestamp of the
                                                   matching pods, at the API's 1 s resolution: an object
                                                   created now is strictly newer than those pods)
@@ -401,6 +403,13 @@ def wait_for(sc: Scenario, cond: dict[str, Any], timeout: float = 90.0) -> None:
                 last = f"{ready} ready endpoints for {svc}, want {want}"
                 if ready == want:
                     return
+        elif "events" in cond:
+            out = kubectl("get", "events", "-n", ns, "--field-selector", f"reason={cond['events']}", "-o", "json")
+            got = len(json.loads(out)["items"])
+            want = int(cond.get("count", 1))
+            last = f"{got} {cond['events']} events, want at least {want}"
+            if got >= want:
+                return
         elif "clock_after" in cond:
             pods = _pods(ns, cond["clock_after"])
             newest = max((t for p in pods for t in _timestamps(p)), default="")
@@ -453,7 +462,9 @@ def cluster_scoped_objects(sc: Scenario) -> list[tuple[str, str]]:
     for f in sorted(sc.path.glob("*.yaml")):
         if f.name == "scenario.yaml":
             continue
-        for d in _docs(sc, f.read_text().replace("${NS}", sc.namespace)):
+        # stand-in placeholders (${BACKEND:..}, ${LOGFILE:..}) only fill ports and paths: parse them as 0
+        text = re.sub(r"\$\{(?:BACKEND|LOGFILE):[^}]*\}", "0", f.read_text().replace("${NS}", sc.namespace))
+        for d in _docs(sc, text):
             if d.get("kind") in CLUSTER_SCOPED:
                 out.append((str(d["kind"]).lower(), str(d["metadata"]["name"])))
     return out

@@ -35,6 +35,7 @@ from test_audit_support import (
 
 from kubediag.gather import OPTIONAL_CLUSTER_KINDS
 from kubediag.kinds import api_path
+from kubediag.model import Kind
 from kubediag.schemas import load
 
 A, B, BULK = "kd-audit-a", "kd-audit-b", "kd-audit-bulk"
@@ -263,15 +264,14 @@ def test_pagination_reads_every_page() -> None:
     assert len(pages) == 3, proc.stderr
     # Only collection LISTs (and /version, and /apis: API discovery): never a request per Service or object.
     paths = {m.group(1) for m in re.finditer(r"^debug: GET (\S+) ", proc.stderr, re.M)}
-    kinds = "services|endpointslices|pods|networkpolicies|ingresses|deployments|events"
-    kinds += "|httproutes|grpcroutes|tlsroutes|tcproutes|udproutes|referencegrants|gateways"
+    kinds = "|".join(k.value for k in Kind if not k.cluster_scoped)
     # cluster-scoped: nodes, namespaces, webhooks, APIServices, IngressClasses, GatewayClasses (any served version)
     cluster = {"/version", "/apis", *(api_path(k) for k in OPTIONAL_CLUSTER_KINDS)}
     for path in paths:
         assert (
             path in cluster
             or re.fullmatch(r"/apis/gateway\.networking\.k8s\.io/v1\w*/gatewayclasses", path)
-            or re.fullmatch(rf"/apis?/[a-z0-9./]*v1/namespaces/{BULK}/({kinds})", path)
+            or re.fullmatch(rf"/apis?/[a-z0-9./]*v[12]\w*/namespaces/{BULK}/({kinds})", path)
         ), path
 
 

@@ -296,6 +296,24 @@ def test_webhook_reads_failing_skip_only_their_check(baseline: dict[str, Run], t
     assert proxy.requests(r"/apis/admissionregistration\.k8s\.io/"), "the webhooks were read"
 
 
+def test_failing_workload_reads_are_never_read_as_absence(baseline: dict[str, Run], tmp_path: Path) -> None:
+    """ReplicaSets answer 503 until the deadline: KD204/KD205 are skipped with the error, and KD201 says a
+    workload that makes no pods could not be ruled out (never "no workload")."""
+    rules = [Rule(status(503), match=r"/replicasets")]
+    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
+        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
+    assert "Traceback" not in run.stderr
+    report = run.report
+    jsonschema.validate(report, SCHEMA)
+    assert run.code == baseline["web-typo"].code
+    assert report["root_cause"]["category"] == "selector-no-match"
+    assert "could not be ruled out" in report["root_cause"]["message"]
+    assert [e["kind"] for e in report["errors"]] == ["replicasets"]
+    assert "answered 503" in report["errors"][0]["detail"] and proxy.url in report["errors"][0]["detail"]
+    skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
+    assert "answered 503" in skipped["KD204"] and "answered 503" in skipped["KD205"]
+
+
 def test_final_error_on_pods_means_unknown_never_selector_no_match(
     baseline: dict[str, Run], tmp_path: Path
 ) -> None:

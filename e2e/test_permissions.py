@@ -41,16 +41,12 @@ from kubediag.schemas import load
 NS = "kd-perms"
 SCHEMA = load("svc-report")
 
-NAMESPACED = {
-    "": ["services", "pods", "events"],
-    "discovery.k8s.io": ["endpointslices"],
-    "networking.k8s.io": ["ingresses", "networkpolicies"],
-    "apps": ["deployments"],
-    # the Gateway API kinds (served by the e2e cluster): in a Role only in the namespace
-    "gateway.networking.k8s.io": [
-        "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes", "referencegrants", "gateways"
-    ],
-}
+# every namespaced kind kubediag reads, per API group
+NAMESPACED: dict[str, list[str]] = {}
+for _kind in Kind:
+    if not _kind.cluster_scoped:
+        NAMESPACED.setdefault(_kind.group, []).append(_kind.value)
+WORKLOAD_KINDS = {"deployments", "replicasets", "statefulsets", "daemonsets", "horizontalpodautoscalers"}
 # `svc` reads routes cluster-wide (a route in any namespace may name the Service); namespace-only credentials
 # read the Service's namespace instead, and the route checks say so in their reason: their text differs
 # from the admin's, their outcome does not.
@@ -100,6 +96,7 @@ ACCOUNTS = {
     "kd-reader": role("kd-reader"),  # every namespaced kind kubediag reads; nothing cluster-scoped
     "kd-no-netpol": role("kd-no-netpol", without={"networkpolicies"}),
     "kd-no-pods": role("kd-no-pods", without={"pods"}),
+    "kd-no-workloads": role("kd-no-workloads", without=WORKLOAD_KINDS),
     "kd-list-services": role("kd-list-services", list_only={"services"}),
     "kd-gone": role("kd-gone"),  # its token outlives it: the API server rejects it (401)
 }
@@ -271,7 +268,8 @@ def test_cluster_dns_is_optional_data(env: Env) -> None:
     assert admin_checks["KD605"][0] == "passed", admin_checks["KD605"]
     got = outcomes(run.report)
     assert got["KD605"][0] == "skipped" and "forbidden: list services in namespace kube-system" in got["KD605"][1]
-    assert outcomes(run.report, {"KD605"}) == outcomes(admin.report, {"KD605"})
+    # the route checks' reason says that only the namespace's routes were read (see ROUTE_CHECKS)
+    assert outcomes(run.report, {"KD605", *ROUTE_CHECKS}) == outcomes(admin.report, {"KD605", *ROUTE_CHECKS})
 
 
 def test_forbidden_networkpolicies_skip_only_their_checks(env: Env) -> None:
@@ -306,6 +304,23 @@ def test_forbidden_pods_mean_unknown_never_selector_no_match(env: Env) -> None:
     ]
     skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
     assert "list pods in namespace kd-perms" in skipped["KD201"]
+
+
+def test_forbidden_workloads_are_never_read_as_absence(env: Env) -> None:
+    """Without the workload kinds a healthy Service reads none of them (the admin's report); with no pod
+    selected, KD204/KD205 are skipped naming the permission and KD201 says what it could not rule out."""
+    run = kubediag(env.configs["kd-no-workloads"], "svc", "web")
+    assert (run.code, run.report) == (env.admin["web"].code, env.admin["web"].report)
+    run = kubediag(env.configs["kd-no-workloads"], "svc", "web-typo")
+    report = run.report
+    jsonschema.validate(report, SCHEMA)
+    assert report["status"] != "unknown" and run.code == env.admin["web-typo"].code, run.stderr
+    assert report["root_cause"]["category"] == "selector-no-match"
+    assert "list deployments in namespace kd-perms" in report["root_cause"]["message"]
+    assert "could not be ruled out" in report["root_cause"]["message"]
+    skipped = {s["check_id"]: s["reason"] for s in report["skipped"]}
+    for cid in ("KD204", "KD205"):
+        assert "forbidden" in skipped[cid] and "in namespace kd-perms" in skipped[cid], skipped.get(cid)
 
 
 def test_forbidden_service_get_is_named_and_never_absence(env: Env) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from kubediag.controllers import WORKLOAD_KINDS, active, template_matches
 from kubediag.dependents import (
     DNS_NAMESPACE,
     DNS_SELECTOR,
@@ -599,7 +600,7 @@ def gather_service(
         policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)
     ) or cross_ns_client:
         phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
-    if not service or (selector and not matched):
+    if not service:
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
     # what depends on the Service, read only when it matters: the classes of Ingresses routing here that no
     # controller gave an address; webhooks and aggregated APIs when the Service is missing or has no ready
@@ -614,6 +615,12 @@ def gather_service(
     if no_ready:
         for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE):
             phase2[kind] = (lambda k: lambda: client.list(k, None, page=0))(kind)
+    # the workloads behind the selector: when no pod serves, or when a controller of the selected pods
+    # records a pod it could not create (a healthy Service costs nothing more)
+    serving = [p for p in matched if active(p)]
+    if service and selector and (not serving or _failed_create_near(out.lists.get(Kind.EVENT, []), matched)):
+        for kind in WORKLOAD_KINDS:
+            phase2[kind] = ns_list(kind)
     # Gateway API routes, cluster-wide (a route in any namespace may name this Service), alongside phase 2
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-routes") as side:
         routing = side.submit(_gather_routes, client, discovery, namespace, service[0] if service else None, out)
@@ -631,11 +638,42 @@ def gather_service(
             if http_status(exc) in (401,) or (http_status(exc) is None and isinstance(exc, DeadlineExceeded)):
                 raise ClusterError(describe_failure(exc, client.server)) from exc
 
+    # ---- phase 3: what the matching workloads call for (who scaled them, which nodes a DaemonSet misses) --
+    workloads = ClusterData(
+        objects={k: tuple(out.lists[k]) for k in WORKLOAD_KINDS if k in out.lists},
+        read=frozenset(k for k in WORKLOAD_KINDS if k in out.lists and k not in out.unavailable),
+    )
+    templates = template_matches(workloads, namespace, selector) if service and selector else ()
+    phase3: dict[Kind, Callable[[], list[Obj]]] = {}
+    if any(w.desired == 0 and w.scalable for w in templates) and not serving:
+        phase3[Kind.HPA] = ns_list(Kind.HPA)
+    if any(w.desired == 0 and not w.scalable for w in templates) and not serving and Kind.NODE not in out.lists:
+        phase3[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
+    if phase3:
+        _fetch_kinds(client, phase3, namespace, [], out)
+
+    # no pod serves: the namespace's other Services, so that no fix points this one at their backends
+    siblings: list[Obj] = []
+    if service and selector and not serving:
+        try:
+            siblings = [
+                s for s in client.list(Kind.SERVICE, namespace, page=0) if name_of(s) != name
+            ]
+        except Exception as exc:
+            status = http_status(exc)
+            if status == 401 or (status is None and (isinstance(exc, DeadlineExceeded) or classify(exc).retry)):
+                raise ClusterError(describe_failure(exc, client.server)) from exc
+            extra["sibling_services_unknown"] = (
+                f"forbidden: {permission('list', Kind.SERVICE, namespace)}"
+                if http_status(exc) == 403
+                else describe_failure(exc, client.server)
+            )
+
     foreign: list[Obj] = []
     lookalikes: list[Obj] = []
     missing_ns: set[str] = set()
     # pods matching in other namespaces are a hint worth a request only when no pod here nearly matches
-    if selector and not matched and Kind.POD in out.lists and not _has_near_miss(selector, pods):
+    if selector and not matched and not templates and Kind.POD in out.lists and not _has_near_miss(selector, pods):
         sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         try:
             foreign = [
@@ -675,7 +713,7 @@ def gather_service(
         out.lists.setdefault(kind, [])
     read = frozenset(out.lists) - frozenset(out.unavailable)
     objects = {kind: tuple(items) for kind, items in out.lists.items()}
-    objects[Kind.SERVICE] = tuple(service)
+    objects[Kind.SERVICE] = tuple(service) + tuple(siblings)
     objects[Kind.POD] = tuple(pods)
     objects[Kind.NETWORKPOLICY] = tuple(policies)
     if dns is not None:
@@ -894,6 +932,10 @@ SCOPE_KINDS: tuple[Kind, ...] = (
     Kind.INGRESS,
     Kind.DEPLOYMENT,
     Kind.EVENT,
+    Kind.REPLICASET,
+    Kind.STATEFULSET,
+    Kind.DAEMONSET,
+    Kind.HPA,
     # Gateway API: listed only when API discovery says the cluster serves them
     *ROUTE_KINDS,
     Kind.REFERENCEGRANT,
@@ -1019,12 +1061,14 @@ def gather_scope(
     )
 
 
-# The events the checks read: every event on Services (load-balancer sync: EnsuringLoadBalancer is Normal)
-# and Warning events on pods (failed probes, sandbox errors). A namespace's Normal pod events (Scheduled,
+# The events the checks read: every event on Services (load-balancer sync: EnsuringLoadBalancer is Normal),
+# Warning events on pods (failed probes, sandbox errors) and FailedCreate on controllers (quota, Pod Security). A namespace's Normal pod events (Scheduled,
 # Pulled, Started...) are most of its events and no check reads them, so `audit` does not list them.
 EVENT_QUERIES: tuple[dict[str, str], ...] = (
     {"fieldSelector": "involvedObject.kind=Service"},
     {"fieldSelector": "involvedObject.kind=Pod,type=Warning"},
+    # controllers that could not create a pod (ReplicaSets, StatefulSets, DaemonSets): the rejection
+    {"fieldSelector": "reason=FailedCreate,type=Warning"},
 )
 
 
@@ -1150,6 +1194,32 @@ def _scope_unavailable(
             where = f" in namespace {ns}" if ns else ""
             details.append(f"list {kind.value}{where}: {describe_failure(exc, client.server)}")
     return Unavailable(kind, "error", "; ".join(details))
+
+
+def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
+    """A FailedCreate Warning on a controller of these pods (their ReplicaSet, another ReplicaSet of their
+    Deployment, their StatefulSet or DaemonSet), newer than the newest of the pods: the workload wants pods
+    it cannot create (an older one was followed by a successful create)."""
+    from kubediag.workloads import event_time, owner_of
+
+    names: set[tuple[str, str]] = set()
+    deployments: set[str] = set()
+    pods = list(pods)
+    newest = max((str((p.get("metadata") or {}).get("creationTimestamp") or "")[:19] for p in pods), default="")
+    for p in pods:
+        for ref in (p.get("metadata") or {}).get("ownerReferences") or []:
+            names.add((str(ref.get("kind")), str(ref.get("name"))))
+        o = owner_of(p)
+        if o is not None and o.kind == "Deployment":
+            deployments.add(o.name)
+    for e in events:
+        if e.get("reason") != "FailedCreate" or e.get("type") != "Warning" or event_time(e) < newest:
+            continue
+        inv = e.get("involvedObject") or e.get("regarding") or {}
+        kind, name = str(inv.get("kind")), str(inv.get("name"))
+        if (kind, name) in names or (kind == "ReplicaSet" and name.rsplit("-", 1)[0] in deployments):
+            return True
+    return False
 
 
 def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:

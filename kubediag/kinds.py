@@ -82,7 +82,31 @@ SPECS: dict[Kind, KindSpec] = {
     Kind.EVENT: KindSpec("Event", "", "v1", "load-balancer controller events on Services"),
     Kind.INGRESS: KindSpec("Ingress", "networking.k8s.io", "v1", "Ingresses that route to a Service"),
     Kind.DEPLOYMENT: KindSpec(
-        "Deployment", "apps", "v1", "labels set on a Deployment but not on its pod template"
+        "Deployment",
+        "apps",
+        "v1",
+        "workloads whose pod template the selector matches: replicas, who scaled them, creation failures",
+        struct=objects.Deployment,
+    ),
+    Kind.REPLICASET: KindSpec(
+        "ReplicaSet",
+        "apps",
+        "v1",
+        "pod creation failures (ReplicaFailure) of a Deployment's ReplicaSets, and bare ReplicaSets",
+        struct=objects.ReplicaSet,
+    ),
+    Kind.STATEFULSET: KindSpec(
+        "StatefulSet", "apps", "v1", "StatefulSets scaled to zero or unable to create pods", struct=objects.StatefulSet
+    ),
+    Kind.DAEMONSET: KindSpec(
+        "DaemonSet", "apps", "v1", "DaemonSets that match no node or cannot create pods", struct=objects.DaemonSet
+    ),
+    Kind.HPA: KindSpec(
+        "HorizontalPodAutoscaler",
+        "autoscaling",
+        "v2",
+        "autoscalers (also KEDA's) that set a workload's replicas, and their bounds",
+        struct=objects.HorizontalPodAutoscaler,
     ),
     Kind.INGRESSCLASS: KindSpec(
         "IngressClass",

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
+
 from kubediag.engine import Report
 from kubediag.labels import labels_of
-from kubediag.model import CheckResult, Evidence, Finding
+from kubediag.model import CheckResult, Evidence, Finding, Kind
 from kubediag.snapshot import ClusterData
 
 # IPv4 (also before ":port" or a full stop) and IPv6 (also bracketed), optionally with a prefix length.
@@ -65,7 +67,11 @@ class Masker:
             *data.pods,
             *data.services,
             *data.nodes,
-            *data.deployments,
+            *(
+                msgspec.to_builtins(o)
+                for kind in (Kind.DEPLOYMENT, Kind.REPLICASET, Kind.STATEFULSET, Kind.DAEMONSET)
+                for o in data.of(kind)
+            ),
             *data.namespaces,
             *data.networkpolicies,
         )

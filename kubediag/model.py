@@ -112,6 +112,8 @@ class Category(enum.StrEnum):
     ROUTE_NOT_ACCEPTED = "route-not-accepted"
     ROUTE_BACKEND_SERVICE_MISSING = "route-backend-service-missing"
     ROUTE_BACKEND_PORT_MISSING = "route-backend-port-missing"
+    WORKLOAD_SCALED_TO_ZERO = "workload-scaled-to-zero"
+    PODS_NOT_CREATED = "pods-not-created"
 
 
 class Kind(enum.StrEnum):
@@ -140,6 +142,10 @@ class Kind(enum.StrEnum):
     REFERENCEGRANT = "referencegrants"
     GATEWAY = "gateways"
     GATEWAYCLASS = "gatewayclasses"
+    REPLICASET = "replicasets"
+    STATEFULSET = "statefulsets"
+    DAEMONSET = "daemonsets"
+    HPA = "horizontalpodautoscalers"
 
     @property
     def group(self) -> str:

@@ -313,3 +313,115 @@ class GatewayClass(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
     spec: GatewayClassSpec = GatewayClassSpec()
     status: ConditionsStatus = ConditionsStatus()
+
+
+class PodTemplateLabels(Base, frozen=True):
+    """A pod template read for its labels only (ReplicaSets: many, and their pod specs are never judged)."""
+
+    metadata: PodTemplateMeta = PodTemplateMeta()
+
+
+# ---- workloads (apps/v1) and their autoscalers ----------------------------------------------------------
+
+
+class DeploymentSpec(Base, frozen=True):
+    replicas: int = 1
+    selector: LabelSelector = LabelSelector()
+    template: PodTemplate = PodTemplate()
+    paused: bool = False
+
+
+class DeploymentStatus(Base, frozen=True):
+    replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    unavailable_replicas: int = 0
+    conditions: list[Condition] = []
+
+
+class Deployment(Base, frozen=True):
+    metadata: ManagedMeta = ManagedMeta()
+    spec: DeploymentSpec = DeploymentSpec()
+    status: DeploymentStatus = DeploymentStatus()
+
+
+class ReplicaSetSpec(Base, frozen=True):
+    replicas: int = 1
+    selector: LabelSelector = LabelSelector()
+    template: PodTemplateLabels = PodTemplateLabels()
+
+
+class ReplicaSetStatus(Base, frozen=True):
+    replicas: int = 0
+    ready_replicas: int = 0
+    conditions: list[Condition] = []
+
+
+class ReplicaSet(Base, frozen=True):
+    metadata: ManagedMeta = ManagedMeta()
+    spec: ReplicaSetSpec = ReplicaSetSpec()
+    status: ReplicaSetStatus = ReplicaSetStatus()
+
+
+class StatefulSetSpec(Base, frozen=True):
+    replicas: int = 1
+    selector: LabelSelector = LabelSelector()
+    template: PodTemplate = PodTemplate()
+    service_name: str = ""
+
+
+class StatefulSetStatus(Base, frozen=True):
+    replicas: int = 0
+    ready_replicas: int = 0
+    conditions: list[Condition] = []
+
+
+class StatefulSet(Base, frozen=True):
+    metadata: ManagedMeta = ManagedMeta()
+    spec: StatefulSetSpec = StatefulSetSpec()
+    status: StatefulSetStatus = StatefulSetStatus()
+
+
+class DaemonSetSpec(Base, frozen=True):
+    selector: LabelSelector = LabelSelector()
+    template: PodTemplate = PodTemplate()
+
+
+class DaemonSetStatus(Base, frozen=True):
+    desired_number_scheduled: int = 0
+    current_number_scheduled: int = 0
+    number_ready: int = 0
+    observed_generation: int = 0
+    conditions: list[Condition] = []
+
+
+class DaemonSet(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: DaemonSetSpec = DaemonSetSpec()
+    status: DaemonSetStatus = DaemonSetStatus()
+
+
+class CrossVersionObjectReference(Base, frozen=True):
+    kind: str = ""
+    name: str = ""
+    api_version: str = ""
+
+
+class HPASpec(Base, frozen=True):
+    scale_target_ref: CrossVersionObjectReference = CrossVersionObjectReference()
+    min_replicas: int = 1
+    max_replicas: int = 0
+
+
+class HPAStatus(Base, frozen=True):
+    current_replicas: int = 0
+    desired_replicas: int = 0
+    conditions: list[Condition] = []
+
+
+class HorizontalPodAutoscaler(Base, frozen=True):
+    """autoscaling/v2. KEDA's ScaledObjects manage one each (label `scaledobject.keda.sh/name`)."""
+
+    metadata: ObjectMeta = ObjectMeta()
+    spec: HPASpec = HPASpec()
+    status: HPAStatus = HPAStatus()

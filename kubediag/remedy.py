@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubediag.model import Kind, Obj
+from kubediag.objects import Deployment
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
 # ---- labels ----------------------------------------------------------------------------------------------
@@ -186,19 +187,22 @@ def ingress_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
     return out
 
 
-def template_ports(workload: Obj | None) -> list[Mapping[str, Any]]:
+def template_ports(workload: Obj | Deployment | None) -> list[Mapping[str, Any]]:
     """Declared container ports of a workload's pod template (or of a pod)."""
     if workload is None:
         return []
-    spec = workload.get("spec") or {}
-    pod_spec = (spec.get("template") or {}).get("spec") or spec
+    if not isinstance(workload, Mapping):  # a typed workload (kubediag.objects): its template's pod spec
+        pod_spec = workload.spec.template.spec
+    else:
+        spec = workload.get("spec") or {}
+        pod_spec = (spec.get("template") or {}).get("spec") or spec
     containers = list(pod_spec.get("containers") or [])
     containers += [c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
     return [p for c in containers for p in c.get("ports") or [] if isinstance(p, Mapping)]
 
 
 def service_port_for(
-    data: ClusterData, namespace: str, name: str, workload: Obj | None = None, workload_ref: str = ""
+    data: ClusterData, namespace: str, name: str, workload: Obj | Deployment | None = None, workload_ref: str = ""
 ) -> PortChoice:
     """The port a new Service `name` should offer: what clients dial (pod env/commands, Ingress backends), else
     the container port the workload declares (said so), else unknown. The target is the matching container
@@ -240,7 +244,9 @@ def service_port_for(
     return PortChoice(None, None, f"no client names a port and {what} declares no containerPort")
 
 
-def expose_command(data: ClusterData, namespace: str, name: str, workload: Obj, workload_ref: str) -> str:
+def expose_command(
+    data: ClusterData, namespace: str, name: str, workload: Obj | Deployment, workload_ref: str
+) -> str:
     """`kubectl expose` for a missing Service, with the port clients dial and where it came from."""
     choice = service_port_for(data, namespace, name, workload, workload_ref)
     port = str(choice.port) if choice.port is not None else "<PORT>"
@@ -248,7 +254,7 @@ def expose_command(data: ClusterData, namespace: str, name: str, workload: Obj, 
     return f"kubectl -n {namespace} expose {workload_ref} --name={name} --port={port}{target}   # port: {choice.source}"
 
 
-def workload_named(data: ClusterData, namespace: str, name: str) -> tuple[Obj, str] | None:
+def workload_named(data: ClusterData, namespace: str, name: str) -> tuple[Deployment, str] | None:
     """A Deployment named `name` in `namespace`, if Deployments were read (for exposing it)."""
     if data.missing(Kind.DEPLOYMENT) is not None:
         return None

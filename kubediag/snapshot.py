@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
+from kubediag.objects import Deployment
 
 if TYPE_CHECKING:
     from kubediag.probes import DataPlane
@@ -27,11 +28,16 @@ def meta(obj: Obj) -> Mapping[str, Any]:
     return m if isinstance(m, Mapping) else {}
 
 
-def name_of(obj: Obj) -> str:
+def name_of(obj: Any) -> str:
+    """The name of a raw object (API JSON) or a typed one (kubediag.objects)."""
+    if not isinstance(obj, Mapping):
+        return str(obj.metadata.name)
     return str(meta(obj).get("name") or "")
 
 
-def ns_of(obj: Obj) -> str:
+def ns_of(obj: Any) -> str:
+    if not isinstance(obj, Mapping):
+        return str(obj.metadata.namespace)
     return str(meta(obj).get("namespace") or "")
 
 
@@ -50,6 +56,9 @@ class ClusterData:
     missing_namespaces: frozenset[str] = frozenset()
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
+    # Why the target's sibling Services (the namespace's other Services) are unknown, "" when they were
+    # listed or not needed: a fix that points the selector at pods must not take another Service's backends.
+    sibling_services_unknown: str = ""
     server: str = ""
     # Services looked up by name beyond the target (svc: those an init container waits for): found or not.
     service_lookups: Mapping[tuple[str, str], bool] = field(default_factory=dict)
@@ -120,7 +129,7 @@ class ClusterData:
         return self.of(Kind.INGRESS)
 
     @property
-    def deployments(self) -> tuple[Obj, ...]:
+    def deployments(self) -> tuple[Deployment, ...]:
         return self.of(Kind.DEPLOYMENT)
 
     def by_namespace(self, kind: Kind) -> Mapping[str, tuple[Any, ...]]:
@@ -220,9 +229,9 @@ class ClusterData:
     def networkpolicies_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
         return self._by_ns(self.networkpolicies)
 
-    @cached_property
-    def deployments_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
-        return self._by_ns(self.deployments)
+    @property
+    def deployments_by_ns(self) -> Mapping[str, tuple[Deployment, ...]]:
+        return self.by_namespace(Kind.DEPLOYMENT)
 
     @cached_property
     def services_by_key(self) -> Mapping[tuple[str, str], Obj]:

@@ -235,7 +235,9 @@ def test_audit_reads_only_served_kinds() -> None:
                  "/apis/networking.k8s.io/v1/ingressclasses",
                  "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
                  "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-                 "/apis/apiregistration.k8s.io/v1/apiservices"):
+                 "/apis/apiregistration.k8s.io/v1/apiservices", "/apis/apps/v1/replicasets",
+                 "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",
+                 "/apis/autoscaling/v2/horizontalpodautoscalers"):
         answers[path] = lst()
     for res in ("httproutes", "grpcroutes", "referencegrants", "gateways", "gatewayclasses"):
         answers[f"/apis/{GW}/v1/{res}"] = lst()

@@ -348,18 +348,7 @@ def test_optional_kind_missing_skips_only_its_checks(kind: Kind) -> None:
     full = diagnose(Snapshot("shop", "web", build_data(objects)))
     assert full.status is not Status.UNKNOWN
     detail = f"list {kind.value}" + (" (cluster-wide)" if kind.cluster_scoped else " in namespace shop")
-    field = {
-        Kind.NODE: "Node",
-        Kind.NETWORKPOLICY: "NetworkPolicy",
-        Kind.NAMESPACE: "Namespace",
-        Kind.EVENT: "Event",
-        Kind.INGRESS: "Ingress",
-        Kind.DEPLOYMENT: "Deployment",
-        Kind.INGRESSCLASS: "IngressClass",
-        Kind.VALIDATINGWEBHOOK: "ValidatingWebhookConfiguration",
-        Kind.MUTATINGWEBHOOK: "MutatingWebhookConfiguration",
-        Kind.APISERVICE: "APIService",
-    }.get(kind) or SPECS[kind].kind
+    field = SPECS[kind].kind
     # Gateway API route kinds other than HTTPRoute are read by the route checks when present, without being
     # in their `needs` (svc reads them only for some ports): a forbidden one is named in their reason.
     soft = {"KD804", "KD805"} if kind in ROUTE_KINDS and kind is not Kind.HTTPROUTE else set()

@@ -36,8 +36,9 @@ def test_last_page_and_empty_items() -> None:
 
 
 def test_object_gets_its_group_version() -> None:
-    obj = decode_object(Kind.DEPLOYMENT, b'{"metadata":{"name":"web"}}')
-    assert obj["apiVersion"] == "apps/v1" and obj["kind"] == "Deployment"
+    obj = decode_object(Kind.INGRESS, b'{"metadata":{"name":"web"}}')
+    assert obj["apiVersion"] == "networking.k8s.io/v1" and obj["kind"] == "Ingress"
+
 
 
 # ---- list_paged: pages decoded as they arrive, the next one requested meanwhile ----------------------------

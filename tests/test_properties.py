@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 import jsonschema
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -27,6 +28,7 @@ from rich.console import Console
 from kubediag.checks.base import ordered_checks
 from kubediag.cli import FailOn, exit_code_for
 from kubediag.engine import diagnose
+from kubediag.kinds import from_builtin
 from kubediag.mask import Masker
 from kubediag.model import REQUIRED_KINDS, ExitCode, Kind, Outcome, Status, Unavailable
 from kubediag.render.json import report_dict
@@ -390,12 +392,12 @@ event_st = obj(
         "involvedObject": obj(
             {},
             {
-                "kind": st.sampled_from(["Service", "Pod"]),
+                "kind": st.sampled_from(["Service", "Pod", "ReplicaSet", "StatefulSet"]),
                 "name": st.sampled_from([NAME, "web-1"]),
                 "namespace": st.just(NS),
             },
         ),
-        "reason": st.sampled_from(["SyncLoadBalancerFailed", "EnsuringLoadBalancer", "FailedScheduling"])
+        "reason": st.sampled_from(["SyncLoadBalancerFailed", "EnsuringLoadBalancer", "FailedScheduling", "FailedCreate"])
         | odd_text,
         "message": odd_text | st.just("\x1b[2J\x1b]8;;http://evil\x07click\u202e"),
         "type": st.sampled_from(["Normal", "Warning"]),
@@ -422,6 +424,35 @@ deployment_st = obj(
         )
     },
 )
+
+
+
+def _typed(kind: Kind) -> Any:
+    """A raw fixture object as the gatherer holds it (its kind's Struct); None when it would not decode."""
+
+    def convert(raw: dict[str, Any]) -> Any:
+        try:
+            return from_builtin(kind, raw)
+        except msgspec.ValidationError:
+            return None
+
+    return convert
+
+
+typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
+statefulset_st = obj(
+    {"kind": st.just("StatefulSet"), "metadata": metadata()},
+    {
+        "spec": obj(
+            {},
+            {
+                "selector": selector,
+                "template": obj({}, {"metadata": obj({}, {"labels": labels_st}), "spec": pod_spec}),
+                "replicas": st.integers(0, 3),
+            },
+        )
+    },
+).map(_typed(Kind.STATEFULSET)).filter(lambda d: d is not None)
 
 unavailable_st = st.dictionaries(
     st.sampled_from(list(Kind)),
@@ -564,7 +595,8 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         ),
         "events": tuple(draw(st.lists(event_st, max_size=3))),
         "ingresses": tuple(draw(st.lists(ingress_st, max_size=2))),
-        "deployments": tuple(draw(st.lists(deployment_st, max_size=2))),
+        "deployments": tuple(draw(st.lists(typed_deployment_st, max_size=2))),
+        "statefulsets": tuple(draw(st.lists(statefulset_st, max_size=1))),
     }
     missing = {
         kind: Unavailable(kind, reason, detail or "x")

@@ -263,7 +263,11 @@ def _evidenced_ports(snap: Snapshot, svc: str) -> tuple[set[int], set[int]]:
                 if s.get("name") == svc and (s.get("port") or {}).get("number"):
                     dialled.add(int(s["port"]["number"]))
     for d in snap.data.deployments:
-        for c in (((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+        if isinstance(d, Mapping):
+            pod_spec = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+        else:  # typed Deployment (kubediag.objects)
+            pod_spec = d.spec.template.spec
+        for c in pod_spec.get("containers") or []:
             declared |= {int(p.get("containerPort") or 0) for p in c.get("ports") or []}
     return dialled, declared
 
@@ -452,11 +456,6 @@ def test_networkpolicy_fix_does_not_isolate_other_pods() -> None:
     assert_safe(Snapshot("shop", "web", build_data(objs), ClientRef("ops", "client-1")))
 
 
-@pytest.mark.xfail(
-    reason="KD201's near-miss ranking lives in checks/selection.py (the workloads branch fixes it); remove this "
-    "marker once merged",
-    strict=False,
-)
 def test_near_miss_never_repoints_at_another_services_pods() -> None:
     """Service backend-v1 wants version: v1; deployment/backend-v1's template lacks the label; the v2 pods
     belong to Service backend-v2. Repointing backend-v1 at version: v2 would steal backend-v2's traffic."""
@@ -512,11 +511,6 @@ def test_expose_uses_the_port_clients_dial(env: Mapping[str, str], dialled: int 
     assert f"--port={dialled or 27017}" in fix.remediation, fix.remediation
 
 
-@pytest.mark.xfail(
-    reason="KD203's distinguishing label lives in checks/selection.py (owned by the workloads branch): it must "
-    "skip placement labels (kubediag.remedy.is_placement_label); remove this marker once it does",
-    strict=False,
-)
 def test_overbroad_fix_never_adds_a_placement_label() -> None:
     """Two workloads share app=web; their pods run in different zones. The distinguishing label of the first
     workload is its own identity label, never the zone its pods happen to run in."""

@@ -5,6 +5,7 @@ from kubediag.checks import (  # noqa: F401
     cluster,
     cluster_consumers,
     consumers,
+    controllers,
     dataplane,
     dns,
     endpoints,

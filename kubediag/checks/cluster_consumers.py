@@ -8,14 +8,10 @@ were read, and no `-l` selector filtered them. Pure.
 from __future__ import annotations
 
 from kubediag.checks.base import ClusterCheck, Fleet, cluster_check
+from kubediag.checks.cluster import _listing
 from kubediag.dependents import apiservice_refs, backend_services, webhook_refs, webhook_scope
 from kubediag.model import Category, ClusterResult, Kind, Severity
 from kubediag.snapshot import name_of, ns_of
-
-
-def _listing(keys: list[str], limit: int = 10) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def _gaps(fleet: Fleet, kinds: tuple[Kind, ...]) -> str:

@@ -130,7 +130,12 @@ def test_push_scrape_and_parse(pushgateway: str, scenarios: list[Scenario]) -> N
     [(_, incomplete)] = scraped["kubediag_audit_incomplete"]
     assert incomplete == 0
     [(_, requests)] = scraped["kubediag_audit_api_requests"]
-    assert 5 <= requests <= 100
+    # LISTs per kind and namespace (events: EVENT_QUERIES), the cluster-scoped kinds, /version and /apis:
+    # never a request per Service
+    from kubediag.gather import EVENT_QUERIES, OPTIONAL_CLUSTER_KINDS, SCOPE_KINDS
+
+    per_namespace = len(SCOPE_KINDS) - 1 + len(EVENT_QUERIES)
+    assert 5 <= requests <= per_namespace * len(scenarios) + len(OPTIONAL_CLUSTER_KINDS) + 2
     [(_, when)] = scraped["kubediag_audit_last_success_timestamp_seconds"]
     assert abs(when - time.time()) < 300
     cluster = {lb["check_id"]: lb["outcome"] for lb, _ in scraped["kubediag_cluster_check"]}

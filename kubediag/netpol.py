@@ -163,10 +163,66 @@ def isolating_policies(
     policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
 ) -> tuple[Obj, ...]:
     """The policies that select a pod (namespace, labels) and isolate it for `direction`, sorted by name."""
+    if isinstance(policies, PolicySet):
+        return policies.isolating(namespace, labels, direction)
+    return _isolating(policies, namespace, labels, direction)
+
+
+def _isolating(
+    policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
+) -> tuple[Obj, ...]:
     found = [
         p for p in policies if selects(p, namespace, labels) and _TYPE[direction] in effective_policy_types(p)
     ]
     return tuple(sorted(found, key=name_of))
+
+
+class PolicySet(tuple[Obj, ...]):
+    """A tuple of policies that answers `isolating_policies` from an index, memoised per (namespace, labels,
+    direction): pods of one workload share their labels, and a policy with matchLabels can only select pods
+    carrying one of its pairs, so most policies are never tested against most pods. The answer is the same as
+    the plain scan over the tuple (a tested invariant). Build it once per set of policies and reuse it."""
+
+    _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
+    _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[Obj, ...]]
+
+    def isolating(self, namespace: str, labels: Mapping[str, str], direction: Direction) -> tuple[Obj, ...]:
+        try:
+            key = (namespace, frozenset(labels.items()), direction)
+        except TypeError:  # unhashable label values (never from the API): no memo
+            return _isolating(self, namespace, labels, direction)
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            index = self._by_namespace(namespace, direction)
+            # candidates: policies with an empty matchLabels (None) and those whose first pair the pod has;
+            # in the tuple's order, so that sorting by name breaks ties exactly as the plain scan does
+            picked = list(index.get(None, ()))
+            for pair in labels.items():
+                picked += index.get(pair, ())
+            picked.sort()
+            memo[key] = _isolating((self[i] for i in picked), namespace, labels, direction)
+        return memo[key]  # type: ignore[no-any-return]
+
+    def _by_namespace(
+        self, namespace: str, direction: Direction
+    ) -> dict[tuple[str, str] | None, list[int]]:
+        """For the policies of `namespace` isolating `direction`: their positions, keyed by one
+        matchLabels pair (the smallest) or None when matchLabels is empty (only expressions, or `{}`)."""
+        indexes = self.__dict__.setdefault("_index", {})
+        if (namespace, direction) not in indexes:
+            out: dict[tuple[str, str] | None, list[int]] = {}
+            for i, p in enumerate(self):
+                if ns_of(p) != namespace or _TYPE[direction] not in effective_policy_types(p):
+                    continue
+                match_labels = pod_selector(p).get("matchLabels")
+                pair: tuple[str, str] | None = None
+                if isinstance(match_labels, Mapping) and match_labels:
+                    k, v = min(match_labels.items(), key=lambda kv: str(kv[0]))
+                    if isinstance(k, str) and isinstance(v, str):
+                        pair = (k, v)  # a pod it selects carries this pair
+                out.setdefault(pair, []).append(i)
+            indexes[(namespace, direction)] = out
+        return indexes[(namespace, direction)]  # type: ignore[no-any-return]
 
 
 def rules_of(policy: Obj, direction: Direction) -> list[Mapping[str, Any]]:

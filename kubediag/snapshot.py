@@ -19,17 +19,25 @@ from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
+# These run hundreds of thousands of times per audit: a plain dict (what the API's JSON decodes to) skips the
+# slower Mapping ABC check; anything else takes the general path with the same result.
 def meta(obj: Obj) -> Mapping[str, Any]:
     m = obj.get("metadata")
+    if type(m) is dict:
+        return m
     return m if isinstance(m, Mapping) else {}
 
 
 def name_of(obj: Obj) -> str:
-    return str(meta(obj).get("name") or "")
+    m = obj.get("metadata")
+    v = (m if type(m) is dict else meta(obj)).get("name")
+    return v if type(v) is str else str(v or "")
 
 
 def ns_of(obj: Obj) -> str:
-    return str(meta(obj).get("namespace") or "")
+    m = obj.get("metadata")
+    v = (m if type(m) is dict else meta(obj)).get("namespace")
+    return v if type(v) is str else str(v or "")
 
 
 @dataclass(frozen=True)
@@ -224,11 +232,15 @@ class ClusterData:
         return {name_of(n): n for n in self.nodes}
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
-        """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present."""
-        obj = self.namespaces_by_name.get(namespace)
-        labels = dict(labels_of(obj)) if obj else {}
-        labels.setdefault("kubernetes.io/metadata.name", namespace)
-        return labels
+        """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present.
+        Built once per namespace: callers must not modify the mapping (copy it)."""
+        key = ("namespace_labels", namespace)
+        if key not in self.memo:
+            obj = self.namespaces_by_name.get(namespace)
+            labels = dict(labels_of(obj)) if obj else {}
+            labels.setdefault("kubernetes.io/metadata.name", namespace)
+            self.memo[key] = labels
+        return self.memo[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

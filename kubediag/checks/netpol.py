@@ -25,6 +25,7 @@ from kubediag.netpol import (
     Direction,
     Explanation,
     Peer,
+    PolicySet,
     RuleRef,
     allow_policy,
     describe_rule,
@@ -232,7 +233,7 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
     ns = str(manifest["metadata"]["namespace"])
     spec = manifest["spec"]
     direction = EGRESS if "Egress" in spec.get("policyTypes", []) else INGRESS
-    policies = snap.data.networkpolicies_by_ns.get(ns, ())
+    policies = _policy_set(snap, (ns,))
     sel = spec.get("podSelector") or {}
     return [
         p
@@ -530,10 +531,23 @@ def _known_namespaces(snap: Snapshot) -> list[str]:
 
 def _policies(snap: Snapshot) -> tuple[Obj, ...]:
     """The policies that can decide this Service's paths: the backends' namespace, the client's, and
-    kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter."""
-    by_ns = snap.data.networkpolicies_by_ns
-    namespaces = dict.fromkeys([snap.namespace, snap.client.namespace if snap.client else "", "kube-system"])
-    return tuple(p for ns in namespaces if ns for p in by_ns.get(ns, ()))
+    kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter.
+    A PolicySet, memoised per data: its isolation lookups are shared by every Service of those namespaces."""
+    namespaces = tuple(
+        ns
+        for ns in dict.fromkeys([snap.namespace, snap.client.namespace if snap.client else "", "kube-system"])
+        if ns
+    )
+    return _policy_set(snap, namespaces)
+
+
+def _policy_set(snap: Snapshot, namespaces: tuple[str, ...]) -> PolicySet:
+    key = ("netpol-policy-set", namespaces)
+    memo = snap.data.memo
+    if key not in memo:
+        by_ns = snap.data.networkpolicies_by_ns
+        memo[key] = PolicySet(p for ns in namespaces for p in by_ns.get(ns, ()))
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> list[Obj]:
@@ -644,7 +658,10 @@ def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Findi
         reach: dict[RuleRef, Reach] = {}
         dead: list[tuple[Obj, int]] = []
         for b, pp, adm in isolated:
-            resolved = [(ap, reach.setdefault(ap.rule, _resolve(snap, ap))) for ap in adm.allowed]
+            for ap in adm.allowed:
+                if ap.rule not in reach:  # one resolution per rule (pure: the same for every backend)
+                    reach[ap.rule] = _resolve(snap, ap)
+            resolved = [(ap, reach[ap.rule]) for ap in adm.allowed]
             if not any(r.exists for _, r in resolved):
                 dead.append((b, pp))
         isolating = sorted({p for _, _, a in isolated for p in a.isolating})

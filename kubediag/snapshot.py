@@ -253,7 +253,7 @@ class ClientRef:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One Service's view of the cluster data."""
+    """One Service's view of the cluster data. Derived views are cached: the data is immutable."""
 
     namespace: str
     name: str
@@ -264,27 +264,27 @@ class Snapshot:
     def service(self) -> Obj | None:
         return self.data.services_by_key.get((self.namespace, self.name))
 
-    @property
+    @cached_property
     def spec(self) -> Mapping[str, Any]:
         svc = self.service or {}
         spec = svc.get("spec")
         return spec if isinstance(spec, Mapping) else {}
 
-    @property
+    @cached_property
     def svc_type(self) -> str:
         return str(self.spec.get("type") or "ClusterIP")
 
-    @property
+    @cached_property
     def selector(self) -> Mapping[str, str]:
         sel = self.spec.get("selector")
         return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, Mapping) else {}
 
-    @property
+    @cached_property
     def ports(self) -> tuple[Mapping[str, Any], ...]:
         ports = self.spec.get("ports") or []
         return tuple(p for p in ports if isinstance(p, Mapping))
 
-    @property
+    @cached_property
     def headless(self) -> bool:
         return self.spec.get("clusterIP") == "None"
 

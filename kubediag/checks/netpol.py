@@ -550,13 +550,13 @@ def _policy_set(snap: Snapshot, namespaces: tuple[str, ...]) -> PolicySet:
     return memo[key]  # type: ignore[no-any-return]
 
 
-def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> list[Obj]:
+def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
     """Pods of `namespace` that are not terminal and match `selector` (None: all); memoised per data."""
     key = ("netpol-live-pods", namespace, json.dumps(selector, sort_keys=True))
     memo = snap.data.memo
     if key not in memo:
         memo[key] = _match_live_pods(snap, namespace, selector)
-    return list(memo[key])
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
@@ -590,6 +590,18 @@ def _near_miss(
 
 
 def _resolve(snap: Snapshot, ap: AllowedPeer) -> Reach:
+    """What `ap` admits today; memoised per data. It depends on the element (held by the data, so its id is
+    stable while the memo lives), where it is, and the namespaces whose pods were read, which differ only by
+    the Service's namespace and the client's."""
+    client_ns = snap.client.namespace if snap.client is not None else None
+    key = ("netpol-reach", ap.rule, id(ap.element), snap.namespace, client_ns)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = (_resolve_uncached(snap, ap), ap.element)  # the element too: keeps its id taken
+    return memo[key][0]  # type: ignore[no-any-return]
+
+
+def _resolve_uncached(snap: Snapshot, ap: AllowedPeer) -> Reach:
     kind = ap.kind
     if kind == "any":
         return Reach("every source (the rule has no from)", True)
@@ -815,6 +827,19 @@ def _nobody_admitted(
     )
 
 
+def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...]:
+    """(name, stable labels as text) of the live pods of `namespace` that have stable labels; memoised per data."""
+    key = ("netpol-labelled-pods", namespace)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = tuple(
+            (name_of(p), format_map(labels))
+            for p in _live_pods(snap, namespace, None)
+            if (labels := stable_labels(labels_of(p)))
+        )
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def _anyone_fix(
     snap: Snapshot,
     t: Target,
@@ -862,13 +887,7 @@ def _anyone_fix(
         ports=t.fix_ports(dead),
     )
     backends = {name_of(p) for p in snap.selected_pods}
-    seen = sorted(
-        {
-            format_map(stable_labels(labels_of(p)))
-            for p in _live_pods(snap, snap.namespace, None)
-            if name_of(p) not in backends and stable_labels(labels_of(p))
-        }
-    )
+    seen = sorted({text for name, text in _labelled_pods(snap, snap.namespace) if name not in backends})
     hint = f" (pods in {snap.namespace} today: {'; '.join(seen[:3])})" if seen else ""
     how, text = _additive(snap, manifest, adm.isolating)
     return (

@@ -203,9 +203,25 @@ class PolicySet(tuple[Obj, ...]):
             memo[key] = _isolating((self[i] for i in picked), namespace, labels, direction)
         return memo[key]  # type: ignore[no-any-return]
 
-    def _by_namespace(
-        self, namespace: str, direction: Direction
-    ) -> dict[tuple[str, str] | None, list[int]]:
+    def admission(self, dst_pod: Obj, port: int, protocol: str) -> Admission:
+        """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
+        a port (a named port resolves on the pod itself: then it is computed for the pod)."""
+        ns, labels = ns_of(dst_pod), labels_of(dst_pod)
+        isolating = self.isolating(ns, labels, INGRESS)
+        if not isolating:
+            return _NOT_ISOLATED
+        if any(_names_a_port(p) for p in isolating):
+            return _ingress_admission(self, dst_pod, port, protocol)
+        try:
+            key = (ns, frozenset(labels.items()), port, protocol)
+        except TypeError:
+            return _ingress_admission(self, dst_pod, port, protocol)
+        memo = self.__dict__.setdefault("_admissions", {})
+        if key not in memo:
+            memo[key] = _ingress_admission(self, dst_pod, port, protocol)
+        return memo[key]  # type: ignore[no-any-return]
+
+    def _by_namespace(self, namespace: str, direction: Direction) -> dict[tuple[str, str] | None, list[int]]:
         """For the policies of `namespace` isolating `direction`: their positions, keyed by one
         matchLabels pair (the smallest) or None when matchLabels is empty (only expressions, or `{}`)."""
         indexes = self.__dict__.setdefault("_index", {})
@@ -667,6 +683,24 @@ class Admission:
 
 
 def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+    if isinstance(policies, PolicySet):
+        return policies.admission(dst_pod, port, protocol)
+    return _ingress_admission(policies, dst_pod, port, protocol)
+
+
+def _names_a_port(policy: Obj) -> bool:
+    """Whether an ingress rule of `policy` names a port (it then means what the destination pod calls it)."""
+    return any(
+        _as_int(e.get("port")) is None and e.get("port") not in (None, "")
+        for r in rules_of(policy, INGRESS)
+        for e in _port_entries(r)
+    )
+
+
+_NOT_ISOLATED = Admission(isolated=False)
+
+
+def _ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str) -> Admission:
     isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
     if not isolating:
         return Admission(isolated=False)

@@ -516,12 +516,18 @@ class Reach:
     fixed: Mapping[str, str] | None = None  # the matchLabels that would match that pod
 
 
-def _complete_namespaces(snap: Snapshot) -> set[str]:
-    """Namespaces whose pods were all read (svc mode reads the Service's namespace and only the client pod)."""
-    out = {snap.namespace} | set(snap.data.pods_by_ns)
-    if snap.client is not None and snap.client.namespace != snap.namespace:
-        out.discard(snap.client.namespace)
-    return out
+def _complete_namespaces(snap: Snapshot) -> frozenset[str]:
+    """Namespaces whose pods were all read (svc mode reads the Service's namespace and only the client pod);
+    memoised per data."""
+    client_ns = snap.client.namespace if snap.client is not None else None
+    key = ("netpol-complete-namespaces", snap.namespace, client_ns)
+    memo = snap.data.memo
+    if key not in memo:
+        out = {snap.namespace} | set(snap.data.pods_by_ns)
+        if client_ns is not None and client_ns != snap.namespace:
+            out.discard(client_ns)
+        memo[key] = frozenset(out)
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _known_namespaces(snap: Snapshot) -> list[str]:
@@ -570,6 +576,21 @@ def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any]
         for p in candidates
         if not is_terminal(p) and (not selector or selector_matches(selector, labels_of(p)))
     )
+
+
+def _matching_namespaces(snap: Snapshot, ns_sel: Mapping[str, Any], unseen: str | None) -> list[str]:
+    """The known namespaces (plus `unseen`, a name that may exist unseen) whose labels match `ns_sel`, sorted;
+    memoised per data (the known namespaces differ only by the Service's namespace)."""
+    key = ("netpol-ns-match", json.dumps(ns_sel, sort_keys=True), snap.namespace, unseen)
+    memo = snap.data.memo
+    if key not in memo:
+        candidates = set(_known_namespaces(snap))
+        if unseen:
+            candidates.add(unseen)
+        memo[key] = tuple(
+            n for n in sorted(candidates) if selector_matches(ns_sel, snap.data.namespace_labels(n))
+        )
+    return list(memo[key])
 
 
 def _today(pods: Sequence[Obj]) -> str:
@@ -636,12 +657,8 @@ def _resolve_uncached(snap: Snapshot, ap: AllowedPeer) -> Reach:
     only_name = set(ns_sel.get("matchLabels") or {}) <= {NS_NAME_LABEL} and not ns_sel.get("matchExpressions")
     if unknown is not None and not only_name:
         return Reach(f"{words} ({unknown})", True)
-    candidates = set(_known_namespaces(snap))
-    if unknown is not None:  # a namespace named by kubernetes.io/metadata.name may exist unseen
-        named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL)
-        if named:
-            candidates.add(str(named))
-    matched = [n for n in sorted(candidates) if selector_matches(ns_sel, snap.data.namespace_labels(n))]
+    named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL) if unknown is not None else None
+    matched = _matching_namespaces(snap, ns_sel, str(named) if named else None)
     if not matched:
         return Reach(f"{words} (no namespace matches today)", False)
     shown: list[str] = []

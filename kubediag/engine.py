@@ -98,24 +98,25 @@ def _gaps(snap: Snapshot, chk: Check) -> _Gaps:
     return memo[key]  # type: ignore[no-any-return]
 
 
-def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
-    def skipped(reason: str) -> CheckResult:
-        return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
+def _skipped(chk: Check, reason: str) -> CheckResult:
+    return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
 
+
+def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
     gaps = _gaps(snap, chk)
     if gaps.unavailable is not None:
-        return skipped(gaps.unavailable)
+        return _skipped(chk, gaps.unavailable)
     if snap.service is None and chk.id != EXISTENCE_CHECK:
-        return skipped("the Service does not exist")
+        return _skipped(chk, "the Service does not exist")
     if gaps.not_read is not None:
-        return skipped(gaps.not_read)
+        return _skipped(chk, gaps.not_read)
     try:
         found = tuple(chk.func(snap))
     except NotApplicable as exc:
-        return skipped(f"not applicable: {exc}")
+        return _skipped(chk, f"not applicable: {exc}")
     if blocked_by is not None and not chk.independent:
         # what a dependent check sees after the broken link is a symptom, not a second diagnosis
-        return skipped(f"follows from the root cause {blocked_by}")
+        return _skipped(chk, f"follows from the root cause {blocked_by}")
     problems = tuple(f for f in found if f.severity is not Severity.INFO)
     notes = tuple(f.message for f in found if f.severity is Severity.INFO)
     outcome = Outcome.FAILED if problems else Outcome.PASSED
@@ -134,8 +135,11 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
         data_gap = _gaps(snap, chk).required
         if status is None and res.outcome is Outcome.SKIPPED and data_gap:
             status = Status.UNKNOWN  # a data gap before any root cause: we cannot say
-        critical = any(f.severity is Severity.CRITICAL for f in res.findings)
-        if res.outcome is Outcome.FAILED and blocked_by is None and critical:
+        if (
+            res.outcome is Outcome.FAILED
+            and blocked_by is None
+            and any(f.severity is Severity.CRITICAL for f in res.findings)
+        ):
             blocked_by = chk.id
             if status is None:
                 status = Status.BROKEN

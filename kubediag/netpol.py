@@ -186,9 +186,15 @@ class PolicySet(tuple[Obj, ...]):
     _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
     _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[Obj, ...]]
 
-    def isolating(self, namespace: str, labels: Mapping[str, str], direction: Direction) -> tuple[Obj, ...]:
+    def isolating(
+        self,
+        namespace: str,
+        labels: Mapping[str, str],
+        direction: Direction,
+        _frozen: frozenset[tuple[str, str]] | None = None,
+    ) -> tuple[Obj, ...]:
         try:
-            key = (namespace, frozenset(labels.items()), direction)
+            key = (namespace, _frozen if _frozen is not None else frozenset(labels.items()), direction)
         except TypeError:  # unhashable label values (never from the API): no memo
             return _isolating(self, namespace, labels, direction)
         memo = self.__dict__.setdefault("_memo", {})
@@ -207,15 +213,20 @@ class PolicySet(tuple[Obj, ...]):
         """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
         a port (a named port resolves on the pod itself: then it is computed for the pod)."""
         ns, labels = ns_of(dst_pod), labels_of(dst_pod)
-        isolating = self.isolating(ns, labels, INGRESS)
+        try:
+            frozen = frozenset(labels.items())
+        except TypeError:  # unhashable label values (never from the API): no memo
+            return _ingress_admission(self, dst_pod, port, protocol)
+        isolating = self.isolating(ns, labels, INGRESS, frozen)
         if not isolating:
             return _NOT_ISOLATED
-        if any(_names_a_port(p) for p in isolating):
-            return _ingress_admission(self, dst_pod, port, protocol)
-        try:
-            key = (ns, frozenset(labels.items()), port, protocol)
-        except TypeError:
-            return _ingress_admission(self, dst_pod, port, protocol)
+        named = self.__dict__.setdefault("_names_a_port", {})
+        for p in isolating:
+            if id(p) not in named:
+                named[id(p)] = _names_a_port(p)  # the policy is an item of this tuple: its id is stable
+            if named[id(p)]:
+                return _ingress_admission(self, dst_pod, port, protocol)
+        key = (ns, frozen, port, protocol)
         memo = self.__dict__.setdefault("_admissions", {})
         if key not in memo:
             memo[key] = _ingress_admission(self, dst_pod, port, protocol)

@@ -233,15 +233,19 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
     ns = str(manifest["metadata"]["namespace"])
     spec = manifest["spec"]
     direction = EGRESS if "Egress" in spec.get("policyTypes", []) else INGRESS
-    policies = _policy_set(snap, (ns,))
     sel = spec.get("podSelector") or {}
-    return [
-        p
-        for p in snap.data.pods_by_ns.get(ns, ())
-        if not is_terminal(p)
-        and selector_matches(sel, labels_of(p))
-        and not isolating_policies(policies, ns, labels_of(p), direction)
-    ]
+    key = ("netpol-newly-isolated", ns, json.dumps(sel, sort_keys=True), direction)  # memoised per data
+    memo = snap.data.memo
+    if key not in memo:
+        policies = _policy_set(snap, (ns,))
+        memo[key] = tuple(
+            p
+            for p in snap.data.pods_by_ns.get(ns, ())
+            if not is_terminal(p)
+            and selector_matches(sel, labels_of(p))
+            and not isolating_policies(policies, ns, labels_of(p), direction)
+        )
+    return list(memo[key])
 
 
 def _additive(

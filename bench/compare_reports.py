@@ -56,7 +56,9 @@ def dump(size: str, seed: str, out: Path) -> None:
             if i % 7 == 0 and pods:
                 same = [p for p in pods if ns_of(p) == ns_of(svc)]
                 client = rng.choice(same if same and rng.random() < 0.5 else pods)
-                snaps.append(Snapshot(ns_of(svc), name_of(svc), data, ClientRef(ns_of(client), name_of(client))))
+                snaps.append(
+                    Snapshot(ns_of(svc), name_of(svc), data, ClientRef(ns_of(client), name_of(client)))
+                )
             for snap in snaps:
                 rep = dataclasses.asdict(diagnose(snap, chain))
                 rep["client"] = dataclasses.asdict(snap.client) if snap.client else None
@@ -64,7 +66,9 @@ def dump(size: str, seed: str, out: Path) -> None:
         doc = audit.audit_dict(audit.run(data, audit.Scope(None)))
         doc.pop("generated_at", None)
         fh.write(json.dumps(doc, sort_keys=True, default=str) + "\n")
-    sys.stderr.write(f"  {kubediag.__file__}: {size}/{seed} diagnosed in {time.process_time() - start:.2f}s CPU\n")
+    sys.stderr.write(
+        f"  {kubediag.__file__}: {size}/{seed} diagnosed in {time.process_time() - start:.2f}s CPU\n"
+    )
 
 
 def run_side(src: Path, size: str, seed: str, out: Path) -> None:
@@ -80,7 +84,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="", help="git ref of the 'before' side (default: merge-base with main)")
     ap.add_argument("--sizes", default="small,default")
-    ap.add_argument("--seeds", default="plan,0,1,2", help="'plan' = the benchmark's plan; numbers add variety")
+    ap.add_argument(
+        "--seeds", default="plan,0,1,2", help="'plan' = the benchmark's plan; numbers add variety"
+    )
     ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--size", help=argparse.SUPPRESS)
     ap.add_argument("--seed", help=argparse.SUPPRESS)
@@ -88,9 +94,12 @@ def main() -> int:
     if args.dump:
         dump(args.size, args.seed, args.dump)
         return 0
-    base = args.base or subprocess.run(
-        ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    base = (
+        args.base
+        or subprocess.run(
+            ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
     differ = 0
     with tempfile.TemporaryDirectory(prefix="kubediag-base-") as tmp:
         before_src = Path(tmp) / "src"
@@ -122,7 +131,6 @@ def main() -> int:
                         print(f"  before: {json.dumps(x)[:2000]}\n  after:  {json.dumps(y)[:2000]}")
     print("identical" if not differ else f"{differ} snapshot(s) differ")
     return 1 if differ else 0
-
 
 
 if __name__ == "__main__":

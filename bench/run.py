@@ -12,6 +12,7 @@ bench/results/latest-<size>.json. Progress goes to stderr. Only the API server o
   python bench/run.py --size small                 # seed (or reuse), measure, clean up
   python bench/run.py --size default --keep        # leave the seed for the next run (reused automatically)
   python bench/run.py --snapshot FILE --only diagnosis   # re-time the diagnosis stage without a cluster
+  python bench/run.py --size large --synthetic --only diagnosis   # the same on the plan, built in-process
   python bench/run.py --cleanup                    # delete every bench object
 """
 
@@ -387,6 +388,8 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     reports: list[Any] = []
 
+    cpus: list[float] = []
+
     def timed_runs(label: str) -> list[float]:
         nonlocal reports
         walls = []
@@ -394,10 +397,13 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
             d = fresh(data)
             reports = []
             gc.collect()  # start each run from the same heap state
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             reports = [diagnose(Snapshot(ns_of(s), name_of(s), d), chain) for s in services]
             walls.append(time.perf_counter() - start)
-            log(f"  {label} run {i + 1}/{runs}: {walls[-1]:.3f}s")
+            used = time.process_time() - cpu
+            if not label:
+                cpus.append(used)
+            log(f"  {label} run {i + 1}/{runs}: {walls[-1]:.3f}s (CPU {used:.3f}s)")
         return walls
 
     walls = timed_runs("")
@@ -409,7 +415,8 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
     finally:
         gc.unfreeze()
     statuses.update(r.status.value for r in reports)
-    per_check = check_breakdown(data, services, chain)
+    per_check_cpu: dict[str, float] = {}
+    per_check = check_breakdown(data, services, chain, per_check_cpu)
     render: dict[str, Any] = {}
     try:  # the whole in-process audit after gathering: diagnose + cluster checks + JSON (audit.py is young)
         from kubediag import audit
@@ -422,43 +429,64 @@ def measure_diagnosis(data: Any, runs: int) -> dict[str, Any]:
             result = audit.run(d, audit.Scope(None), server=d.server)
             text = render_json.audit(result)
             rwalls.append(time.perf_counter() - start)
-        render = {"audit_run_plus_json_s": stat(rwalls), "json_mb": round(len(text) / 1e6, 1)}
+        render = {
+            "audit_run_plus_json_s": stat(rwalls),
+            "json_mb": round(len(text) / 1e6, 1),
+            "_audit_doc": json.loads(text),  # what the audit found: popped by the caller, never written
+        }
     except Exception as exc:  # report, never fail the bench on it
         render = {"error": f"{type(exc).__name__}: {exc}"}
     return {
         "wall_s": stat(walls),
+        # the process's CPU time over the same runs: steadier than wall time on a shared machine
+        "cpu_s": stat(cpus),
         "gc_frozen_wall_s": stat(frozen),
         "services": len(services),
         "per_service_ms": round(median(walls) / max(1, len(services)) * 1000, 3),
         "statuses": dict(statuses),
         "per_check_s": per_check,
+        "per_check_cpu_s": per_check_cpu,
         **render,
     }
 
 
-def check_breakdown(data: Any, services: list[Any], chain: list[Any]) -> dict[str, float]:
-    """Seconds spent in each check's function over every Service (one run), slowest first."""
+def check_breakdown(
+    data: Any, services: list[Any], chain: list[Any], cpu_out: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Seconds spent in each check's function over every Service (one run), slowest first; "(engine)" is the
+    rest of diagnose() (skips, results, the report). `cpu_out` receives the same in CPU seconds of this thread
+(steadier than wall time when other work shares the machine)."""
     import dataclasses
 
     from kubediag.engine import diagnose
     from kubediag.snapshot import Snapshot, name_of, ns_of
 
     spent: Counter[str] = Counter()
+    cpu: Counter[str] = Counter()
 
     def timed(chk: Any) -> Any:
         def run(snap: Any) -> Any:
-            start = time.perf_counter()
+            start, c0 = time.perf_counter(), time.thread_time()
             try:
                 return list(chk.func(snap))  # checks are generators: time the iteration too
             finally:
                 spent[chk.id] += time.perf_counter() - start
+                cpu[chk.id] += time.thread_time() - c0
 
         return dataclasses.replace(chk, func=run)
 
     timed_chain = [timed(c) for c in chain]
     d = fresh(data)
+    # as the timed runs: start from a collected heap, or the first full collection (after a gc.unfreeze(),
+    # over every gathered object) is charged to whichever check happens to allocate then
+    gc.collect()
+    start, c0 = time.perf_counter(), time.thread_time()
     for s in services:
         diagnose(Snapshot(ns_of(s), name_of(s), d), timed_chain)
+    spent["(engine)"] = time.perf_counter() - start - sum(spent.values())
+    cpu["(engine)"] = time.thread_time() - c0 - sum(cpu.values())
+    if cpu_out is not None:
+        cpu_out.update({k: round(v, 3) for k, v in cpu.most_common()})
     return {k: round(v, 3) for k, v in spent.most_common()}
 
 
@@ -714,6 +742,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--snapshot", type=Path, help="re-time the diagnosis stage on this saved snapshot (no cluster)"
     )
+    ap.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="no cluster: build the seeded objects (and the status the control plane adds) in-process "
+        "from the plan; measures the diagnosis stage only (bench/synthetic.py)",
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     size = SIZES[args.size]
@@ -731,11 +765,15 @@ def main(argv: list[str] | None = None) -> int:
         res["snapshot"] = str(args.snapshot)
         data = load_snapshot(args.snapshot)
         res["diagnosis"] = measure_diagnosis(data, runs)
+        res["diagnosis"].pop("_audit_doc", None)
         rows = build_table(res)
         res["table"] = rows
         print_table(rows, f"kubediag bench: diagnosis stage on {args.snapshot}")
         write(res, args.out, stamp, f"{size.name}-snapshot")
         return 0
+
+    if args.synthetic:  # offline: the plan built in-process, the diagnosis stage only
+        return run_synthetic(res, size, runs, only, args.out, stamp)
 
     kube = Kube(KubeConfig.load())
     if args.cleanup:
@@ -791,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
             res["snapshot"] = str(snap)
             log(f"  snapshot saved to {snap} ({snap.stat().st_size / 1e6:.0f} MB)")
             res["diagnosis"] = measure_diagnosis(data, runs)
+            res["diagnosis"].pop("_audit_doc", None)
             del data
         if "svc" in only:
             ns = plan.largest_namespace
@@ -820,16 +859,77 @@ def main(argv: list[str] | None = None) -> int:
         f"kubediag bench, size {size.name} ({size.services} Services, {size.pods} pods, {size.namespaces} namespaces), median of {runs} runs",
     )
     if res.get("found_per_kind"):
-        print("\nWhat audit found, per seeded kind (status:root cause -> Services)")
-        for kind, found in res["found_per_kind"].items():
-            print(
-                f"  {kind:<22} "
-                + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]))
-            )
+        print_found(res["found_per_kind"])
     if res.get("error"):
         print(f"\nIncomplete run: {res['error']}")
     write(res, args.out, stamp, size.name)
     return 0 if not res.get("error") and all(r["pass"] is not False for r in rows) else 1
+
+
+def print_found(found: dict[str, dict[str, int]]) -> None:
+    print("\nWhat audit found, per seeded kind (status:root cause -> Services)")
+    for kind, counts in found.items():
+        print(f"  {kind:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+
+
+def run_synthetic(res: dict[str, Any], size: Any, runs: int, only: set[str], out: Path, stamp: str) -> int:
+    """`--synthetic`: the diagnosis stage on the plan's objects built in-process (bench/synthetic.py), and
+    whether the audit found every seeded kind as the plan says (EXPECTED_FOUND)."""
+    from synthetic import EXPECTED_FOUND, synthetic_data
+
+    if only - {"diagnosis"}:
+        log(f"--synthetic measures the diagnosis stage only; ignoring {', '.join(sorted(only - {'diagnosis'}))}")
+    res["environment"] = environment(None)
+    plan = make_plan(size)
+    res["plan"] = {"objects": plan.counts(), "largest_namespace": plan.largest_namespace, "digest": plan.digest}
+    log(f"synthetic: building size {size.name} in-process ({size.services} Services, {size.pods} pods)")
+    start = time.perf_counter()
+    data = synthetic_data(plan)
+    res["synthetic"] = {
+        "build_s": round(time.perf_counter() - start, 2),
+        "objects": {k.value: len(v) for k, v in data.objects.items()},
+    }
+    log(f"  built in {res['synthetic']['build_s']:.1f}s: {res['synthetic']['objects']}")
+    res["diagnosis"] = measure_diagnosis(data, runs)
+    doc = res["diagnosis"].pop("_audit_doc", None)
+    found = found_per_kind(plan, doc)
+    res["found_per_kind"] = found
+    wrong = {
+        kind: counts
+        for kind, counts in found.items()
+        if set(counts) != {EXPECTED_FOUND[kind]}
+    }
+    planned = Counter(s.kind for s in plan.services)
+    missing = {k: n for k, n in planned.items() if sum(found.get(k, {}).values()) != n}
+    res["synthetic"]["found_as_planned"] = not wrong and not missing
+    rows = build_table(res)
+    rows.append(
+        row(
+            "audit found every seeded kind as planned",
+            "yes" if res["synthetic"]["found_as_planned"] else "no",
+            "yes",
+            res["synthetic"]["found_as_planned"],
+        )
+    )
+    res["table"] = rows
+    print_table(
+        rows,
+        f"kubediag bench, size {size.name} SYNTHETIC (built in-process, no cluster: {size.services} Services, "
+        f"{size.pods} pods, {size.namespaces} namespaces), median of {runs} runs",
+    )
+    d = res["diagnosis"]
+    print(
+        f"\nDiagnosis stage CPU time (median): {d['cpu_s']['median']:.3f} s. Per check, one run: CPU s (wall s)"
+    )
+    for check_id, secs in d["per_check_cpu_s"].items():
+        print(f"  {check_id:<9} {secs:7.3f} ({d['per_check_s'].get(check_id, 0):.3f})")
+    print_found(found)
+    for kind, counts in wrong.items():
+        print(f"  MISMATCH: {kind}: expected only {EXPECTED_FOUND[kind]}, found {counts}")
+    for kind, n in missing.items():
+        print(f"  MISMATCH: {kind}: {n} planned, {sum(found.get(kind, {}).values())} found")
+    write(res, out, stamp, f"{size.name}-synthetic")
+    return 0 if all(r["pass"] is not False for r in rows) else 1
 
 
 def write(res: dict[str, Any], out: Path, stamp: str, tag: str) -> None:

@@ -76,26 +76,50 @@ def _service_summary(snap: Snapshot) -> dict[str, Any] | None:
     }
 
 
-def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
-    def skipped(reason: str) -> CheckResult:
-        return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
+@dataclass(frozen=True)
+class _Gaps:
+    """What a check's `needs` lack in one ClusterData (the same for every Service of it)."""
 
-    missing = [m for k in sorted(chk.needs) if (m := snap.data.missing(k)) is not None]
-    real_gaps = [m for m in missing if m.reason != "not-read"]
-    if real_gaps:
-        return skipped("; ".join(m.describe() for m in real_gaps))
+    unavailable: str | None  # kinds that could not be read: the skip reason
+    not_read: str | None  # kinds not gathered for this Service: the skip reason
+    required: bool  # a required kind is missing (status unknown when nothing broke before)
+
+
+def _gaps(snap: Snapshot, chk: Check) -> _Gaps:
+    key = ("engine-gaps", chk.needs)
+    memo = snap.data.memo
+    if key not in memo:
+        missing = [m for k in sorted(chk.needs) if (m := snap.data.missing(k)) is not None]
+        real_gaps = [m for m in missing if m.reason != "not-read"]
+        memo[key] = _Gaps(
+            "; ".join(m.describe() for m in real_gaps) if real_gaps else None,
+            f"not applicable: {', '.join(m.kind.value for m in missing)} not needed for this Service"
+            if missing
+            else None,
+            any(snap.data.missing(k) for k in chk.needs & REQUIRED_KINDS),
+        )
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _skipped(chk: Check, reason: str) -> CheckResult:
+    return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
+
+
+def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
+    gaps = _gaps(snap, chk)
+    if gaps.unavailable is not None:
+        return _skipped(chk, gaps.unavailable)
     if snap.service is None and chk.id != EXISTENCE_CHECK:
-        return skipped("the Service does not exist")
-    if missing:
-        kinds = ", ".join(m.kind.value for m in missing)
-        return skipped(f"not applicable: {kinds} not needed for this Service")
+        return _skipped(chk, "the Service does not exist")
+    if gaps.not_read is not None:
+        return _skipped(chk, gaps.not_read)
     try:
         found = tuple(chk.func(snap))
     except NotApplicable as exc:
-        return skipped(f"not applicable: {exc}")
+        return _skipped(chk, f"not applicable: {exc}")
     if blocked_by is not None and not chk.independent:
         # what a dependent check sees after the broken link is a symptom, not a second diagnosis
-        return skipped(f"follows from the root cause {blocked_by}")
+        return _skipped(chk, f"follows from the root cause {blocked_by}")
     problems = tuple(f for f in found if f.severity is not Severity.INFO)
     notes = tuple(f.message for f in found if f.severity is Severity.INFO)
     outcome = Outcome.FAILED if problems else Outcome.PASSED
@@ -111,11 +135,14 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
     for chk in chain:
         res = _run_one(chk, snap, blocked_by)
         results.append(res)
-        data_gap = any(snap.data.missing(k) for k in chk.needs & REQUIRED_KINDS)
+        data_gap = _gaps(snap, chk).required
         if status is None and res.outcome is Outcome.SKIPPED and data_gap:
             status = Status.UNKNOWN  # a data gap before any root cause: we cannot say
-        critical = any(f.severity is Severity.CRITICAL for f in res.findings)
-        if res.outcome is Outcome.FAILED and blocked_by is None and critical:
+        if (
+            res.outcome is Outcome.FAILED
+            and blocked_by is None
+            and any(f.severity is Severity.CRITICAL for f in res.findings)
+        ):
             blocked_by = chk.id
             if status is None:
                 status = Status.BROKEN

@@ -9,6 +9,8 @@ from typing import Any
 def labels_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
+    if type(labels) is dict:  # the common case, without the slower Mapping ABC check
+        return labels
     return labels if isinstance(labels, Mapping) else {}
 
 

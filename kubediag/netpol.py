@@ -163,10 +163,93 @@ def isolating_policies(
     policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
 ) -> tuple[Obj, ...]:
     """The policies that select a pod (namespace, labels) and isolate it for `direction`, sorted by name."""
+    if isinstance(policies, PolicySet):
+        return policies.isolating(namespace, labels, direction)
+    return _isolating(policies, namespace, labels, direction)
+
+
+def _isolating(
+    policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
+) -> tuple[Obj, ...]:
     found = [
         p for p in policies if selects(p, namespace, labels) and _TYPE[direction] in effective_policy_types(p)
     ]
     return tuple(sorted(found, key=name_of))
+
+
+class PolicySet(tuple[Obj, ...]):
+    """A tuple of policies that answers `isolating_policies` from an index, memoised per (namespace, labels,
+    direction): pods of one workload share their labels, and a policy with matchLabels can only select pods
+    carrying one of its pairs, so most policies are never tested against most pods. The answer is the same as
+    the plain scan over the tuple (a tested invariant). Build it once per set of policies and reuse it."""
+
+    _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
+    _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[Obj, ...]]
+
+    def isolating(
+        self,
+        namespace: str,
+        labels: Mapping[str, str],
+        direction: Direction,
+        _frozen: frozenset[tuple[str, str]] | None = None,
+    ) -> tuple[Obj, ...]:
+        try:
+            key = (namespace, _frozen if _frozen is not None else frozenset(labels.items()), direction)
+        except TypeError:  # unhashable label values (never from the API): no memo
+            return _isolating(self, namespace, labels, direction)
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            index = self._by_namespace(namespace, direction)
+            # candidates: policies with an empty matchLabels (None) and those whose first pair the pod has;
+            # in the tuple's order, so that sorting by name breaks ties exactly as the plain scan does
+            picked = list(index.get(None, ()))
+            for pair in labels.items():
+                picked += index.get(pair, ())
+            picked.sort()
+            memo[key] = _isolating((self[i] for i in picked), namespace, labels, direction)
+        return memo[key]  # type: ignore[no-any-return]
+
+    def admission(self, dst_pod: Obj, port: int, protocol: str) -> Admission:
+        """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
+        a port (a named port resolves on the pod itself: then it is computed for the pod)."""
+        ns, labels = ns_of(dst_pod), labels_of(dst_pod)
+        try:
+            frozen = frozenset(labels.items())
+        except TypeError:  # unhashable label values (never from the API): no memo
+            return _ingress_admission(self, dst_pod, port, protocol)
+        isolating = self.isolating(ns, labels, INGRESS, frozen)
+        if not isolating:
+            return _NOT_ISOLATED
+        named = self.__dict__.setdefault("_names_a_port", {})
+        for p in isolating:
+            if id(p) not in named:
+                named[id(p)] = _names_a_port(p)  # the policy is an item of this tuple: its id is stable
+            if named[id(p)]:
+                return _ingress_admission(self, dst_pod, port, protocol)
+        key = (ns, frozen, port, protocol)
+        memo = self.__dict__.setdefault("_admissions", {})
+        if key not in memo:
+            memo[key] = _ingress_admission(self, dst_pod, port, protocol)
+        return memo[key]  # type: ignore[no-any-return]
+
+    def _by_namespace(self, namespace: str, direction: Direction) -> dict[tuple[str, str] | None, list[int]]:
+        """For the policies of `namespace` isolating `direction`: their positions, keyed by one
+        matchLabels pair (the smallest) or None when matchLabels is empty (only expressions, or `{}`)."""
+        indexes = self.__dict__.setdefault("_index", {})
+        if (namespace, direction) not in indexes:
+            out: dict[tuple[str, str] | None, list[int]] = {}
+            for i, p in enumerate(self):
+                if ns_of(p) != namespace or _TYPE[direction] not in effective_policy_types(p):
+                    continue
+                match_labels = pod_selector(p).get("matchLabels")
+                pair: tuple[str, str] | None = None
+                if isinstance(match_labels, Mapping) and match_labels:
+                    k, v = min(match_labels.items(), key=lambda kv: str(kv[0]))
+                    if isinstance(k, str) and isinstance(v, str):
+                        pair = (k, v)  # a pod it selects carries this pair
+                out.setdefault(pair, []).append(i)
+            indexes[(namespace, direction)] = out
+        return indexes[(namespace, direction)]  # type: ignore[no-any-return]
 
 
 def rules_of(policy: Obj, direction: Direction) -> list[Mapping[str, Any]]:
@@ -611,6 +694,24 @@ class Admission:
 
 
 def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+    if isinstance(policies, PolicySet):
+        return policies.admission(dst_pod, port, protocol)
+    return _ingress_admission(policies, dst_pod, port, protocol)
+
+
+def _names_a_port(policy: Obj) -> bool:
+    """Whether an ingress rule of `policy` names a port (it then means what the destination pod calls it)."""
+    return any(
+        _as_int(e.get("port")) is None and e.get("port") not in (None, "")
+        for r in rules_of(policy, INGRESS)
+        for e in _port_entries(r)
+    )
+
+
+_NOT_ISOLATED = Admission(isolated=False)
+
+
+def _ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str) -> Admission:
     isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
     if not isolating:
         return Admission(isolated=False)

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
+# These run hundreds of thousands of times per audit: a plain dict (what the API's JSON decodes to) skips the
+# slower Mapping ABC check; anything else takes the general path with the same result.
 def meta(obj: Obj) -> Mapping[str, Any]:
     m = obj.get("metadata")
+    if type(m) is dict:
+        return m
     return m if isinstance(m, Mapping) else {}
 
 
@@ -32,13 +36,17 @@ def name_of(obj: Any) -> str:
     """The name of a raw object (API JSON) or a typed one (kubediag.objects)."""
     if not isinstance(obj, Mapping):
         return str(obj.metadata.name)
-    return str(meta(obj).get("name") or "")
+    m = obj.get("metadata")
+    v = (m if type(m) is dict else meta(obj)).get("name")
+    return v if type(v) is str else str(v or "")
 
 
 def ns_of(obj: Any) -> str:
     if not isinstance(obj, Mapping):
         return str(obj.metadata.namespace)
-    return str(meta(obj).get("namespace") or "")
+    m = obj.get("metadata")
+    v = (m if type(m) is dict else meta(obj)).get("namespace")
+    return v if type(v) is str else str(v or "")
 
 
 @dataclass(frozen=True)
@@ -261,11 +269,15 @@ class ClusterData:
         return {name_of(n): n for n in self.nodes}
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
-        """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present."""
-        obj = self.namespaces_by_name.get(namespace)
-        labels = dict(labels_of(obj)) if obj else {}
-        labels.setdefault("kubernetes.io/metadata.name", namespace)
-        return labels
+        """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present.
+        Built once per namespace: callers must not modify the mapping (copy it)."""
+        key = ("namespace_labels", namespace)
+        if key not in self.memo:
+            obj = self.namespaces_by_name.get(namespace)
+            labels = dict(labels_of(obj)) if obj else {}
+            labels.setdefault("kubernetes.io/metadata.name", namespace)
+            self.memo[key] = labels
+        return self.memo[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -278,7 +290,7 @@ class ClientRef:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One Service's view of the cluster data."""
+    """One Service's view of the cluster data. Derived views are cached: the data is immutable."""
 
     namespace: str
     name: str
@@ -289,27 +301,27 @@ class Snapshot:
     def service(self) -> Obj | None:
         return self.data.services_by_key.get((self.namespace, self.name))
 
-    @property
+    @cached_property
     def spec(self) -> Mapping[str, Any]:
         svc = self.service or {}
         spec = svc.get("spec")
         return spec if isinstance(spec, Mapping) else {}
 
-    @property
+    @cached_property
     def svc_type(self) -> str:
         return str(self.spec.get("type") or "ClusterIP")
 
-    @property
+    @cached_property
     def selector(self) -> Mapping[str, str]:
         sel = self.spec.get("selector")
         return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, Mapping) else {}
 
-    @property
+    @cached_property
     def ports(self) -> tuple[Mapping[str, Any], ...]:
         ports = self.spec.get("ports") or []
         return tuple(p for p in ports if isinstance(p, Mapping))
 
-    @property
+    @cached_property
     def headless(self) -> bool:
         return self.spec.get("clusterIP") == "None"
 

@@ -59,7 +59,10 @@ def port_protocol(port: Mapping[str, Any]) -> str:
 
 
 def condition(pod: Obj, ctype: str) -> Mapping[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
+    status = pod.get("status")
+    if not status:
+        return None
+    for c in status.get("conditions") or ():
         if c.get("type") == ctype:
             return c  # type: ignore[no-any-return]
     return None
@@ -67,7 +70,9 @@ def condition(pod: Obj, ctype: str) -> Mapping[str, Any] | None:
 
 def is_ready(pod: Obj) -> bool:
     c = condition(pod, "Ready")
-    return bool(c and c.get("status") == "True") and not meta(pod).get("deletionTimestamp")
+    if not c or c.get("status") != "True":
+        return False
+    return not meta(pod).get("deletionTimestamp")
 
 
 def pod_ip(pod: Obj) -> str:

@@ -6,7 +6,8 @@
 - the "who may reach it" view (ingress_admission) agrees with ingress_decision;
 - a non-isolated pod admits everything; an isolated one exactly when some rule admits;
 - an `ingress: [{}]` policy selecting the pod admits everything;
-- to_yaml output parses back to the same data.
+- to_yaml output parses back to the same data;
+- the indexed, memoised PolicySet gives the same answers as the plain list.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from kubediag.netpol import (
     Decision,
     Direction,
     Peer,
+    PolicySet,
     effective_policy_types,
     egress_decision,
+    explain_denial,
     ingress_admission,
     ingress_decision,
+    isolating_policies,
     peer_matches,
     peer_mismatch,
+    service_port_rules,
     to_yaml,
 )
 
@@ -377,3 +382,73 @@ json_data = st.recursive(
 @given(st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec"]), json_data, min_size=1))
 def test_to_yaml_round_trips(data: dict[str, Any]) -> None:
     assert yaml.safe_load(to_yaml(data)) == data
+
+
+# ---- the indexed PolicySet answers exactly as the plain scan ---------------------------------------------
+def _with_names(bodies: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for b, n in zip(bodies, names, strict=False):
+        p = copy.deepcopy(b)
+        p["metadata"]["name"] = n
+        out.append(p)
+    return out
+
+
+# names drawn from a small set: duplicates (in one namespace or across) check that ties sort as the scan does
+indexed_policy_lists = st.lists(policy_bodies(), min_size=0, max_size=8).flatmap(
+    lambda bodies: st.lists(
+        st.sampled_from(["a", "b", "c", "p"]), min_size=len(bodies), max_size=len(bodies)
+    ).map(lambda names: _with_names(bodies, names))
+)
+
+
+OTHER_CONTAINER_PORTS = [{"name": "http", "containerPort": 9090}, {"name": "metrics", "containerPort": 8080}]
+
+
+@SETTINGS
+@given(
+    indexed_policy_lists,
+    st.lists(st.tuples(pods(), st.booleans()), min_size=1, max_size=4),
+    peers(),
+    ports,
+    protocols,
+)
+def test_policy_set_agrees_with_the_plain_scan(
+    policies: list[dict[str, Any]],
+    drawn: list[tuple[dict[str, Any], bool]],
+    other: Peer,
+    port: int,
+    proto: str,
+) -> None:
+    # pods with the same labels but other numbers behind the port names: memoised answers must not mix them
+    subjects = []
+    for pod, twin_first in drawn:
+        twin = copy.deepcopy(pod)
+        twin["spec"]["containers"][0]["ports"] = OTHER_CONTAINER_PORTS
+        subjects += [twin, pod] if twin_first else [pod, twin]
+    indexed = PolicySet(policies)
+    for _ in range(2):  # the second round answers from the memo
+        for subject in subjects:
+            ns, labels = subject["metadata"]["namespace"], subject["metadata"]["labels"]
+            for direction in (INGRESS, EGRESS):
+                assert isolating_policies(indexed, ns, labels, direction) == isolating_policies(
+                    policies, ns, labels, direction
+                )
+                assert decide(direction, indexed, subject, other, port, proto) == decide(  # type: ignore[arg-type]
+                    direction, policies, subject, other, port, proto
+                )
+                assert explain_denial(
+                    direction, indexed, subject, other, subject, port, proto
+                ) == explain_denial(direction, policies, subject, other, subject, port, proto)
+                assert service_port_rules(direction, indexed, subject, subject, 80, port, proto) == (
+                    service_port_rules(direction, policies, subject, subject, 80, port, proto)
+                )
+            assert ingress_decision(indexed, subject, other, port, proto) == ingress_decision(
+                policies, subject, other, port, proto
+            )
+            assert egress_decision(indexed, subject, other, port, proto) == egress_decision(
+                policies, subject, other, port, proto
+            )
+            assert ingress_admission(indexed, subject, port, proto) == ingress_admission(
+                policies, subject, port, proto
+            )

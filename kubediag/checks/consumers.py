@@ -437,6 +437,8 @@ def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
     created = str(meta(snap.service or {}).get("creationTimestamp") or "")
     if not created:
         raise NotApplicable("the Service has no creationTimestamp")
+    if not _discovery_readers(snap):  # no pod of the namespace reads any discovery variable
+        return
     prefix = env_prefix(snap.name)
     pattern = re.compile(rf"(?<![A-Z0-9_]){re.escape(prefix)}_SERVICE_(?:HOST|PORT)(?:_[A-Z0-9_]+)?\b")
     ns = snap.namespace

@@ -25,6 +25,7 @@ from kubediag.netpol import (
     Direction,
     Explanation,
     Peer,
+    PolicySet,
     RuleRef,
     allow_policy,
     describe_rule,
@@ -232,15 +233,19 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
     ns = str(manifest["metadata"]["namespace"])
     spec = manifest["spec"]
     direction = EGRESS if "Egress" in spec.get("policyTypes", []) else INGRESS
-    policies = snap.data.networkpolicies_by_ns.get(ns, ())
     sel = spec.get("podSelector") or {}
-    return [
-        p
-        for p in snap.data.pods_by_ns.get(ns, ())
-        if not is_terminal(p)
-        and selector_matches(sel, labels_of(p))
-        and not isolating_policies(policies, ns, labels_of(p), direction)
-    ]
+    key = ("netpol-newly-isolated", ns, json.dumps(sel, sort_keys=True), direction)  # memoised per data
+    memo = snap.data.memo
+    if key not in memo:
+        policies = _policy_set(snap, (ns,))
+        memo[key] = tuple(
+            p
+            for p in snap.data.pods_by_ns.get(ns, ())
+            if not is_terminal(p)
+            and selector_matches(sel, labels_of(p))
+            and not isolating_policies(policies, ns, labels_of(p), direction)
+        )
+    return list(memo[key])
 
 
 def _additive(
@@ -515,12 +520,18 @@ class Reach:
     fixed: Mapping[str, str] | None = None  # the matchLabels that would match that pod
 
 
-def _complete_namespaces(snap: Snapshot) -> set[str]:
-    """Namespaces whose pods were all read (svc mode reads the Service's namespace and only the client pod)."""
-    out = {snap.namespace} | set(snap.data.pods_by_ns)
-    if snap.client is not None and snap.client.namespace != snap.namespace:
-        out.discard(snap.client.namespace)
-    return out
+def _complete_namespaces(snap: Snapshot) -> frozenset[str]:
+    """Namespaces whose pods were all read (svc mode reads the Service's namespace and only the client pod);
+    memoised per data."""
+    client_ns = snap.client.namespace if snap.client is not None else None
+    key = ("netpol-complete-namespaces", snap.namespace, client_ns)
+    memo = snap.data.memo
+    if key not in memo:
+        out = {snap.namespace} | set(snap.data.pods_by_ns)
+        if client_ns is not None and client_ns != snap.namespace:
+            out.discard(client_ns)
+        memo[key] = frozenset(out)
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _known_namespaces(snap: Snapshot) -> list[str]:
@@ -530,19 +541,32 @@ def _known_namespaces(snap: Snapshot) -> list[str]:
 
 def _policies(snap: Snapshot) -> tuple[Obj, ...]:
     """The policies that can decide this Service's paths: the backends' namespace, the client's, and
-    kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter."""
-    by_ns = snap.data.networkpolicies_by_ns
-    namespaces = dict.fromkeys([snap.namespace, snap.client.namespace if snap.client else "", "kube-system"])
-    return tuple(p for ns in namespaces if ns for p in by_ns.get(ns, ()))
+    kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter.
+    A PolicySet, memoised per data: its isolation lookups are shared by every Service of those namespaces."""
+    namespaces = tuple(
+        ns
+        for ns in dict.fromkeys([snap.namespace, snap.client.namespace if snap.client else "", "kube-system"])
+        if ns
+    )
+    return _policy_set(snap, namespaces)
 
 
-def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> list[Obj]:
+def _policy_set(snap: Snapshot, namespaces: tuple[str, ...]) -> PolicySet:
+    key = ("netpol-policy-set", namespaces)
+    memo = snap.data.memo
+    if key not in memo:
+        by_ns = snap.data.networkpolicies_by_ns
+        memo[key] = PolicySet(p for ns in namespaces for p in by_ns.get(ns, ()))
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
     """Pods of `namespace` that are not terminal and match `selector` (None: all); memoised per data."""
     key = ("netpol-live-pods", namespace, json.dumps(selector, sort_keys=True))
     memo = snap.data.memo
     if key not in memo:
         memo[key] = _match_live_pods(snap, namespace, selector)
-    return list(memo[key])
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
@@ -556,6 +580,21 @@ def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any]
         for p in candidates
         if not is_terminal(p) and (not selector or selector_matches(selector, labels_of(p)))
     )
+
+
+def _matching_namespaces(snap: Snapshot, ns_sel: Mapping[str, Any], unseen: str | None) -> list[str]:
+    """The known namespaces (plus `unseen`, a name that may exist unseen) whose labels match `ns_sel`, sorted;
+    memoised per data (the known namespaces differ only by the Service's namespace)."""
+    key = ("netpol-ns-match", json.dumps(ns_sel, sort_keys=True), snap.namespace, unseen)
+    memo = snap.data.memo
+    if key not in memo:
+        candidates = set(_known_namespaces(snap))
+        if unseen:
+            candidates.add(unseen)
+        memo[key] = tuple(
+            n for n in sorted(candidates) if selector_matches(ns_sel, snap.data.namespace_labels(n))
+        )
+    return list(memo[key])
 
 
 def _today(pods: Sequence[Obj]) -> str:
@@ -576,6 +615,18 @@ def _near_miss(
 
 
 def _resolve(snap: Snapshot, ap: AllowedPeer) -> Reach:
+    """What `ap` admits today; memoised per data. It depends on the element (held by the data, so its id is
+    stable while the memo lives), where it is, and the namespaces whose pods were read, which differ only by
+    the Service's namespace and the client's."""
+    client_ns = snap.client.namespace if snap.client is not None else None
+    key = ("netpol-reach", ap.rule, id(ap.element), snap.namespace, client_ns)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = (_resolve_uncached(snap, ap), ap.element)  # the element too: keeps its id taken
+    return memo[key][0]  # type: ignore[no-any-return]
+
+
+def _resolve_uncached(snap: Snapshot, ap: AllowedPeer) -> Reach:
     kind = ap.kind
     if kind == "any":
         return Reach("every source (the rule has no from)", True)
@@ -610,12 +661,8 @@ def _resolve(snap: Snapshot, ap: AllowedPeer) -> Reach:
     only_name = set(ns_sel.get("matchLabels") or {}) <= {NS_NAME_LABEL} and not ns_sel.get("matchExpressions")
     if unknown is not None and not only_name:
         return Reach(f"{words} ({unknown})", True)
-    candidates = set(_known_namespaces(snap))
-    if unknown is not None:  # a namespace named by kubernetes.io/metadata.name may exist unseen
-        named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL)
-        if named:
-            candidates.add(str(named))
-    matched = [n for n in sorted(candidates) if selector_matches(ns_sel, snap.data.namespace_labels(n))]
+    named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL) if unknown is not None else None
+    matched = _matching_namespaces(snap, ns_sel, str(named) if named else None)
     if not matched:
         return Reach(f"{words} (no namespace matches today)", False)
     shown: list[str] = []
@@ -644,7 +691,10 @@ def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Findi
         reach: dict[RuleRef, Reach] = {}
         dead: list[tuple[Obj, int]] = []
         for b, pp, adm in isolated:
-            resolved = [(ap, reach.setdefault(ap.rule, _resolve(snap, ap))) for ap in adm.allowed]
+            for ap in adm.allowed:
+                if ap.rule not in reach:  # one resolution per rule (pure: the same for every backend)
+                    reach[ap.rule] = _resolve(snap, ap)
+            resolved = [(ap, reach[ap.rule]) for ap in adm.allowed]
             if not any(r.exists for _, r in resolved):
                 dead.append((b, pp))
         isolating = sorted({p for _, _, a in isolated for p in a.isolating})
@@ -798,6 +848,19 @@ def _nobody_admitted(
     )
 
 
+def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...]:
+    """(name, stable labels as text) of the live pods of `namespace` that have stable labels; memoised per data."""
+    key = ("netpol-labelled-pods", namespace)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = tuple(
+            (name_of(p), format_map(labels))
+            for p in _live_pods(snap, namespace, None)
+            if (labels := stable_labels(labels_of(p)))
+        )
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def _anyone_fix(
     snap: Snapshot,
     t: Target,
@@ -845,13 +908,7 @@ def _anyone_fix(
         ports=t.fix_ports(dead),
     )
     backends = {name_of(p) for p in snap.selected_pods}
-    seen = sorted(
-        {
-            format_map(stable_labels(labels_of(p)))
-            for p in _live_pods(snap, snap.namespace, None)
-            if name_of(p) not in backends and stable_labels(labels_of(p))
-        }
-    )
+    seen = sorted({text for name, text in _labelled_pods(snap, snap.namespace) if name not in backends})
     hint = f" (pods in {snap.namespace} today: {'; '.join(seen[:3])})" if seen else ""
     how, text = _additive(snap, manifest, adm.isolating)
     return (

@@ -134,14 +134,23 @@ class PortScan:
         return Severity.CRITICAL if self.all else Severity.WARNING
 
 
+def _resolutions(snap: Snapshot) -> list[tuple[Target, tuple[Obj, ...], tuple[Resolution, ...]]]:
+    """Every target resolved on every live pod, once per Service and data (three checks ask)."""
+    key = ("port-resolutions", snap.namespace, snap.name)
+    memo = snap.data.memo
+    if key not in memo:
+        pods = tuple(live_pods(snap))
+        memo[key] = [(t, pods, tuple(resolve(p, t) for p in pods)) for t in targets(snap)]
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def scan_ports(snap: Snapshot, outcome: Resolution, named: bool | None = None) -> Iterator[PortScan]:
-    pods = live_pods(snap)
-    for t in targets(snap):
+    for t, pods, resolved in _resolutions(snap):
         if named is not None and t.named is not named:
             continue
-        affected = tuple(p for p in pods if resolve(p, t) is outcome)
+        affected = tuple(p for p, r in zip(pods, resolved, strict=True) if r is outcome)
         if affected:
-            yield PortScan(t, affected, tuple(pods))
+            yield PortScan(t, affected, pods)
 
 
 def port_evidence(snap: Snapshot, pods: Sequence[Obj], field: str, expected: str) -> list[Evidence]:

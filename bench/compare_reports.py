@@ -63,7 +63,12 @@ def dump(size: str, seed: str, out: Path) -> None:
                 rep = dataclasses.asdict(diagnose(snap, chain))
                 rep["client"] = dataclasses.asdict(snap.client) if snap.client else None
                 fh.write(json.dumps(rep, sort_keys=True, default=str) + "\n")
-        doc = audit.audit_dict(audit.run(data, audit.Scope(None)))
+        result = audit.run(data, audit.Scope(None))
+        try:  # the render package (after the rendering moved out of audit.py)
+            from kubediag.render.json import audit_dict
+        except ImportError:  # an older base
+            audit_dict = audit.audit_dict
+        doc = audit_dict(result)
         doc.pop("generated_at", None)
         fh.write(json.dumps(doc, sort_keys=True, default=str) + "\n")
     sys.stderr.write(

@@ -710,6 +710,14 @@ def synthetic_objects(
         )
     }
     objs["nodes"] = nodes
+    objs["ingressclasses"] = [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "nginx", "uid": _uid("ingclass", "", "nginx"), "creationTimestamp": NOW},
+            "spec": {"controller": "k8s.io/ingress-nginx"},
+        }
+    ]
     pods_by_ns: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for pod in system["pods"] + [p for ns in plan.namespaces for p in plan.objects["pods"][ns]]:
         pod = _copy(pod)  # never mutate the plan
@@ -738,7 +746,8 @@ def synthetic_objects(
                 creationTimestamp=NOW,
                 generation=1,
             )
-            o["status"] = {"loadBalancer": {}}
+            # the bench's Ingresses name class nginx: the controller of a real cluster gives them an address
+            o["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.80"}]}}
             objs["ingresses"].append(o)
     objs["namespaces"] = namespaces
     if variety:

@@ -118,6 +118,32 @@ def _namespace_services_read(snap: Snapshot) -> bool:
     return any(name_of(s) != snap.name for s in snap.data.services_by_ns.get(snap.namespace, ()))
 
 
+_BackendEntry = tuple[int, str, Backend]  # (position in the namespace's Ingresses' backends, Ingress name, backend)
+
+
+def _ingress_backend_index(
+    snap: Snapshot,
+) -> tuple[Mapping[str, list[_BackendEntry]], list[_BackendEntry]] | None:
+    """The namespace's Ingress backends (Ingresses by name, in order) per Service name, and those naming no
+    Service that was read; None when the namespace has no Ingress. Built once per namespace."""
+    key = ("ingress_backend_index", snap.namespace)
+    if key not in snap.data.memo:
+        ingresses = sorted(snap.data.ingresses_by_ns.get(snap.namespace, ()), key=name_of)
+        by_service: dict[str, list[_BackendEntry]] = defaultdict(list)
+        dangling: list[_BackendEntry] = []
+        n = 0
+        for ing in ingresses:
+            iname = name_of(ing)
+            for b in ingress_backends(ing):
+                entry = (n, iname, b)
+                n += 1
+                by_service[b.service].append(entry)
+                if (snap.namespace, b.service) not in snap.data.services_by_key:
+                    dangling.append(entry)
+        snap.data.memo[key] = (dict(by_service), dangling) if ingresses else None
+    return snap.data.memo[key]  # type: ignore[no-any-return]
+
+
 @check(
     id="KD901",
     category=Category.INGRESS_BACKEND_INVALID,
@@ -149,74 +175,77 @@ Name the Service port in the Ingress:
 and the Service by its exact name.""",
 )
 def ingress_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
-    ingresses = sorted(snap.data.ingresses_by_ns.get(snap.namespace, ()), key=name_of)
-    if not ingresses:
+    index = _ingress_backend_index(snap)
+    if index is None:
         raise NotApplicable(f"no Ingress in namespace {snap.namespace}")
     ns = snap.namespace
     listed = _namespace_services_read(snap)
-    for ing in ingresses:
-        for b in ingress_backends(ing):
-            iname = name_of(ing)
-            if b.service == snap.name:
-                if snap.svc_type == "ExternalName" and not snap.ports:
-                    continue  # the controller dials the external name on the Ingress's port
-                problem = _port_problem(snap, b)
-                if problem is None:
-                    continue
-                what, better = problem
-                message = (
-                    f"Ingress {ns}/{iname} sends {b.route} to Service {snap.name} {b.port_text}, but {what} "
-                    f"(Service ports: {_ports_text(snap)}): that route answers 503"
-                )
-                if better is not None:
-                    value = {"number": better} if isinstance(better, int) else {"name": better}
-                    body = json.dumps(
-                        [{"op": "replace", "path": b.pointer, "value": value}], separators=(",", ":")
-                    )
-                    fix = f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'"
-                else:
-                    fix = f"Set {b.where}.service.port of Ingress {iname} to one of the Service ports: {_ports_text(snap)}"
-                yield ingress_backend_invalid.finding(
-                    Severity.CRITICAL,
-                    message,
-                    fix,
-                    [
-                        Evidence(
-                            "Ingress",
-                            ns,
-                            iname,
-                            f"{b.where}.service.port",
-                            json.dumps(dict(b.port), separators=(",", ":")),
-                            f"a port of Service {snap.name}: {_ports_text(snap)}",
-                        ),
-                        Evidence("Service", ns, snap.name, "spec.ports", _ports_text(snap), b.port_text),
-                    ],
-                )
-            elif (ns, b.service) not in snap.data.services_by_key and likely_meant(b.service, snap.name):
-                if listed:
-                    known = f"no Service {b.service!r} exists in {ns}"
-                else:
-                    known = f"kubediag read only Service {snap.name}; if Service {b.service!r} exists, ignore this"
+    by_service, dangling = index
+    relevant = sorted(
+        [*by_service.get(snap.name, ()), *(e for e in dangling if likely_meant(e[2].service, snap.name))],
+        key=lambda e: e[0],
+    )
+    for _, iname, b in relevant:
+        if b.service == snap.name:
+            if snap.svc_type == "ExternalName" and not snap.ports:
+                continue  # the controller dials the external name on the Ingress's port
+            problem = _port_problem(snap, b)
+            if problem is None:
+                continue
+            what, better = problem
+            message = (
+                f"Ingress {ns}/{iname} sends {b.route} to Service {snap.name} {b.port_text}, but {what} "
+                f"(Service ports: {_ports_text(snap)}): that route answers 503"
+            )
+            if better is not None:
+                value = {"number": better} if isinstance(better, int) else {"name": better}
                 body = json.dumps(
-                    [{"op": "replace", "path": b.pointer.rsplit("/", 1)[0] + "/name", "value": snap.name}],
-                    separators=(",", ":"),
+                    [{"op": "replace", "path": b.pointer, "value": value}], separators=(",", ":")
                 )
-                yield ingress_backend_invalid.finding(
-                    Severity.WARNING,
-                    f"Ingress {ns}/{iname} sends {b.route} to Service {b.service!r}; did you mean {snap.name!r}? "
-                    f"({known})",
-                    f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'",
-                    [
-                        Evidence(
-                            "Ingress",
-                            ns,
-                            iname,
-                            f"{b.where}.service.name",
-                            b.service,
-                            snap.name,
-                        )
-                    ],
-                )
+                fix = f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'"
+            else:
+                fix = f"Set {b.where}.service.port of Ingress {iname} to one of the Service ports: {_ports_text(snap)}"
+            yield ingress_backend_invalid.finding(
+                Severity.CRITICAL,
+                message,
+                fix,
+                [
+                    Evidence(
+                        "Ingress",
+                        ns,
+                        iname,
+                        f"{b.where}.service.port",
+                        json.dumps(dict(b.port), separators=(",", ":")),
+                        f"a port of Service {snap.name}: {_ports_text(snap)}",
+                    ),
+                    Evidence("Service", ns, snap.name, "spec.ports", _ports_text(snap), b.port_text),
+                ],
+            )
+        elif (ns, b.service) not in snap.data.services_by_key and likely_meant(b.service, snap.name):
+            if listed:
+                known = f"no Service {b.service!r} exists in {ns}"
+            else:
+                known = f"kubediag read only Service {snap.name}; if Service {b.service!r} exists, ignore this"
+            body = json.dumps(
+                [{"op": "replace", "path": b.pointer.rsplit("/", 1)[0] + "/name", "value": snap.name}],
+                separators=(",", ":"),
+            )
+            yield ingress_backend_invalid.finding(
+                Severity.WARNING,
+                f"Ingress {ns}/{iname} sends {b.route} to Service {b.service!r}; did you mean {snap.name!r}? "
+                f"({known})",
+                f"kubectl -n {ns} patch ingress {iname} --type=json -p '{body}'",
+                [
+                    Evidence(
+                        "Ingress",
+                        ns,
+                        iname,
+                        f"{b.where}.service.name",
+                        b.service,
+                        snap.name,
+                    )
+                ],
+            )
 
 
 # ---- KD902 -----------------------------------------------------------------------------------------------

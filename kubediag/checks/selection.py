@@ -231,17 +231,39 @@ def _workload_candidate(snap: Snapshot, w: Workload) -> _Candidate | None:
     return _Candidate(0 if own else 3, w.ref, tuple(diffs), remediation, evidence, w.ref)
 
 
+def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Obj, int, Mapping[str, str]]]:
+    """(owner, first pod, label-set id, labels) for each distinct (owner, label set) of the namespace's pods,
+    in pod order (built once per namespace): a near miss depends only on the labels, so a later pod with the
+    same owner and labels adds nothing."""
+    key = ("owner_label_sets", snap.namespace)
+    if key not in snap.data.memo:
+        ids: dict[tuple[tuple[str, str], ...], int] = {}
+        seen: set[tuple[str, int]] = set()
+        out: list[tuple[str, Obj, int, Mapping[str, str]]] = []
+        for pod in snap.namespace_pods:
+            owner = _canon(snap, str(owner_of(pod) or f"pod/{name_of(pod)}"))
+            labels = labels_of(pod)
+            labels_id = ids.setdefault(tuple(labels.items()), len(ids))
+            if (owner, labels_id) not in seen:
+                seen.add((owner, labels_id))
+                out.append((owner, pod, labels_id, labels))
+        snap.data.memo[key] = out
+    return snap.data.memo[key]  # type: ignore[no-any-return]
+
+
 def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candidate], list[str]]:
     """Pods whose labels nearly match, one per owner, with a selector fix when it is safe; and the owners
     whose pods nearly match but are not proposed (why)."""
     out: list[_Candidate] = []
     refused: list[str] = []
     seen: set[str] = set(skip_owners)
-    for pod in snap.namespace_pods:
-        owner = _canon(snap, str(owner_of(pod) or f"pod/{name_of(pod)}"))
+    nms: dict[int, tuple[tuple[str, ...], dict[str, str]] | None] = {}  # per distinct label set
+    for owner, pod, labels_id, labels in _owner_label_sets(snap):
         if owner in seen:
             continue
-        nm = near_miss(snap.selector, labels_of(pod))
+        if labels_id not in nms:
+            nms[labels_id] = near_miss(snap.selector, labels)
+        nm = nms[labels_id]
         if nm is None:
             continue
         seen.add(owner)

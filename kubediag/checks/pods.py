@@ -108,11 +108,23 @@ def scan(snap: Snapshot, category: Category) -> Scan:
     pods = snap.selected_pods
     if not pods:
         raise NotApplicable("no pod is selected")
-    hits = sorted(
-        (Hit(p, pr) for p in pods if (pr := _problem(snap, p)) is not None and pr.category is category),
-        key=lambda h: name_of(h.pod),
-    )
-    return Scan(tuple(hits), tuple(pods), sum(1 for p in pods if is_ready(p)))
+    hits, ready = _classified(snap)
+    return Scan(hits.get(category, ()), tuple(pods), ready)
+
+
+def _classified(snap: Snapshot) -> tuple[Mapping[Category, tuple[Hit, ...]], int]:
+    """The selected pods' hits per category (by pod name) and how many are ready, once per selection (eight
+    checks scan the same pods). The selected pods depend only on the namespace and the selector."""
+    key = ("pod-scan", snap.namespace, tuple(snap.selector.items()))
+    memo = snap.data.memo
+    if key not in memo:
+        pods = snap.selected_pods
+        by: dict[Category, list[Hit]] = {}
+        for p in sorted(pods, key=name_of):
+            if (pr := _problem(snap, p)) is not None:
+                by.setdefault(pr.category, []).append(Hit(p, pr))
+        memo[key] = ({c: tuple(h) for c, h in by.items()}, sum(1 for p in pods if is_ready(p)))
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def pod_evidence(snap: Snapshot, hits: Sequence[Hit], expected: str) -> list[Evidence]:

@@ -397,11 +397,15 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
     yield selector_matches.finding(Severity.CRITICAL, "; ".join(parts), remediation, evidence)
 
 
-def _owners(pods: tuple[Obj, ...]) -> dict[str, list[Obj]]:
-    out: dict[str, list[Obj]] = defaultdict(list)
-    for p in pods:
-        out[str(owner_of(p) or f"pod/{name_of(p)}")].append(p)
-    return out
+def _owners(snap: Snapshot) -> Mapping[str, list[Obj]]:
+    """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
+    key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
+    if key not in snap.data.memo:
+        out: dict[str, list[Obj]] = defaultdict(list)
+        for p in snap.selected_pods:
+            out[str(owner_of(p) or f"pod/{name_of(p)}")].append(p)
+        snap.data.memo[key] = dict(out)
+    return snap.data.memo[key]  # type: ignore[no-any-return]
 
 
 @check(
@@ -429,7 +433,7 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
     if not snap.selected_pods:
         raise NotApplicable("no pod is selected")
     selected_names = {name_of(p) for p in snap.selected_pods}
-    for owner, pods in sorted(_owners(snap.selected_pods).items()):
+    for owner, pods in sorted(_owners(snap).items()):
         if owner.startswith("pod/"):
             continue
         siblings = snap.data.pods_by_owner.get((snap.namespace, owner), ())
@@ -482,7 +486,7 @@ shares the label on purpose is fine: say so with a distinct `track` label.""",
 def selector_overbroad(snap: Snapshot) -> Iterator[Finding]:
     _needs_selector(snap)
     # bare pods (no owner) are not a workload of their own: they do not count towards "several"
-    owners = {k: v for k, v in _owners(snap.selected_pods).items() if not k.startswith("pod/")}
+    owners = {k: v for k, v in _owners(snap).items() if not k.startswith("pod/")}
     if len(owners) < 2:
         return
     names = sorted(owners)

@@ -143,6 +143,36 @@ def kubectl(*args: str, stdin: str | None = None, check: bool = True, timeout: f
     return proc.stdout
 
 
+def admin_kubeconfig() -> str:
+    """The test cluster's admin kubeconfig (the first file of $KUBECONFIG)."""
+    cfg = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    if not cfg or not Path(cfg).is_file():
+        import pytest
+
+        pytest.fail('KUBECONFIG is not set to the test cluster: eval "$(e2e/cluster env)"')
+    return cfg
+
+
+def token_kubeconfig(path: Path, token: str, namespace: str) -> Path:
+    """The admin kubeconfig's server and CA, with a bearer token and `namespace` as its default."""
+    doc = yaml.safe_load(Path(admin_kubeconfig()).read_text())
+    ctx = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
+    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "users": [{"name": "sa", "user": {"token": token}}],
+                "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa", "namespace": namespace}}],
+                "current-context": "sa",
+            }
+        )
+    )
+    path.chmod(0o600)
+    return path
+
 def kubediag_bin() -> str:
     venv = Path(sys.executable).parent / "kubediag"
     return str(venv) if venv.exists() else (shutil.which("kubediag") or "kubediag")

@@ -255,18 +255,24 @@ def test_retry_after_is_honoured(baseline: dict[str, Run], tmp_path: Path) -> No
         assert retry.at - first.at >= 0.9, (first.target, retry.at - first.at)
 
 
+def web_typo_with_failing(match: str, baseline: dict[str, Run], tmp_path: Path) -> tuple[dict[str, Any], FaultProxy]:
+    """`svc web-typo` while the requests matching `match` answer 503 until the deadline: a valid report, no
+    traceback, the baseline's exit code. Returns the report and the proxy (its URL, its request log)."""
+    rules = [Rule(status(503), match=match)]
+    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
+        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
+    assert "Traceback" not in run.stderr
+    jsonschema.validate(run.report, SCHEMA)
+    assert run.code == baseline["web-typo"].code
+    return run.report, proxy
+
+
 def test_transient_failure_of_an_optional_kind_is_data_not_absence(
     baseline: dict[str, Run], tmp_path: Path
 ) -> None:
     """NetworkPolicies answer 503 until the deadline: only their checks are skipped, the rest is unchanged."""
-    rules = [Rule(status(503), match=r"/networkpolicies")]
-    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
-        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
-    assert "Traceback" not in run.stderr
+    report, proxy = web_typo_with_failing(r"/networkpolicies", baseline, tmp_path)
     base = baseline["web-typo"].report
-    report = run.report
-    jsonschema.validate(report, SCHEMA)
-    assert run.code == baseline["web-typo"].code
     assert (report["status"], report["root_cause"]) == (base["status"], base["root_cause"])
     assert [e["kind"] for e in report["errors"]] == ["networkpolicies"]
     assert "answered 503" in report["errors"][0]["detail"] and proxy.url in report["errors"][0]["detail"]
@@ -277,14 +283,8 @@ def test_transient_failure_of_an_optional_kind_is_data_not_absence(
 def test_webhook_reads_failing_skip_only_their_check(baseline: dict[str, Run], tmp_path: Path) -> None:
     """web-typo has no ready endpoint, so svc reads the webhooks and APIServices that could call it; they
     answer 503 until the deadline: only KD905 is skipped, naming the failure; the diagnosis is unchanged."""
-    rules = [Rule(status(503), match=r"/apis/(admissionregistration|apiregistration)\.k8s\.io/")]
-    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
-        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
-    assert "Traceback" not in run.stderr
+    report, proxy = web_typo_with_failing(r"/apis/(admissionregistration|apiregistration)\.k8s\.io/", baseline, tmp_path)
     base = baseline["web-typo"].report
-    report = run.report
-    jsonschema.validate(report, SCHEMA)
-    assert run.code == baseline["web-typo"].code
     assert (report["status"], report["root_cause"]) == (base["status"], base["root_cause"])
     assert {e["kind"] for e in report["errors"]} == {
         "apiservices",
@@ -299,13 +299,7 @@ def test_webhook_reads_failing_skip_only_their_check(baseline: dict[str, Run], t
 def test_failing_workload_reads_are_never_read_as_absence(baseline: dict[str, Run], tmp_path: Path) -> None:
     """ReplicaSets answer 503 until the deadline: KD204/KD205 are skipped with the error, and KD201 says a
     workload that makes no pods could not be ruled out (never "no workload")."""
-    rules = [Rule(status(503), match=r"/replicasets")]
-    with FaultProxy(upstream_kubeconfig(), "http", rules) as proxy:
-        run = kubediag("web-typo", str(proxy.write_kubeconfig(tmp_path / "k")), 4)
-    assert "Traceback" not in run.stderr
-    report = run.report
-    jsonschema.validate(report, SCHEMA)
-    assert run.code == baseline["web-typo"].code
+    report, proxy = web_typo_with_failing(r"/replicasets", baseline, tmp_path)
     assert report["root_cause"]["category"] == "selector-no-match"
     assert "could not be ruled out" in report["root_cause"]["message"]
     assert [e["kind"] for e in report["errors"]] == ["replicasets"]

@@ -32,7 +32,16 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for, web_and_typo_manifests
+from scenarios import (
+    ROOT,
+    Scenario,
+    admin_kubeconfig,
+    kubectl,
+    kubediag_bin,
+    token_kubeconfig,
+    wait_for,
+    web_and_typo_manifests,
+)
 
 from kubediag.checks.base import ordered_checks
 from kubediag.model import Kind
@@ -128,33 +137,6 @@ def kubediag(kubeconfig: Path | str, *args: str, timeout: float = 20) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def admin_kubeconfig() -> str:
-    cfg = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    if not cfg or not Path(cfg).is_file():
-        pytest.fail('KUBECONFIG is not set to the test cluster: eval "$(e2e/cluster env)"')
-    return cfg
-
-
-def token_kubeconfig(path: Path, token: str) -> Path:
-    """The admin kubeconfig's server and CA, with a bearer token and nothing else."""
-    doc = yaml.safe_load(Path(admin_kubeconfig()).read_text())
-    ctx = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
-    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": cluster}],
-                "users": [{"name": "sa", "user": {"token": token}}],
-                "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa", "namespace": NS}}],
-                "current-context": "sa",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
-
 
 @dataclass
 class Env:
@@ -173,7 +155,7 @@ def env(cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]
     wait_for(sc, {"endpoints": "web", "ready": 2})
     tmp = tmp_path_factory.mktemp("perms")
     tokens = {sa: kubectl("create", "token", sa, "-n", NS, "--duration=10m").strip() for sa in ACCOUNTS}
-    configs = {sa: token_kubeconfig(tmp / f"{sa}.kubeconfig", tok) for sa, tok in tokens.items()}
+    configs = {sa: token_kubeconfig(tmp / f"{sa}.kubeconfig", tok, NS) for sa, tok in tokens.items()}
     kubectl("delete", "serviceaccount", "kd-gone", "-n", NS, "--wait=true")
     # RBAC caches settle fast but not instantly: wait until the reader may list pods (bounded, no fixed sleep)
     deadline = time.monotonic() + 30
@@ -374,7 +356,7 @@ def test_rejected_token_exits_3_with_one_line_and_never_prints_it(
     token = (
         env.tokens["kd-gone"] if which == "deleted-serviceaccount" else "kd-not-a-real-token-0123456789abcdef"
     )
-    cfg = token_kubeconfig(tmp_path / "k", token) if which == "garbage" else env.configs["kd-gone"]
+    cfg = token_kubeconfig(tmp_path / "k", token, NS) if which == "garbage" else env.configs["kd-gone"]
     run = kubediag(cfg, "svc", "web", *(["--debug"] if debug else []))
     assert run.code == 3, run.stderr
     assert run.stdout == ""

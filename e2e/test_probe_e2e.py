@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from backends import substitute
-from scenarios import ROOT, Scenario, kubectl, kubediag_bin, wait_for
+from scenarios import ROOT, Scenario, admin_kubeconfig, kubectl, kubediag_bin, token_kubeconfig, wait_for
 
 NS = "kd-probe-perms"
 READER = "kd-probe-reader"
@@ -122,32 +122,6 @@ def reader_account() -> str:
     )
 
 
-def admin_kubeconfig() -> str:
-    cfg = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    if not cfg or not Path(cfg).is_file():
-        pytest.fail('KUBECONFIG is not set to the test cluster: eval "$(e2e/cluster env)"')
-    return cfg
-
-
-def token_kubeconfig(path: Path, token: str) -> Path:
-    doc = yaml.safe_load(Path(admin_kubeconfig()).read_text())
-    ctx = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
-    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": cluster}],
-                "users": [{"name": "sa", "user": {"token": token}}],
-                "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa", "namespace": NS}}],
-                "current-context": "sa",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
-
 
 def run(kubeconfig: str | Path, *args: str, output: str = "json") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -176,7 +150,7 @@ def reader(cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     wait_for(sc, {"endpoints": "web", "ready": 2})
     wait_for(sc, {"pods": "app=jobs", "state": "crashloop", "count": 1})
     token = kubectl("create", "token", READER, "-n", NS, "--duration=10m").strip()
-    path = token_kubeconfig(tmp_path_factory.mktemp("probe") / "reader.kubeconfig", token)
+    path = token_kubeconfig(tmp_path_factory.mktemp("probe") / "reader.kubeconfig", token, NS)
     deadline = time.monotonic() + 30
     while "yes" not in kubectl(
         "auth", "can-i", "list", "pods", "-n", NS, f"--as=system:serviceaccount:{NS}:{READER}", check=False

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def labels_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+def labels_of(obj: Any) -> Mapping[str, str]:
+    """The labels of a raw object (API JSON) or a typed one (kubediag.objects)."""
+    if not isinstance(obj, Mapping):
+        return obj.metadata.labels  # type: ignore[no-any-return]
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     if type(labels) is dict:  # the common case, without the slower Mapping ABC check

@@ -425,3 +425,18 @@ class HorizontalPodAutoscaler(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
     spec: HPASpec = HPASpec()
     status: HPAStatus = HPAStatus()
+
+
+# ---- core/v1 Pod (and the PodSpec shared with workload templates) ---------------------------------------
+
+
+# ---- core/v1 Service ------------------------------------------------------------------------------------
+
+
+# ---- discovery.k8s.io/v1 EndpointSlice --------------------------------------------------------------------
+
+
+# ---- networking.k8s.io/v1 NetworkPolicy -------------------------------------------------------------------
+
+
+# ---- core/v1 Event (and events.k8s.io/v1 fields), Node, Namespace; networking.k8s.io/v1 Ingress -------------

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import scenarios
 import yaml
 from scenarios import kubectl, kubectl_bin, kubediag_bin
 
@@ -247,29 +248,9 @@ def token(namespace: str, service_account: str) -> str:
 
 
 def token_kubeconfig(tmp: Path, bearer: str, name: str = "sa") -> str:
-    """A kubeconfig with the current cluster's server and CA and only `bearer` as credentials."""
-    current = json.loads(kubectl("config", "view", "--minify", "--raw", "--flatten", "-o", "json"))
-    cluster = current["clusters"][0]["cluster"]
-    cfg = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "c",
-                "cluster": {
-                    "server": cluster["server"],
-                    "certificate-authority-data": cluster["certificate-authority-data"],
-                },
-            }
-        ],
-        "users": [{"name": name, "user": {"token": bearer}}],
-        "contexts": [{"name": name, "context": {"cluster": "c", "user": name}}],
-        "current-context": name,
-    }
-    path = tmp / f"kubeconfig-{name}"
-    path.write_text(yaml.safe_dump(cfg))
-    path.chmod(0o600)
-    return str(path)
+    """A kubeconfig with the current cluster's server and CA and only `bearer` as credentials (the one
+    writer is scenarios.token_kubeconfig; the context's namespace is "default", as when none is set)."""
+    return str(scenarios.token_kubeconfig(tmp / f"kubeconfig-{name}", bearer, "default"))
 
 
 def cluster_dir() -> Path:

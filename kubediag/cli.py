@@ -479,7 +479,7 @@ def audit_cmd(
         finally:
             if debug:
                 _debug_log(client)
-        known = {n.get("metadata", {}).get("name") for n in data.namespaces}
+        known = {n.metadata.name for n in data.namespaces}
         for ns in scope.namespaces or ():
             if data.namespaces and ns not in known:
                 _err(f"warning: namespace {ns} does not exist")

@@ -594,9 +594,9 @@ def rbac_cmd(
             if output is RbacOutput.yaml:
                 sys.stdout.write(rbac.probe_to_yaml(namespace, role_name))
             elif output is RbacOutput.json:
-                import json
+                from kubediag.jsontext import dumps
 
-                sys.stdout.write(json.dumps(rbac.probe_role(namespace, role_name), indent=2) + "\n")
+                sys.stdout.write(dumps(rbac.probe_role(namespace, role_name), indent=2) + "\n")
             else:
                 sys.stdout.write(rbac.probe_to_text(namespace))
             return

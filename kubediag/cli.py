@@ -479,7 +479,7 @@ def audit_cmd(
         finally:
             if debug:
                 _debug_log(client)
-        known = {n.get("metadata", {}).get("name") for n in data.namespaces}
+        known = {n.metadata.name for n in data.namespaces}
         for ns in scope.namespaces or ():
             if data.namespaces and ns not in known:
                 _err(f"warning: namespace {ns} does not exist")
@@ -594,9 +594,9 @@ def rbac_cmd(
             if output is RbacOutput.yaml:
                 sys.stdout.write(rbac.probe_to_yaml(namespace, role_name))
             elif output is RbacOutput.json:
-                import json
+                from kubediag.jsontext import dumps
 
-                sys.stdout.write(json.dumps(rbac.probe_role(namespace, role_name), indent=2) + "\n")
+                sys.stdout.write(dumps(rbac.probe_role(namespace, role_name), indent=2) + "\n")
             else:
                 sys.stdout.write(rbac.probe_to_text(namespace))
             return

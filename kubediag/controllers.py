@@ -205,12 +205,8 @@ class CreateFailure:
 def _failed_create_events(data: ClusterData, kind: str, namespace: str, name: str) -> list[CreateFailure]:
     out = []
     for e in data.events_for(kind, namespace, name):
-        if e.get("reason") == "FailedCreate" and e.get("type", "Warning") == "Warning":
-            out.append(
-                CreateFailure(
-                    kind, name, "event FailedCreate", event_message(e), event_time(e), int(e.get("count") or 1)
-                )
-            )
+        if e.reason == "FailedCreate" and e.type in ("Warning", ""):  # unset: Warning
+            out.append(CreateFailure(kind, name, "event FailedCreate", event_message(e), event_time(e), e.count or 1))
     return out
 
 
@@ -233,11 +229,7 @@ def creation_failures(data: ClusterData, w: Workload) -> list[CreateFailure]:
     if isinstance(w.obj, Deployment):
         names = {rs.metadata.name for rs in owned_replicasets(data, w)}
         # events on a ReplicaSet that was not read (or already replaced) still name it `<deployment>-<hash>`
-        names |= {
-            str((e.get("involvedObject") or e.get("regarding") or {}).get("name") or "")
-            for e in data.events
-            if (e.get("involvedObject") or e.get("regarding") or {}).get("kind") == "ReplicaSet"
-        }
+        names |= {e.involved_object.name for e in data.events if e.involved_object.kind == "ReplicaSet"}
         for rs_name in sorted(n for n in names if _hash_suffix_of(n, w.name)):
             out += _failed_create_events(data, "ReplicaSet", w.namespace, rs_name)
         for rs in owned_replicasets(data, w):

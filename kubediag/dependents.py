@@ -13,8 +13,8 @@ from typing import Any
 
 from kubediag.labels import format_selector, labels_of
 from kubediag.model import Kind, Obj
-from kubediag.objects import APIService, LabelSelector, RuleWithOperations, Webhook
-from kubediag.snapshot import ClusterData, meta, name_of, ns_of
+from kubediag.objects import APIService, Ingress, LabelSelector, RuleWithOperations, Webhook
+from kubediag.snapshot import ClusterData, name_of, ns_of
 
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -39,47 +39,46 @@ def listed_endpoints(slices: Sequence[Obj]) -> int:
 
 
 # ---- Ingresses ---------------------------------------------------------------------------------------------
-def routes_to(ing: Obj, service: str) -> bool:
+def routes_to(ing: Ingress, service: str) -> bool:
     """The Ingress sends some route (a rule path or its default backend) to Service `service`."""
-    spec = ing.get("spec") or {}
-    backends = [spec.get("defaultBackend")] + [
-        p.get("backend") for r in spec.get("rules") or [] for p in (r.get("http") or {}).get("paths") or []
-    ]
-    return any(((b or {}).get("service") or {}).get("name") == service for b in backends)
+    spec = ing.spec
+    return spec.default_backend.service.name == service or any(
+        p.backend.service.name == service for r in spec.rules for p in r.http.paths
+    )
 
 
-def backend_services(ing: Obj) -> Iterator[tuple[str, str]]:
+def backend_services(ing: Ingress) -> Iterator[tuple[str, str]]:
     """(JSON path of backend.service.name, Service name) for every Service backend of an Ingress."""
-    spec = ing.get("spec") or {}
-    if svc := ((spec.get("defaultBackend") or {}).get("service") or {}).get("name"):
-        yield "spec.defaultBackend.service.name", str(svc)
-    for i, rule in enumerate(spec.get("rules") or []):
-        for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
-            if svc := ((path.get("backend") or {}).get("service") or {}).get("name"):
-                yield f"spec.rules[{i}].http.paths[{j}].backend.service.name", str(svc)
+    spec = ing.spec
+    if svc := spec.default_backend.service.name:
+        yield "spec.defaultBackend.service.name", svc
+    for i, rule in enumerate(spec.rules):
+        for j, path in enumerate(rule.http.paths):
+            if svc := path.backend.service.name:
+                yield f"spec.rules[{i}].http.paths[{j}].backend.service.name", svc
 
 
-def ingress_class(ing: Obj) -> tuple[str, str]:
+def ingress_class(ing: Ingress) -> tuple[str, str]:
     """(class name, where it is set): `spec.ingressClassName`, the legacy annotation, or ("", "")."""
-    name = (ing.get("spec") or {}).get("ingressClassName")
+    name = ing.spec.ingress_class_name
     if name:
-        return str(name), "spec.ingressClassName"
-    legacy = (meta(ing).get("annotations") or {}).get(LEGACY_CLASS_ANNOTATION)
+        return name, "spec.ingressClassName"
+    legacy = ing.metadata.annotations.get(LEGACY_CLASS_ANNOTATION)
     if legacy:
-        return str(legacy), f"metadata.annotations[{LEGACY_CLASS_ANNOTATION}]"
+        return legacy, f"metadata.annotations[{LEGACY_CLASS_ANNOTATION}]"
     return "", ""
 
 
-def ingress_address(ing: Obj) -> str:
+def ingress_address(ing: Ingress) -> str:
     """The first address a controller published in status.loadBalancer.ingress, or ""."""
-    for lb in ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-        addr = lb.get("ip") or lb.get("hostname")
+    for lb in ing.status.load_balancer.ingress:
+        addr = lb.ip or lb.hostname
         if addr:
-            return str(addr)
+            return addr
     return ""
 
 
-def unaddressed_routes(ingresses: Sequence[Obj], service: str) -> list[Obj]:
+def unaddressed_routes(ingresses: Sequence[Ingress], service: str) -> list[Ingress]:
     """Ingresses routing to `service` that no controller has given an address."""
     return [i for i in ingresses if routes_to(i, service) and not ingress_address(i)]
 

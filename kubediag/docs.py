@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kubediag.checks.base import BaseCheck, Check, all_checks, cluster_checks, ordered_checks
+from kubediag.jsontext import dumps
 
 CLUSTER_WIDE = "cluster-wide"  # what the stage column shows for an audit's cluster-wide checks
 
@@ -34,7 +34,7 @@ def _entry(c: BaseCheck) -> dict[str, Any]:
 
 
 def checks_json() -> str:
-    return json.dumps([_entry(c) for c in all_checks()], indent=2)
+    return dumps([_entry(c) for c in all_checks()], indent=2)
 
 
 def checks_markdown() -> str:

@@ -46,6 +46,7 @@ from kubediag.kinds import (
 )
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
+from kubediag.objects import Event, Ingress
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -487,7 +488,7 @@ def discover_kinds(client: Client) -> Discovery:
 
 @dataclass
 class _Gathered:
-    lists: dict[Kind, list[Obj]] = field(default_factory=dict)
+    lists: dict[Kind, list[Any]] = field(default_factory=dict)  # a kind's Structs, or raw JSON
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
     partial: dict[Kind, str] = field(default_factory=dict)
     coverage: dict[Kind, frozenset[str]] = field(default_factory=dict)
@@ -783,7 +784,7 @@ def _cluster_dns(client: Client) -> tuple[list[Obj], list[Obj], str]:
     return services, slices, ""
 
 
-def _class_wide_look(lists: Mapping[Kind, list[Any]], unaddressed: list[Obj]) -> bool:
+def _class_wide_look(lists: Mapping[Kind, list[Any]], unaddressed: list[Ingress]) -> bool:
     """An Ingress routing here has no address and its class exists (or is the default), but no Ingress of
     that class in this namespace has one: only a cluster-wide look tells whether a controller claims it."""
     classes = lists.get(Kind.INGRESSCLASS)
@@ -1196,7 +1197,7 @@ def _scope_unavailable(
     return Unavailable(kind, "error", "; ".join(details))
 
 
-def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
+def _failed_create_near(events: Iterable[Event], pods: Iterable[Obj]) -> bool:
     """A FailedCreate Warning on a controller of these pods (their ReplicaSet, another ReplicaSet of their
     Deployment, their StatefulSet or DaemonSet), newer than the newest of the pods: the workload wants pods
     it cannot create (an older one was followed by a successful create)."""
@@ -1213,10 +1214,9 @@ def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
         if o is not None and o.kind == "Deployment":
             deployments.add(o.name)
     for e in events:
-        if e.get("reason") != "FailedCreate" or e.get("type") != "Warning" or event_time(e) < newest:
+        if e.reason != "FailedCreate" or e.type != "Warning" or event_time(e) < newest:
             continue
-        inv = e.get("involvedObject") or e.get("regarding") or {}
-        kind, name = str(inv.get("kind")), str(inv.get("name"))
+        kind, name = e.involved_object.kind, e.involved_object.name
         if (kind, name) in names or (kind == "ReplicaSet" and name.rsplit("-", 1)[0] in deployments):
             return True
     return False

@@ -72,15 +72,23 @@ SPECS: dict[Kind, KindSpec] = {
         "v1",
         "scheduling, Local traffic policy, node ports on external addresses (optional)",
         cluster_scoped=True,
+        struct=objects.Node,
     ),
     Kind.NETWORKPOLICY: KindSpec(
         "NetworkPolicy", "networking.k8s.io", "v1", "whether policies block the Service's traffic"
     ),
     Kind.NAMESPACE: KindSpec(
-        "Namespace", "", "v1", "namespace labels for namespaceSelector peers (optional)", cluster_scoped=True
+        "Namespace",
+        "",
+        "v1",
+        "namespace labels for namespaceSelector peers (optional)",
+        cluster_scoped=True,
+        struct=objects.Namespace,
     ),
-    Kind.EVENT: KindSpec("Event", "", "v1", "load-balancer controller events on Services"),
-    Kind.INGRESS: KindSpec("Ingress", "networking.k8s.io", "v1", "Ingresses that route to a Service"),
+    Kind.EVENT: KindSpec("Event", "", "v1", "load-balancer controller events on Services", struct=objects.Event),
+    Kind.INGRESS: KindSpec(
+        "Ingress", "networking.k8s.io", "v1", "Ingresses that route to a Service", struct=objects.Ingress
+    ),
     Kind.DEPLOYMENT: KindSpec(
         "Deployment",
         "apps",

@@ -82,10 +82,10 @@ class Masker:
         for v in sorted(values, key=lambda s: (-len(s), s)):
             m._token(v, "label")
         for n in data.nodes:
-            for a in (n.get("status") or {}).get("addresses") or []:
-                if a.get("type") in ("Hostname", "InternalDNS", "ExternalDNS"):
-                    m._token(str(a.get("address")), "host")
-            m._token(str((n.get("metadata") or {}).get("name")), "host")
+            for a in n.status.addresses:
+                if a.type in ("Hostname", "InternalDNS", "ExternalDNS"):
+                    m._token(a.address, "host")
+            m._token(n.metadata.name, "host")
         return m
 
     def text(self, s: str) -> str:

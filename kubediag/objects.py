@@ -440,3 +440,127 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 
 
 # ---- core/v1 Event (and events.k8s.io/v1 fields), Node, Namespace; networking.k8s.io/v1 Ingress -------------
+# Only core/v1 Events are read (the gatherer lists /api/v1 events), so events.k8s.io/v1's own names
+# (regarding, note, reportingController, deprecatedLastTimestamp) are not declared. The timestamps are null in
+# the API's JSON when unset (metav1.Time), hence `str | None`.
+
+
+class InvolvedObject(Base, frozen=True):
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+
+
+class EventSource(Base, frozen=True):
+    component: str = ""
+
+
+class EventSeries(Base, frozen=True):
+    count: int = 0
+    last_observed_time: str | None = None
+
+
+class Event(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    involved_object: InvolvedObject = InvolvedObject()
+    reason: str = ""
+    message: str = ""
+    type: str = ""  # "Normal" | "Warning"; never empty in the API's JSON when set (omitempty)
+    count: int = 0
+    series: EventSeries | None = None
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+    event_time: str | None = None
+    source: EventSource = EventSource()
+    reporting_component: str = ""
+
+
+class Taint(Base, frozen=True):
+    key: str = ""
+    value: str = ""
+    effect: str = ""
+
+
+class NodeSpec(Base, frozen=True):
+    unschedulable: bool = False
+    taints: list[Taint] = []
+
+
+class NodeAddress(Base, frozen=True):
+    type: str = ""
+    address: str = ""
+
+
+class NodeStatus(Base, frozen=True):
+    conditions: list[Condition] = []
+    addresses: list[NodeAddress] = []
+
+
+class Node(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: NodeSpec = NodeSpec()
+    status: NodeStatus = NodeStatus()
+
+
+class Namespace(Base, frozen=True):
+    """Read for its name and labels (namespaceSelector peers, webhook scopes)."""
+
+    metadata: ObjectMeta = ObjectMeta()
+
+
+class ServiceBackendPort(Base, frozen=True):
+    """An Ingress backend's Service port: by name or by number (the API requires exactly one). Field order is
+    the API's, so the port's JSON (quoted as evidence) reads as the API returned it."""
+
+    name: str = ""
+    number: int | None = None  # None = absent (the port is named)
+
+
+class IngressServiceBackend(Base, frozen=True):
+    name: str = ""  # "" = a resource backend (no Service)
+    port: ServiceBackendPort = ServiceBackendPort()
+
+
+class IngressBackend(Base, frozen=True):
+    service: IngressServiceBackend = IngressServiceBackend()
+
+
+class HTTPIngressPath(Base, frozen=True):
+    path: str = ""
+    backend: IngressBackend = IngressBackend()
+
+
+class HTTPIngressRuleValue(Base, frozen=True):
+    paths: list[HTTPIngressPath] = []
+
+
+class IngressRule(Base, frozen=True):
+    host: str = ""
+    http: HTTPIngressRuleValue = HTTPIngressRuleValue()
+
+
+class IngressSpec(Base, frozen=True):
+    ingress_class_name: str = ""
+    default_backend: IngressBackend = IngressBackend()
+    rules: list[IngressRule] = []
+
+
+class IngressLoadBalancerIngress(Base, frozen=True):
+    ip: str = ""
+    hostname: str = ""
+
+
+class IngressLoadBalancerStatus(Base, frozen=True):
+    ingress: list[IngressLoadBalancerIngress] = []
+
+
+class IngressStatus(Base, frozen=True):
+    load_balancer: IngressLoadBalancerStatus = IngressLoadBalancerStatus()
+
+
+class Ingress(Base, frozen=True):
+    """networking.k8s.io/v1. The class may also be set by the legacy `kubernetes.io/ingress.class` annotation."""
+
+    metadata: ObjectMeta = ObjectMeta()
+    spec: IngressSpec = IngressSpec()
+    status: IngressStatus = IngressStatus()

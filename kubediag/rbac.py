@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kubediag.jsontext import dumps
 from kubediag.kinds import SPECS
 from kubediag.model import Kind
 
@@ -146,7 +147,7 @@ def to_yaml(namespace: str | None = None, name: str = "kubediag") -> str:
 
 
 def to_json(namespace: str | None = None, name: str = "kubediag") -> str:
-    return json.dumps(manifest(namespace, name), indent=2)
+    return dumps(manifest(namespace, name), indent=2)
 
 
 def probe_to_yaml(namespace: str | None = None, name: str = "kubediag-probe") -> str:

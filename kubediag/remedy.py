@@ -169,19 +169,13 @@ def ingress_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
     """(port number or name, where) of every Ingress backend in `namespace` that names Service `name`."""
     out: list[tuple[int | str, str]] = []
     for ing in data.ingresses_by_ns.get(namespace, ()):
-        spec = ing.get("spec") or {}
-        backends = [spec.get("defaultBackend") or {}]
-        backends += [
-            p.get("backend") or {}
-            for r in spec.get("rules") or []
-            for p in ((r.get("http") or {}).get("paths") or [])
-        ]
+        spec = ing.spec
+        backends = [spec.default_backend] + [p.backend for r in spec.rules for p in r.http.paths]
         for b in backends:
-            svc = b.get("service") or {}
-            if svc.get("name") != name:
+            svc = b.service
+            if svc.name != name:
                 continue
-            port = svc.get("port") or {}
-            value = port.get("number") or port.get("name")
+            value: int | str = svc.port.number or svc.port.name
             if value:
                 out.append((value, f"ingress/{name_of(ing)} routes to {name}:{value}"))
     return out

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
-from kubediag.objects import Deployment
+from kubediag.objects import Deployment, Event, Ingress, Namespace, Node
 
 if TYPE_CHECKING:
     from kubediag.probes import DataPlane
@@ -117,7 +117,7 @@ class ClusterData:
         return self.of(Kind.POD)
 
     @property
-    def nodes(self) -> tuple[Obj, ...]:
+    def nodes(self) -> tuple[Node, ...]:
         return self.of(Kind.NODE)
 
     @property
@@ -125,15 +125,15 @@ class ClusterData:
         return self.of(Kind.NETWORKPOLICY)
 
     @property
-    def namespaces(self) -> tuple[Obj, ...]:
+    def namespaces(self) -> tuple[Namespace, ...]:
         return self.of(Kind.NAMESPACE)
 
     @property
-    def events(self) -> tuple[Obj, ...]:
+    def events(self) -> tuple[Event, ...]:
         return self.of(Kind.EVENT)
 
     @property
-    def ingresses(self) -> tuple[Obj, ...]:
+    def ingresses(self) -> tuple[Ingress, ...]:
         return self.of(Kind.INGRESS)
 
     @property
@@ -213,14 +213,14 @@ class ClusterData:
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
-    def events_by_object(self) -> Mapping[tuple[str, str, str], tuple[Obj, ...]]:
-        out: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+    def events_by_object(self) -> Mapping[tuple[str, str, str], tuple[Event, ...]]:
+        out: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
         for e in self.events:
-            inv = e.get("involvedObject") or e.get("regarding") or {}
-            out[(str(inv.get("namespace") or ns_of(e)), str(inv.get("kind")), str(inv.get("name")))].append(e)
+            inv = e.involved_object
+            out[(inv.namespace or e.metadata.namespace, inv.kind, inv.name)].append(e)
         return {k: tuple(v) for k, v in out.items()}
 
-    def events_for(self, kind: str, namespace: str, name: str) -> tuple[Obj, ...]:
+    def events_for(self, kind: str, namespace: str, name: str) -> tuple[Event, ...]:
         return self.events_by_object.get((namespace, kind, name), ())
 
     def _by_ns(self, objs: tuple[Obj, ...]) -> Mapping[str, tuple[Obj, ...]]:
@@ -230,8 +230,8 @@ class ClusterData:
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
-    def ingresses_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
-        return self._by_ns(self.ingresses)
+    def ingresses_by_ns(self) -> Mapping[str, tuple[Ingress, ...]]:
+        return self.by_namespace(Kind.INGRESS)
 
     @cached_property
     def networkpolicies_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
@@ -261,12 +261,12 @@ class ClusterData:
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
-    def namespaces_by_name(self) -> Mapping[str, Obj]:
-        return {name_of(n): n for n in self.namespaces}
+    def namespaces_by_name(self) -> Mapping[str, Namespace]:
+        return {n.metadata.name: n for n in self.namespaces}
 
     @cached_property
-    def nodes_by_name(self) -> Mapping[str, Obj]:
-        return {name_of(n): n for n in self.nodes}
+    def nodes_by_name(self) -> Mapping[str, Node]:
+        return {n.metadata.name: n for n in self.nodes}
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         """Labels of a namespace; the immutable kubernetes.io/metadata.name label is always present.
@@ -274,7 +274,7 @@ class ClusterData:
         key = ("namespace_labels", namespace)
         if key not in self.memo:
             obj = self.namespaces_by_name.get(namespace)
-            labels = dict(labels_of(obj)) if obj else {}
+            labels = dict(obj.metadata.labels) if obj is not None else {}
             labels.setdefault("kubernetes.io/metadata.name", namespace)
             self.memo[key] = labels
         return self.memo[key]  # type: ignore[no-any-return]

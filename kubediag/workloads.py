@@ -9,6 +9,7 @@ from typing import Any
 from kubediag.initwait import init_hold
 from kubediag.labels import expression_matches, labels_of
 from kubediag.model import Category, Obj
+from kubediag.objects import Event, Node, Taint
 from kubediag.snapshot import meta, name_of
 
 
@@ -270,53 +271,48 @@ def json_pointer(*parts: str | int) -> str:
 # ---- nodes ---------------------------------------------------------------------------------------------
 
 
-def node_ready(node: Obj) -> bool:
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return bool(c.get("status") == "True")
+def node_ready(node: Node) -> bool:
+    for c in node.status.conditions:
+        if c.type == "Ready":
+            return c.status == "True"
     return False
 
 
-def node_schedulable(node: Obj) -> bool:
+def node_schedulable(node: Node) -> bool:
     """Not cordoned (`spec.unschedulable`)."""
-    return not bool((node.get("spec") or {}).get("unschedulable"))
+    return not node.spec.unschedulable
 
 
-def node_addresses(node: Obj, address_type: str) -> list[str]:
-    return [
-        str(a.get("address"))
-        for a in (node.get("status") or {}).get("addresses") or []
-        if a.get("type") == address_type and a.get("address")
-    ]
+def node_addresses(node: Node, address_type: str) -> list[str]:
+    return [a.address for a in node.status.addresses if a.type == address_type and a.address]
 
 
-def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Taint) -> bool:
     """core/v1 Toleration.ToleratesTaint: empty effect matches all; Exists with empty key matches every key."""
     for t in tolerations:
-        if t.get("effect") and t.get("effect") != taint.get("effect"):
+        if t.get("effect") and t.get("effect") != taint.effect:
             continue
         op = t.get("operator") or "Equal"
         if op == "Exists":
-            if not t.get("key") or t.get("key") == taint.get("key"):
+            if not t.get("key") or t.get("key") == taint.key:
                 return True
-        elif t.get("key") == taint.get("key") and str(t.get("value") or "") == str(taint.get("value") or ""):
+        elif t.get("key") == taint.key and str(t.get("value") or "") == taint.value:
             return True
     return False
 
 
-def untolerated_taints(pod: Obj, node: Obj) -> list[Mapping[str, Any]]:
+def untolerated_taints(pod: Obj, node: Node) -> list[Taint]:
     """The node's NoSchedule/NoExecute taints the pod does not tolerate (PreferNoSchedule never blocks)."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     return [
         t
-        for t in (node.get("spec") or {}).get("taints") or []
-        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t)
+        for t in node.spec.taints
+        if t.effect in ("NoSchedule", "NoExecute") and not tolerates(tolerations, t)
     ]
 
 
-def format_taint(taint: Mapping[str, Any]) -> str:
-    value = taint.get("value")
-    return f"{taint.get('key')}{'=' + str(value) if value else ''}:{taint.get('effect')}"
+def format_taint(taint: Taint) -> str:
+    return f"{taint.key}{'=' + taint.value if taint.value else ''}:{taint.effect}"
 
 
 def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -333,10 +329,10 @@ def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]
     return False
 
 
-def node_selector_misses(pod: Obj, node: Obj) -> list[str]:
+def node_selector_misses(pod: Obj, node: Node) -> list[str]:
     """Why the pod's nodeSelector / required node affinity excludes `node` ([] = it fits)."""
     spec = pod.get("spec") or {}
-    labels = labels_of(node)
+    labels = node.metadata.labels
     misses = [
         f"lacks {k}={v}" + (f" (has {k}={labels[k]})" if k in labels else "")
         for k, v in sorted((spec.get("nodeSelector") or {}).items())
@@ -347,7 +343,7 @@ def node_selector_misses(pod: Obj, node: Obj) -> list[str]:
     ) or {}
     terms = required.get("nodeSelectorTerms") or []
     if terms:
-        fields = {"metadata.name": name_of(node)}
+        fields = {"metadata.name": node.metadata.name}
 
         def term_ok(term: Mapping[str, Any]) -> bool:
             return all(
@@ -362,32 +358,25 @@ def node_selector_misses(pod: Obj, node: Obj) -> list[str]:
 # ---- events --------------------------------------------------------------------------------------------
 
 
-def event_time(event: Obj) -> str:
-    """The newest timestamp of a core/v1 or events.k8s.io/v1 Event (ISO strings compare in time order)."""
-    series = event.get("series") or {}
+def event_time(event: Event) -> str:
+    """The newest timestamp of a core/v1 Event (ISO strings compare in time order)."""
     candidates = [
-        series.get("lastObservedTime"),
-        event.get("lastTimestamp"),
-        event.get("deprecatedLastTimestamp"),
-        event.get("eventTime"),
-        event.get("firstTimestamp"),
-        meta(event).get("creationTimestamp"),
+        event.series.last_observed_time if event.series is not None else None,
+        event.last_timestamp,
+        event.event_time,
+        event.first_timestamp,
+        event.metadata.creation_timestamp,
     ]
-    return max((str(c)[:19] for c in candidates if c), default="")
+    return max((c[:19] for c in candidates if c), default="")
 
 
-def event_message(event: Obj) -> str:
-    return str(event.get("message") or event.get("note") or "").strip()
+def event_message(event: Event) -> str:
+    return event.message.strip()
 
 
-def event_source(event: Obj) -> str:
-    return str(
-        (event.get("source") or {}).get("component")
-        or event.get("reportingController")
-        or event.get("reportingComponent")
-        or ""
-    )
+def event_source(event: Event) -> str:
+    return event.source.component or event.reporting_component
 
 
-def newest_event(events: Iterable[Obj]) -> Obj | None:
+def newest_event(events: Iterable[Event]) -> Event | None:
     return max(events, key=event_time, default=None)

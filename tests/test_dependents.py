@@ -361,9 +361,12 @@ def test_uses_cluster_dns() -> None:
 
 
 def test_ingress_class_sources() -> None:
-    assert ingress_class(_ingress("a", "nginx")) == ("nginx", "spec.ingressClassName")
-    assert ingress_class(_ingress("a", legacy="traefik"))[0] == "traefik"
-    assert ingress_class(_ingress("a")) == ("", "")
+    def typed(ing: dict[str, Any]) -> Any:
+        return from_builtin(Kind.INGRESS, ing)
+
+    assert ingress_class(typed(_ingress("a", "nginx"))) == ("nginx", "spec.ingressClassName")
+    assert ingress_class(typed(_ingress("a", legacy="traefik")))[0] == "traefik"
+    assert ingress_class(typed(_ingress("a"))) == ("", "")
 
 
 def test_dns_slices_without_the_service_labels_are_found_by_name() -> None:

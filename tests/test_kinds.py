@@ -8,6 +8,7 @@ from typing import Any
 from kubediag.gather import list_paged
 from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object
 from kubediag.model import Kind
+from kubediag.objects import Ingress
 
 
 def test_every_kind_has_one_spec_and_a_unique_kind_name() -> None:
@@ -35,9 +36,9 @@ def test_last_page_and_empty_items() -> None:
     assert (items, cont) == ([], "")
 
 
-def test_object_gets_its_group_version() -> None:
-    obj = decode_object(Kind.INGRESS, b'{"metadata":{"name":"web"}}')
-    assert obj["apiVersion"] == "networking.k8s.io/v1" and obj["kind"] == "Ingress"
+def test_object_decodes_into_its_struct() -> None:
+    obj = decode_object(Kind.INGRESS, b'{"metadata":{"name":"web"},"spec":{"ingressClassName":"nginx"}}')
+    assert isinstance(obj, Ingress) and obj.metadata.name == "web" and obj.spec.ingress_class_name == "nginx"
 
 
 

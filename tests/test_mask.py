@@ -115,7 +115,13 @@ def _strings(node: Any) -> Iterator[str]:
 
 def sensitive_values(data: ClusterData) -> dict[str, str]:
     """value -> what it is: every label and selector value, every IP address, every node/host name."""
-    objs = [*data.services, *data.pods, *data.nodes, *map(msgspec.to_builtins, data.deployments), *data.endpointslices]
+    objs = [
+        *data.services,
+        *data.pods,
+        *map(msgspec.to_builtins, data.nodes),
+        *map(msgspec.to_builtins, data.deployments),
+        *data.endpointslices,
+    ]
     out: dict[str, str] = {}
     for o in objs:
         for v in ((o.get("metadata") or {}).get("labels") or {}).values():
@@ -131,9 +137,9 @@ def sensitive_values(data: ClusterData) -> dict[str, str]:
         except ValueError:
             pass
     for n in data.nodes:
-        out[n["metadata"]["name"]] = "node"
-        for a in n["status"]["addresses"]:
-            out[a["address"]] = a["type"]
+        out[n.metadata.name] = "node"
+        for a in n.status.addresses:
+            out[a.address] = a.type
     for u in data.unavailable.values():
         out.update({m: "ip" for m in re.findall(r"\d+\.\d+\.\d+\.\d+", u.detail)})
     return out

@@ -439,6 +439,11 @@ def _typed(kind: Kind) -> Any:
     return convert
 
 
+def _decodable(objs: list[Any]) -> tuple[Any, ...]:
+    """The objects that decode (`_typed` gives None for the others: the gatherer could not read them either)."""
+    return tuple(o for o in objs if o is not None)
+
+
 typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
@@ -583,18 +588,20 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         "services": tuple(services),
         "endpointslices": tuple(slices),
         "pods": tuple(pods),
-        "nodes": tuple(draw(st.lists(node_st, max_size=2))),
+        "nodes": _decodable(draw(st.lists(node_st.map(_typed(Kind.NODE)), max_size=2))),
         "networkpolicies": tuple(draw(st.lists(netpol_st, max_size=3))),
-        "namespaces": tuple(
+        "namespaces": _decodable(
             draw(
                 st.lists(
-                    st.fixed_dictionaries({"kind": st.just("Namespace"), "metadata": metadata(False)}),
+                    st.fixed_dictionaries({"kind": st.just("Namespace"), "metadata": metadata(False)}).map(
+                        _typed(Kind.NAMESPACE)
+                    ),
                     max_size=2,
                 )
             )
         ),
-        "events": tuple(draw(st.lists(event_st, max_size=3))),
-        "ingresses": tuple(draw(st.lists(ingress_st, max_size=2))),
+        "events": _decodable(draw(st.lists(event_st.map(_typed(Kind.EVENT)), max_size=3))),
+        "ingresses": _decodable(draw(st.lists(ingress_st.map(_typed(Kind.INGRESS)), max_size=2))),
         "deployments": tuple(draw(st.lists(typed_deployment_st, max_size=2))),
         "statefulsets": tuple(draw(st.lists(statefulset_st, max_size=1))),
     }
@@ -713,7 +720,7 @@ def _hostile_report(text: str) -> Any:
         "lastTimestamp": "2026-11-21T10:00:00Z",
     }
     data = ClusterData(
-        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (event,)},
+        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (from_builtin(Kind.EVENT, event),)},
         read=frozenset(Kind) - {Kind.INGRESS},
         unavailable={Kind.INGRESS: Unavailable(Kind.INGRESS, "error", f"odd: {text}")},
     )

@@ -256,12 +256,11 @@ def _evidenced_ports(snap: Snapshot, svc: str) -> tuple[set[int], set[int]]:
                     dialled.add(int(env[f"{prefix}_PORT"]))
             declared |= {int(p.get("containerPort") or 0) for p in c.get("ports") or []}
     for ing in snap.data.ingresses:
-        spec = ing.get("spec") or {}
-        for r in spec.get("rules") or []:
-            for p in (r.get("http") or {}).get("paths") or []:
-                s = (p.get("backend") or {}).get("service") or {}
-                if s.get("name") == svc and (s.get("port") or {}).get("number"):
-                    dialled.add(int(s["port"]["number"]))
+        for r in ing.spec.rules:
+            for p in r.http.paths:
+                s = p.backend.service
+                if s.name == svc and s.port.number:
+                    dialled.add(s.port.number)
     for d in snap.data.deployments:
         if isinstance(d, Mapping):
             pod_spec = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}

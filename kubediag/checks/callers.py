@@ -23,8 +23,8 @@ from kubediag.dependents import (
     webhook_refs,
     webhook_scope,
 )
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
-from kubediag.objects import IngressClass
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Ingress, IngressClass
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.text import closest
 
@@ -81,7 +81,7 @@ def ingress_class_claimed(snap: Snapshot) -> Iterator[Finding]:
     where = "in the cluster" if wide else f"in namespace {ns} (other namespaces were not read)"
     default = defaults[0] if len(defaults) == 1 else ""
 
-    def effective(ing: Obj) -> str:
+    def effective(ing: Ingress) -> str:
         return ingress_class(ing)[0] or default
 
     addressed_classes = {effective(i) for i in ingresses if ingress_address(i)}

@@ -12,8 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from kubediag.checks.base import NotApplicable, check
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.objects import Ingress, IngressBackend, ServiceBackendPort
 from kubediag.snapshot import Snapshot, meta, name_of
 from kubediag.text import closest, env_prefix, is_close
 from kubediag.workloads import Owner, is_terminal, owner_of, template_owner
@@ -23,11 +26,11 @@ from kubediag.workloads import Owner, is_terminal, owner_of, template_owner
 
 @dataclass(frozen=True)
 class Backend:
-    ingress: Obj
+    ingress: Ingress
     where: str  # JSON path of the backend, e.g. spec.rules[0].http.paths[1].backend
     route: str  # host/path, for messages
     service: str
-    port: Mapping[str, Any]
+    port: ServiceBackendPort
 
     @property
     def pointer(self) -> str:
@@ -37,26 +40,26 @@ class Backend:
 
     @property
     def port_text(self) -> str:
-        if "number" in self.port:
-            return f"port {self.port['number']}"
-        return f"port name {self.port.get('name')!r}"
+        if self.port.number is not None:
+            return f"port {self.port.number}"
+        return f"port name {self.port.name!r}"
 
 
-def ingress_backends(ing: Obj) -> Iterator[Backend]:
-    spec = ing.get("spec") or {}
+def ingress_backends(ing: Ingress) -> Iterator[Backend]:
+    spec = ing.spec
 
-    def make(where: str, route: str, backend: Mapping[str, Any] | None) -> Backend | None:
-        svc = (backend or {}).get("service")
-        if not svc or not svc.get("name"):
+    def make(where: str, route: str, backend: IngressBackend) -> Backend | None:
+        svc = backend.service
+        if not svc.name:
             return None  # a resource backend
-        return Backend(ing, where, route, str(svc["name"]), svc.get("port") or {})
+        return Backend(ing, where, route, svc.name, svc.port)
 
-    if b := make("spec.defaultBackend", "default backend", spec.get("defaultBackend")):
+    if b := make("spec.defaultBackend", "default backend", spec.default_backend):
         yield b
-    for i, rule in enumerate(spec.get("rules") or []):
-        for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
-            route = f"{rule.get('host') or '*'}{path.get('path') or '/'}"
-            if b := make(f"spec.rules[{i}].http.paths[{j}].backend", route, path.get("backend")):
+    for i, rule in enumerate(spec.rules):
+        for j, path in enumerate(rule.http.paths):
+            route = f"{rule.host or '*'}{path.path or '/'}"
+            if b := make(f"spec.rules[{i}].http.paths[{j}].backend", route, path.backend):
                 yield b
 
 
@@ -76,8 +79,8 @@ def _port_problem(snap: Snapshot, b: Backend) -> tuple[str, int | str | None] | 
     numbers = {int(p.get("port") or 0): p for p in ports}
     names = {str(p.get("name")): p for p in ports if p.get("name")}
     only: int | None = int(ports[0].get("port") or 0) if len(ports) == 1 else None
-    if "number" in b.port:
-        n = int(b.port.get("number") or 0)
+    if b.port.number is not None:
+        n = b.port.number
         if n in numbers:
             return None
         owner = next((p for p in ports if p.get("targetPort") == n), None)
@@ -88,7 +91,7 @@ def _port_problem(snap: Snapshot, b: Backend) -> tuple[str, int | str | None] | 
                 int(owner.get("port") or 0),
             )
         return f"the Service has no port {n}", only
-    name = str(b.port.get("name") or "")
+    name = b.port.name
     if not name or name in names:
         return None
     near = closest(name, names)
@@ -215,7 +218,7 @@ def ingress_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
                         ns,
                         iname,
                         f"{b.where}.service.port",
-                        json.dumps(dict(b.port), separators=(",", ":")),
+                        json.dumps(msgspec.to_builtins(b.port), separators=(",", ":")),
                         f"a port of Service {snap.name}: {_ports_text(snap)}",
                     ),
                     Evidence("Service", ns, snap.name, "spec.ports", _ports_text(snap), b.port_text),

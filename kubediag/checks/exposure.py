@@ -12,7 +12,8 @@ from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.pods import quote
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Event
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import event_message, event_source, event_time, newest_event, node_addresses
 
@@ -38,22 +39,22 @@ def node_ports(snap: Snapshot) -> list[tuple[int, int, str]]:
     ]
 
 
-def service_events(snap: Snapshot) -> tuple[Obj, ...] | None:
+def service_events(snap: Snapshot) -> tuple[Event, ...] | None:
     """The Service's events, or None when events could not be read."""
     if snap.data.missing(Kind.EVENT) is not None:
         return None
     return snap.data.events_for("Service", snap.namespace, snap.name)
 
 
-def event_count(event: Obj) -> int:
-    return int(event.get("count") or (event.get("series") or {}).get("count") or 1)
+def event_count(event: Event) -> int:
+    return event.count or (event.series.count if event.series is not None else 0) or 1
 
 
-def describe_event(event: Obj) -> str:
+def describe_event(event: Event) -> str:
     source = event_source(event)
     when = event_time(event)
     return (
-        f"{event.get('reason')}"
+        f"{event.reason}"
         + (f" x{event_count(event)}" if event_count(event) > 1 else "")
         + (f" from {source}" if source else "")
         + (f" at {when}" if when else "")
@@ -135,13 +136,13 @@ def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
         "Install a load-balancer implementation (MetalLB with an IPAddressPool, cloud-provider-kind, or the "
         f"cloud controller manager), or expose it without one:\n{as_nodeport}"
     )
-    newest = newest_event(e for e in events or () if e.get("type") == "Warning")
+    newest = newest_event(e for e in events or () if e.type == "Warning")
     if newest is not None:
         detail = describe_event(newest)
         severity = Severity.WARNING
-        if newest.get("reason") in LB_FAILURES:
+        if newest.reason in LB_FAILURES:
             detail += " (see KD802)"
-            ok = newest_event(e for e in events or () if e.get("reason") in LB_SUCCESSES)
+            ok = newest_event(e for e in events or () if e.reason in LB_SUCCESSES)
             if ok is None or event_time(ok) <= event_time(newest):
                 # KD802 reports this failure as the cause; the pending address is its symptom
                 severity = Severity.INFO
@@ -151,7 +152,7 @@ def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
             f"Act on the controller's message; {describe}",
             [
                 *evidence,
-                Evidence("Event", ns, name_of(newest), "reason", str(newest.get("reason")), "no failure"),
+                Evidence("Event", ns, name_of(newest), "reason", newest.reason, "no failure"),
             ],
         )
         return
@@ -203,8 +204,8 @@ def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
             evidence,
         )
         return
-    ensuring = newest_event(e for e in events if e.get("reason") == "EnsuringLoadBalancer")
-    ensured = newest_event(e for e in events if e.get("reason") in LB_SUCCESSES)
+    ensuring = newest_event(e for e in events if e.reason == "EnsuringLoadBalancer")
+    ensured = newest_event(e for e in events if e.reason in LB_SUCCESSES)
     if ensuring is not None and (ensured is None or event_time(ensured) < event_time(ensuring)):
         yield loadbalancer_pending.finding(
             Severity.INFO,
@@ -285,11 +286,11 @@ def loadbalancer_sync_failed(snap: Snapshot) -> Iterator[Finding]:
     _require_lb(snap)
     ns = snap.namespace
     events = snap.data.events_for("Service", ns, snap.name)
-    failures = [e for e in events if e.get("reason") in LB_FAILURES and e.get("type", "Warning") == "Warning"]
+    failures = [e for e in events if e.reason in LB_FAILURES and e.type in ("Warning", "")]  # unset: Warning
     newest = newest_event(failures)
     if newest is None:
         return
-    reason, message = str(newest.get("reason")), event_message(newest)
+    reason, message = newest.reason, event_message(newest)
     ingress = lb_ingress(snap)
     evidence = [
         Evidence("Event", ns, name_of(newest), "reason", reason, "EnsuredLoadBalancer"),
@@ -297,12 +298,12 @@ def loadbalancer_sync_failed(snap: Snapshot) -> Iterator[Finding]:
             "Service", ns, snap.name, "status.loadBalancer.ingress", ingress_text(ingress), "an address"
         ),
     ]
-    ok = newest_event(e for e in events if e.get("reason") in LB_SUCCESSES)
+    ok = newest_event(e for e in events if e.reason in LB_SUCCESSES)
     if ok is not None and event_time(ok) > event_time(newest):
         yield loadbalancer_sync_failed.finding(
             Severity.INFO,
             f"The load-balancer controller failed earlier for Service {ns}/{snap.name} ({describe_event(newest)}) "
-            f"but succeeded since ({ok.get('reason')} at {event_time(ok)})",
+            f"but succeeded since ({ok.reason} at {event_time(ok)})",
             f"kubectl -n {ns} describe service {snap.name}",
             evidence,
         )

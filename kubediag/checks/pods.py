@@ -16,6 +16,7 @@ from typing import Any
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import format_map, labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.objects import Event
 from kubediag.snapshot import Snapshot, meta, name_of
 from kubediag.workloads import (
     PodProblem,
@@ -147,14 +148,14 @@ def workload_ref(pod: Obj) -> str:
     return f"{o.kind.lower()}/{o.name}" if o else f"pod/{name_of(pod)}"
 
 
-def pod_events(snap: Snapshot, pod: Obj, reasons: Sequence[str], prefix: str = "") -> Obj | None:
+def pod_events(snap: Snapshot, pod: Obj, reasons: Sequence[str], prefix: str = "") -> Event | None:
     """The newest event on `pod` with one of `reasons` (and a message starting with `prefix`), if events were read."""
     if snap.data.missing(Kind.EVENT) is not None:
         return None
     found = [
         e
         for e in snap.data.events_for("Pod", snap.namespace, name_of(pod))
-        if e.get("reason") in reasons and event_message(e).startswith(prefix)
+        if e.reason in reasons and event_message(e).startswith(prefix)
     ]
     return newest_event(found)
 
@@ -280,9 +281,9 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
         first = fitting[0]
         t = taints[name_of(first)][0]
         toleration = (
-            f"{{key: {t.get('key')}, operator: Equal, value: {t.get('value')}, effect: {t.get('effect')}}}"
-            if t.get("value")
-            else f"{{key: {t.get('key')}, operator: Exists, effect: {t.get('effect')}}}"
+            f"{{key: {t.key}, operator: Equal, value: {t.value}, effect: {t.effect}}}"
+            if t.value
+            else f"{{key: {t.key}, operator: Exists, effect: {t.effect}}}"
         )
         out.fixes.append(
             f"Add to {ref} spec.template.spec.tolerations: {toleration}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.objects import Node
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import is_ready, node_ready, node_schedulable
 
@@ -18,7 +19,7 @@ def node_of(pod: Obj) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
-def _names(nodes: Sequence[Obj], limit: int = 5) -> str:
+def _names(nodes: Sequence[Node], limit: int = 5) -> str:
     names = [name_of(n) for n in nodes]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
@@ -100,7 +101,7 @@ def traffic_policy_local(snap: Snapshot) -> Iterator[Finding]:
                     ),
                 ],
             )
-    policies: list[tuple[str, list[Obj]]] = []
+    policies: list[tuple[str, list[Node]]] = []
     if external:
         candidates = serving
         if snap.svc_type == "LoadBalancer":

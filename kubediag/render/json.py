@@ -3,12 +3,12 @@ kept (bots want all of it); schemas in kubediag/schemas/ (svc-report, audit-repo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from kubediag.audit import AuditResult, summary
 from kubediag.engine import Report
+from kubediag.jsontext import dumps
 from kubediag.model import Severity
 
 SCHEMA_VERSION = "1"
@@ -58,7 +58,7 @@ def probe_dict(report: Report) -> dict[str, Any]:
 
 def report(r: Report) -> str:
     """The `svc -o json` document."""
-    return json.dumps(report_dict(r), indent=2, sort_keys=False)
+    return dumps(report_dict(r), indent=2)
 
 
 # ---- audit -------------------------------------------------------------------------------------------------
@@ -75,10 +75,10 @@ def audit_dict(result: AuditResult) -> dict[str, Any]:
 
 def audit(result: AuditResult) -> str:
     """The `audit -o json` document; each Service's entry is exactly its `svc` report."""
-    return json.dumps(audit_dict(result), indent=2)
+    return dumps(audit_dict(result), indent=2)
 
 
 def audit_lines(result: AuditResult) -> Iterator[str]:
     """`audit -o jsonl`: one Service report per line, exactly the `svc` JSON (compact), for log pipelines."""
     for r in result.reports:
-        yield json.dumps(report_dict(r), separators=(",", ":"))
+        yield dumps(report_dict(r))

@@ -64,6 +64,7 @@ SPECS: dict[Kind, KindSpec] = {
         "v1",
         "the endpoints the control plane published for each Service",
         optional=False,
+        struct=objects.EndpointSlice,
     ),
     Kind.POD: KindSpec("Pod", "", "v1", "selector matching, pod states, container ports", optional=False),
     Kind.NODE: KindSpec(
@@ -74,7 +75,11 @@ SPECS: dict[Kind, KindSpec] = {
         cluster_scoped=True,
     ),
     Kind.NETWORKPOLICY: KindSpec(
-        "NetworkPolicy", "networking.k8s.io", "v1", "whether policies block the Service's traffic"
+        "NetworkPolicy",
+        "networking.k8s.io",
+        "v1",
+        "whether policies block the Service's traffic",
+        struct=objects.NetworkPolicy,
     ),
     Kind.NAMESPACE: KindSpec(
         "Namespace", "", "v1", "namespace labels for namespaceSelector peers (optional)", cluster_scoped=True

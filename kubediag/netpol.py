@@ -199,11 +199,6 @@ def silently_isolates_ingress(policy: NetworkPolicy) -> bool:
     return not spec.policy_types and bool(spec.egress) and not spec.ingress
 
 
-def pod_selector(policy: NetworkPolicy) -> LabelSelector:
-    """The policy's spec.podSelector; absent is the empty selector (the field is not a pointer)."""
-    return policy.spec.pod_selector
-
-
 def selects(policy: NetworkPolicy, namespace: str, labels: Mapping[str, str]) -> bool:
     return policy.metadata.namespace == namespace and selector_matches(policy.spec.pod_selector, labels)
 

@@ -18,7 +18,10 @@ from typing import Any
 
 import yaml
 
+from kubediag.kinds import from_builtin
+from kubediag.model import Kind
 from kubediag.netpol import Peer, PolicySet, connection_allowed
+from kubediag.objects import NetworkPolicy
 
 DEFAULT = Path("/work/shared/netpol-oracle/k8s_e2e_cases.yaml")
 NAMESPACES = ("x", "y", "z")
@@ -55,16 +58,16 @@ def run_case(case: dict[str, Any], indexed: bool) -> list[str]:
     ports = [(p, proto) for p in case["ports"] for proto in case["protocols"]]
     pod_labels = {k: {"pod": k.split("/")[1]} for k in pods}
     ns_labels = {ns: {"ns": ns, "kubernetes.io/metadata.name": ns} for ns in NAMESPACES}
-    policies: dict[tuple[str, str], dict[str, Any]] = {}
+    policies: dict[tuple[str, str], NetworkPolicy] = {}
     errors: list[str] = []
     for i, step in enumerate(case["steps"]):
         if step.get("delete_all"):
             policies.clear()
         for pol in step.get("create") or []:
-            policies[(pol["ns"], pol["name"])] = {
-                "metadata": {"namespace": pol["ns"], "name": pol["name"]},
-                "spec": _subst(pol["spec"], pods),
-            }
+            policies[(pol["ns"], pol["name"])] = from_builtin(
+                Kind.NETWORKPOLICY,
+                {"metadata": {"namespace": pol["ns"], "name": pol["name"]}, "spec": _subst(pol["spec"], pods)},
+            )
         for key, labels in (step.get("pod_labels") or {}).items():
             pod_labels[key].update(labels)
         for ns, labels in (step.get("namespace_labels") or {}).items():

@@ -533,6 +533,50 @@ def _kubernetes_slice(svc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# ---- NetworkPolicies as the API server returns them ---------------------------------------------------
+def _ordered(obj: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: obj[k] for k in keys if k in obj} | {k: v for k, v in obj.items() if k not in keys}
+
+
+def _selector_wire(sel: dict[str, Any]) -> dict[str, Any]:
+    out = _ordered(sel, ("matchLabels", "matchExpressions"))
+    if "matchExpressions" in out:
+        out["matchExpressions"] = [_ordered(e, ("key", "operator", "values")) for e in out["matchExpressions"]]
+    return out
+
+
+def _netpol_wire_form(pol: dict[str, Any]) -> None:
+    """A policy as written (by the plan or the variety shapes) in the form a LIST returns it: the API's field
+    order, `protocol` defaulted to TCP on every port, empty lists omitted. `policyTypes` stays as written
+    (the API server would default it) so that the comparison keeps the egress-only-without-policyTypes shape."""
+    spec = pol["spec"]
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        rules = []
+        for rule in spec.get(direction) or []:
+            out: dict[str, Any] = {}
+            if rule.get("ports"):
+                out["ports"] = [
+                    _ordered({"protocol": "TCP", **p}, ("protocol", "port", "endPort")) for p in rule["ports"]
+                ]
+            if rule.get(peers):
+                out[peers] = []
+                for elem in rule[peers]:
+                    elem = _ordered(elem, ("podSelector", "namespaceSelector", "ipBlock"))
+                    for key in ("podSelector", "namespaceSelector"):
+                        if key in elem:
+                            elem[key] = _selector_wire(elem[key])
+                    if "ipBlock" in elem:
+                        elem["ipBlock"] = _ordered(elem["ipBlock"], ("cidr", "except"))
+                    out[peers].append(elem)
+            rules.append(out)
+        if rules:
+            spec[direction] = rules
+        else:
+            spec.pop(direction, None)
+    spec["podSelector"] = _selector_wire(spec.get("podSelector") or {})
+    pol["spec"] = _ordered(spec, ("podSelector", "ingress", "egress", "policyTypes"))
+
+
 # ---- variety: shapes the plan does not have, for report comparisons ------------------------------------
 def _variety(
     rng: random.Random, plan: Plan, objs: dict[str, list[dict[str, Any]]], namespaces: list[dict[str, Any]]
@@ -752,6 +796,8 @@ def synthetic_objects(
     objs["namespaces"] = namespaces
     if variety:
         _variety(rng, plan, objs, namespaces)
+    for pol in objs["networkpolicies"]:
+        _netpol_wire_form(pol)
     for svc in objs["services"]:
         md = svc["metadata"]
         if md["namespace"] == "default" and md["name"] == "kubernetes":

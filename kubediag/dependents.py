@@ -13,8 +13,8 @@ from typing import Any
 
 from kubediag.labels import format_selector, labels_of
 from kubediag.model import Kind, Obj
-from kubediag.objects import APIService, Ingress, LabelSelector, RuleWithOperations, Webhook
-from kubediag.snapshot import ClusterData, name_of, ns_of
+from kubediag.objects import APIService, EndpointSlice, Ingress, LabelSelector, RuleWithOperations, Webhook
+from kubediag.snapshot import ClusterData, meta, name_of, ns_of
 
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -24,18 +24,15 @@ DNS_LABELS = {"k8s-app": "kube-dns"}
 
 
 # ---- EndpointSlices ---------------------------------------------------------------------------------------
-def ready_endpoints(slices: Sequence[Obj]) -> int:
+def ready_endpoints(slices: Sequence[EndpointSlice]) -> int:
     """Addresses the slices list as ready (a missing `ready` condition means ready)."""
     return sum(
-        len(e.get("addresses") or [])
-        for s in slices
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready") is not False
+        len(e.addresses) for s in slices for e in s.endpoints if e.conditions.ready is not False
     )
 
 
-def listed_endpoints(slices: Sequence[Obj]) -> int:
-    return sum(len(e.get("addresses") or []) for s in slices for e in s.get("endpoints") or [])
+def listed_endpoints(slices: Sequence[EndpointSlice]) -> int:
+    return sum(len(e.addresses) for s in slices for e in s.endpoints)
 
 
 # ---- Ingresses ---------------------------------------------------------------------------------------------

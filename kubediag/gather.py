@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import msgspec
@@ -46,7 +46,7 @@ from kubediag.kinds import (
 )
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
-from kubediag.objects import Event, Ingress
+from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -573,7 +573,7 @@ def gather_service(
             discovering = side.submit(client.discover)
             _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
         discovery = discovering.result()
-        dns: tuple[list[Obj], list[Obj], str] | None = dns_job.result() if dns_job is not None else None
+        dns: tuple[list[Obj], list[EndpointSlice], str] | None = dns_job.result() if dns_job is not None else None
     finally:
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)
@@ -595,10 +595,11 @@ def gather_service(
         or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))
     ):
         phase2[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
-    policies = out.lists.get(Kind.NETWORKPOLICY, [])
+    policies = cast("list[NetworkPolicy]", out.lists.get(Kind.NETWORKPOLICY, []))
     cross_ns_client = client_ref is not None and client_ref[0] != namespace
     if (
-        policies and any("namespaceSelector" in json.dumps(p.get("spec") or {}) for p in policies)
+        policies
+        and any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
     ) or cross_ns_client:
         phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
     if not service:
@@ -609,7 +610,7 @@ def gather_service(
     unaddressed = unaddressed_routes(out.lists.get(Kind.INGRESS, []), name)
     if unaddressed:
         phase2[Kind.INGRESSCLASS] = lambda: client.list(Kind.INGRESSCLASS, None, page=0)
-    slices = out.lists.get(Kind.ENDPOINTSLICE)
+    slices = cast("list[EndpointSlice] | None", out.lists.get(Kind.ENDPOINTSLICE))
     no_ready = Kind.SERVICE in out.lists and (
         not service or (spec.get("type") != "ExternalName" and slices is not None and not ready_endpoints(slices))
     )
@@ -713,7 +714,7 @@ def gather_service(
     for kind in discovery.unserved:  # not served: certainly none (read, empty)
         out.lists.setdefault(kind, [])
     read = frozenset(out.lists) - frozenset(out.unavailable)
-    objects = {kind: tuple(items) for kind, items in out.lists.items()}
+    objects: dict[Kind, tuple[Any, ...]] = {kind: tuple(items) for kind, items in out.lists.items()}
     objects[Kind.SERVICE] = tuple(service) + tuple(siblings)
     objects[Kind.POD] = tuple(pods)
     objects[Kind.NETWORKPOLICY] = tuple(policies)
@@ -755,7 +756,7 @@ def gather_service(
     return data
 
 
-def _cluster_dns(client: Client) -> tuple[list[Obj], list[Obj], str]:
+def _cluster_dns(client: Client) -> tuple[list[Obj], list[EndpointSlice], str]:
     """(kube-dns Services, their EndpointSlices, why they could not be read or ""): kube-system Services
     labelled k8s-app=kube-dns; their slices carry the Service's labels (the endpointslice controller copies
     them), else they are looked up by Service name. Optional: forbidden or failing is a reason, not absence."""
@@ -764,7 +765,9 @@ def _cluster_dns(client: Client) -> tuple[list[Obj], list[Obj], str]:
     try:
         services = client.list(Kind.SERVICE, DNS_NAMESPACE, query, page=0)
         kind = Kind.ENDPOINTSLICE
-        slices = client.list(Kind.ENDPOINTSLICE, DNS_NAMESPACE, query, page=0) if services else []
+        slices: list[EndpointSlice] = (
+            client.list(Kind.ENDPOINTSLICE, DNS_NAMESPACE, query, page=0) if services else []
+        )
         listed = {labels_of(s).get("kubernetes.io/service-name") for s in slices}
         for svc in services:
             if name_of(svc) not in listed:

@@ -64,6 +64,7 @@ SPECS: dict[Kind, KindSpec] = {
         "v1",
         "the endpoints the control plane published for each Service",
         optional=False,
+        struct=objects.EndpointSlice,
     ),
     Kind.POD: KindSpec("Pod", "", "v1", "selector matching, pod states, container ports", optional=False),
     Kind.NODE: KindSpec(
@@ -75,7 +76,11 @@ SPECS: dict[Kind, KindSpec] = {
         struct=objects.Node,
     ),
     Kind.NETWORKPOLICY: KindSpec(
-        "NetworkPolicy", "networking.k8s.io", "v1", "whether policies block the Service's traffic"
+        "NetworkPolicy",
+        "networking.k8s.io",
+        "v1",
+        "whether policies block the Service's traffic",
+        struct=objects.NetworkPolicy,
     ),
     Kind.NAMESPACE: KindSpec(
         "Namespace",

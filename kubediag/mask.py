@@ -73,7 +73,7 @@ class Masker:
                 for o in data.of(kind)
             ),
             *data.namespaces,
-            *data.networkpolicies,
+            *(msgspec.to_builtins(p) for p in data.networkpolicies),
         )
         values: set[str] = set()
         for o in objs:

@@ -31,8 +31,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kubediag.labels import format_selector, labels_of, selector_matches
+import msgspec
+
+from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import Obj
+from kubediag.objects import (
+    IPBlock,
+    LabelSelector,
+    LabelSelectorRequirement,
+    NetworkPolicy,
+    NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule,
+    NetworkPolicyPeer,
+    NetworkPolicyPort,
+    NetworkPolicySpec,
+)
 from kubediag.snapshot import name_of, ns_of
 from kubediag.workloads import pod_ip, port_protocol, serving_containers
 
@@ -43,6 +56,49 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 
 _TYPE = {INGRESS: "Ingress", EGRESS: "Egress"}
 _PEERS = {INGRESS: "from", EGRESS: "to"}
+Rule = NetworkPolicyIngressRule | NetworkPolicyEgressRule
+
+
+# ---- label selectors (metav1.LabelSelector, typed) --------------------------------------------------------
+# The semantics of kubediag.labels.selector_matches / format_selector, on the typed selector.
+def _requirement_matches(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    key, op = req.key, req.operator
+    if op == "In":
+        return key in labels and labels[key] in req.values
+    if op == "NotIn":
+        return key not in labels or labels[key] not in req.values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False  # an unknown operator selects nothing (the API server rejects it anyway)
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """None selects nothing, {} selects everything; terms are ANDed."""
+    if selector is None:
+        return False
+    if not map_selector_matches(selector.match_labels, labels):
+        return False
+    return all(_requirement_matches(e, labels) for e in selector.match_expressions)
+
+
+def format_selector(selector: LabelSelector | None) -> str:
+    """kubectl-style text: app=web,tier in (a,b),!legacy. `{}` is '<all>'."""
+    if selector is None:
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
+    for e in selector.match_expressions:
+        key, op, vals = e.key, e.operator, ",".join(e.values)
+        parts.append(
+            {
+                "In": f"{key} in ({vals})",
+                "NotIn": f"{key} notin ({vals})",
+                "Exists": f"{key}",
+                "DoesNotExist": f"!{key}",
+            }.get(op, f"{key} {op} ({vals})")
+        )
+    return ",".join(parts) if parts else "<all>"
 
 
 # ---- peers ---------------------------------------------------------------------------------------------
@@ -129,39 +185,27 @@ class Decision:
 
 
 # ---- policy basics -------------------------------------------------------------------------------------
-def spec_of(policy: Obj) -> Mapping[str, Any]:
-    spec = policy.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
-
-
-def effective_policy_types(policy: Obj) -> frozenset[str]:
+def effective_policy_types(policy: NetworkPolicy) -> frozenset[str]:
     """`policyTypes` when set; otherwise Ingress, plus Egress when `egress` is non-empty (API defaulting)."""
-    spec = spec_of(policy)
-    declared = spec.get("policyTypes")
-    if declared:
-        return frozenset(str(t) for t in declared)
-    return frozenset({"Ingress", "Egress"} if spec.get("egress") else {"Ingress"})
+    spec = policy.spec
+    if spec.policy_types:
+        return frozenset(spec.policy_types)
+    return frozenset({"Ingress", "Egress"} if spec.egress else {"Ingress"})
 
 
-def silently_isolates_ingress(policy: Obj) -> bool:
+def silently_isolates_ingress(policy: NetworkPolicy) -> bool:
     """An egress-only policy written without `policyTypes`: it also denies all ingress to its pods."""
-    spec = spec_of(policy)
-    return not spec.get("policyTypes") and bool(spec.get("egress")) and not spec.get("ingress")
+    spec = policy.spec
+    return not spec.policy_types and bool(spec.egress) and not spec.ingress
 
 
-def pod_selector(policy: Obj) -> Mapping[str, Any]:
-    """The policy's spec.podSelector; absent is the empty selector (the field is not a pointer)."""
-    sel = spec_of(policy).get("podSelector")
-    return sel if isinstance(sel, Mapping) else {}
-
-
-def selects(policy: Obj, namespace: str, labels: Mapping[str, str]) -> bool:
-    return ns_of(policy) == namespace and selector_matches(pod_selector(policy), labels)
+def selects(policy: NetworkPolicy, namespace: str, labels: Mapping[str, str]) -> bool:
+    return policy.metadata.namespace == namespace and selector_matches(policy.spec.pod_selector, labels)
 
 
 def isolating_policies(
-    policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
-) -> tuple[Obj, ...]:
+    policies: Iterable[NetworkPolicy], namespace: str, labels: Mapping[str, str], direction: Direction
+) -> tuple[NetworkPolicy, ...]:
     """The policies that select a pod (namespace, labels) and isolate it for `direction`, sorted by name."""
     if isinstance(policies, PolicySet):
         return policies.isolating(namespace, labels, direction)
@@ -169,22 +213,22 @@ def isolating_policies(
 
 
 def _isolating(
-    policies: Iterable[Obj], namespace: str, labels: Mapping[str, str], direction: Direction
-) -> tuple[Obj, ...]:
+    policies: Iterable[NetworkPolicy], namespace: str, labels: Mapping[str, str], direction: Direction
+) -> tuple[NetworkPolicy, ...]:
     found = [
         p for p in policies if selects(p, namespace, labels) and _TYPE[direction] in effective_policy_types(p)
     ]
-    return tuple(sorted(found, key=name_of))
+    return tuple(sorted(found, key=lambda p: p.metadata.name))
 
 
-class PolicySet(tuple[Obj, ...]):
+class PolicySet(tuple[NetworkPolicy, ...]):
     """A tuple of policies that answers `isolating_policies` from an index, memoised per (namespace, labels,
     direction): pods of one workload share their labels, and a policy with matchLabels can only select pods
     carrying one of its pairs, so most policies are never tested against most pods. The answer is the same as
     the plain scan over the tuple (a tested invariant). Build it once per set of policies and reuse it."""
 
     _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
-    _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[Obj, ...]]
+    _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[NetworkPolicy, ...]]
 
     def isolating(
         self,
@@ -192,7 +236,7 @@ class PolicySet(tuple[Obj, ...]):
         labels: Mapping[str, str],
         direction: Direction,
         _frozen: frozenset[tuple[str, str]] | None = None,
-    ) -> tuple[Obj, ...]:
+    ) -> tuple[NetworkPolicy, ...]:
         try:
             key = (namespace, _frozen if _frozen is not None else frozenset(labels.items()), direction)
         except TypeError:  # unhashable label values (never from the API): no memo
@@ -239,31 +283,19 @@ class PolicySet(tuple[Obj, ...]):
         if (namespace, direction) not in indexes:
             out: dict[tuple[str, str] | None, list[int]] = {}
             for i, p in enumerate(self):
-                if ns_of(p) != namespace or _TYPE[direction] not in effective_policy_types(p):
+                if p.metadata.namespace != namespace or _TYPE[direction] not in effective_policy_types(p):
                     continue
-                match_labels = pod_selector(p).get("matchLabels")
+                match_labels = p.spec.pod_selector.match_labels
                 pair: tuple[str, str] | None = None
-                if isinstance(match_labels, Mapping) and match_labels:
-                    k, v = min(match_labels.items(), key=lambda kv: str(kv[0]))
-                    if isinstance(k, str) and isinstance(v, str):
-                        pair = (k, v)  # a pod it selects carries this pair
+                if match_labels:
+                    pair = min(match_labels.items())  # a pod it selects carries this pair
                 out.setdefault(pair, []).append(i)
             indexes[(namespace, direction)] = out
         return indexes[(namespace, direction)]  # type: ignore[no-any-return]
 
 
-def rules_of(policy: Obj, direction: Direction) -> list[Mapping[str, Any]]:
-    rules = spec_of(policy).get(direction) or []
-    # a null list item decodes to the zero-value rule, which matches everything
-    return [r if isinstance(r, Mapping) else {} for r in rules]
-
-
-def _elements(rule: Mapping[str, Any], direction: Direction) -> list[Mapping[str, Any]]:
-    return [e if isinstance(e, Mapping) else {} for e in rule.get(_PEERS[direction]) or []]
-
-
-def _port_entries(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [p if isinstance(p, Mapping) else {} for p in rule.get("ports") or []]
+def rules_of(policy: NetworkPolicy, direction: Direction) -> Sequence[Rule]:
+    return policy.spec.ingress if direction == INGRESS else policy.spec.egress
 
 
 # ---- ports ---------------------------------------------------------------------------------------------
@@ -291,47 +323,47 @@ def resolve_port(pod: Obj | None, target_port: int | str | None, protocol: str =
     return None
 
 
-def port_matches(entry: Mapping[str, Any], dst_pod: Obj | None, port: int, protocol: str) -> bool:
+def port_matches(entry: NetworkPolicyPort, dst_pod: Obj | None, port: int, protocol: str) -> bool:
     """One NetworkPolicyPort against a pod port: protocol (default TCP), then port / endPort / named port."""
-    if str(entry.get("protocol") or "TCP") != protocol:
+    if (entry.protocol or "TCP") != protocol:
         return False
-    spec_port = entry.get("port")
+    spec_port = entry.port
     if spec_port is None or spec_port == "":
         return True
     number = _as_int(spec_port)
     if number is None:  # a named port: it means what the destination pod calls it
         return resolve_port(dst_pod, str(spec_port), protocol) == port
-    end = _as_int(entry.get("endPort"))
+    end = entry.end_port
     return number <= port <= max(number, end) if end is not None else port == number
 
 
-def describe_port_entry(entry: Mapping[str, Any]) -> str:
-    proto = str(entry.get("protocol") or "TCP")
-    port = entry.get("port")
+def describe_port_entry(entry: NetworkPolicyPort) -> str:
+    proto = entry.protocol or "TCP"
+    port = entry.port
     if port is None or port == "":
         return f"every {proto} port"
-    end = entry.get("endPort")
+    end = entry.end_port
     return f"{port}-{end}/{proto}" if end is not None else f"{port}/{proto}"
 
 
-def describe_ports(rule: Mapping[str, Any]) -> str:
-    entries = _port_entries(rule)
+def describe_ports(rule: Rule) -> str:
+    entries = rule.ports
     return ", ".join(describe_port_entry(e) for e in entries) if entries else "every port"
 
 
 # ---- peers against policy elements ---------------------------------------------------------------------
-def ip_block_matches(block: Mapping[str, Any], ip: str | None) -> bool:
+def ip_block_matches(block: IPBlock, ip: str | None) -> bool:
     """`cidr` minus every `except`; an unknown or unparsable address matches nothing."""
     if not ip:
         return False
     try:
         addr = ipaddress.ip_address(ip)
-        net = ipaddress.ip_network(str(block.get("cidr") or ""), strict=False)
+        net = ipaddress.ip_network(block.cidr, strict=False)
     except ValueError:
         return False
     if addr.version != net.version or addr not in net:
         return False
-    for ex in block.get("except") or []:
+    for ex in block.except_:
         try:
             if addr in ipaddress.ip_network(str(ex), strict=False):
                 return False
@@ -340,13 +372,13 @@ def ip_block_matches(block: Mapping[str, Any], ip: str | None) -> bool:
     return True
 
 
-def ip_block_empty(block: Mapping[str, Any]) -> bool:
+def ip_block_empty(block: IPBlock) -> bool:
     """True when `except` covers the whole `cidr` (or the cidr is invalid): the block matches no address."""
     try:
-        net = ipaddress.ip_network(str(block.get("cidr") or ""), strict=False)
+        net = ipaddress.ip_network(block.cidr, strict=False)
     except ValueError:
         return True
-    for ex in block.get("except") or []:
+    for ex in block.except_:
         try:
             exn = ipaddress.ip_network(str(ex), strict=False)
         except ValueError:
@@ -356,17 +388,12 @@ def ip_block_empty(block: Mapping[str, Any]) -> bool:
     return False
 
 
-def _selector(elem: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    sel = elem.get(key)
-    return sel if isinstance(sel, Mapping) else None
-
-
-def peer_matches(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> bool:
+def peer_matches(policy_namespace: str, elem: NetworkPolicyPeer, peer: Peer) -> bool:
     """One `from`/`to` element against a peer (the fast path of peer_mismatch; they must agree)."""
-    block = _selector(elem, "ipBlock")
+    block = elem.ip_block
     if block is not None:
         return ip_block_matches(block, peer.ip)
-    pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
+    pod_sel, ns_sel = elem.pod_selector, elem.namespace_selector
     if (pod_sel is None and ns_sel is None) or peer.namespace is None:
         return False
     if ns_sel is None:
@@ -376,18 +403,18 @@ def peer_matches(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> 
     return ns_ok and (pod_sel is None or selector_matches(pod_sel, peer.labels))
 
 
-def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> str | None:
+def peer_mismatch(policy_namespace: str, elem: NetworkPolicyPeer, peer: Peer) -> str | None:
     """Why one `from`/`to` element does not match the peer (None when it matches)."""
     if peer_matches(policy_namespace, elem, peer):
         return None
-    block = _selector(elem, "ipBlock")
+    block = elem.ip_block
     if block is not None:
         if not peer.ip:
             return (
                 f"{describe_element(policy_namespace, elem)} matches IP addresses, and {peer.name} has none"
             )
         return f"{peer.name}'s IP {peer.ip} is not in {describe_element(policy_namespace, elem)}"
-    pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
+    pod_sel, ns_sel = elem.pod_selector, elem.namespace_selector
     if pod_sel is None and ns_sel is None:
         return "the element sets no selector and no ipBlock (invalid: it matches nothing)"
     if peer.namespace is None:
@@ -419,24 +446,22 @@ def peer_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) ->
     return "; ".join(reasons)
 
 
-def namespace_only_mismatch(policy_namespace: str, elem: Mapping[str, Any], peer: Peer) -> bool:
+def namespace_only_mismatch(policy_namespace: str, elem: NetworkPolicyPeer, peer: Peer) -> bool:
     """The element would match the peer but for its namespaceSelector (matters when namespace labels are unknown)."""
-    ns_sel, pod_sel = _selector(elem, "namespaceSelector"), _selector(elem, "podSelector")
-    if ns_sel is None or peer.namespace is None or _selector(elem, "ipBlock") is not None:
+    ns_sel, pod_sel = elem.namespace_selector, elem.pod_selector
+    if ns_sel is None or peer.namespace is None or elem.ip_block is not None:
         return False
     return not selector_matches(ns_sel, peer.namespace_labels) and (
         pod_sel is None or selector_matches(pod_sel, peer.labels)
     )
 
 
-def _relevant(labels: Mapping[str, str], selector: Mapping[str, Any] | None) -> Mapping[str, str]:
+def _relevant(labels: Mapping[str, str], selector: LabelSelector) -> Mapping[str, str]:
     """The labels worth showing against a selector: placement and instance labels (node-copied topology,
     pod-template-hash, ...) are noise unless the selector names them."""
     from kubediag.remedy import is_placement_label
 
-    named = set((selector or {}).get("matchLabels") or {}) | {
-        str(e.get("key")) for e in (selector or {}).get("matchExpressions") or []
-    }
+    named = set(selector.match_labels) | {e.key for e in selector.match_expressions}
     return {k: v for k, v in labels.items() if k in named or not is_placement_label(k)}
 
 
@@ -444,17 +469,17 @@ def _fmt_labels(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
 
 
-def describe_element(policy_namespace: str, elem: Mapping[str, Any] | None) -> str:
+def describe_element(policy_namespace: str, elem: NetworkPolicyPeer | None) -> str:
     """A `from`/`to` element in words: 'pods app=web in shop', 'pods app=x in namespaces team=ops', ..."""
     if elem is None:
         return "every source and destination"
-    block = _selector(elem, "ipBlock")
+    block = elem.ip_block
     if block is not None:
-        text = f"ipBlock {block.get('cidr')}"
-        if block.get("except"):
-            text += " except " + ",".join(str(e) for e in block["except"])
+        text = f"ipBlock {block.cidr}"
+        if block.except_:
+            text += " except " + ",".join(block.except_)
         return text
-    pod_sel, ns_sel = _selector(elem, "podSelector"), _selector(elem, "namespaceSelector")
+    pod_sel, ns_sel = elem.pod_selector, elem.namespace_selector
     pods = (
         "every pod"
         if pod_sel is None or format_selector(pod_sel) == "<all>"
@@ -466,11 +491,11 @@ def describe_element(policy_namespace: str, elem: Mapping[str, Any] | None) -> s
     return f"{pods} in every namespace" if nss == "<all>" else f"{pods} in namespaces {nss}"
 
 
-def describe_rule(policy: Obj, direction: Direction, index: int) -> str:
+def describe_rule(policy: NetworkPolicy, direction: Direction, index: int) -> str:
     rule = rules_of(policy, direction)[index]
-    elems = _elements(rule, direction)
+    elems = rule.peers
     who = (
-        " or ".join(describe_element(ns_of(policy), e) for e in elems)
+        " or ".join(describe_element(policy.metadata.namespace, e) for e in elems)
         if elems
         else ("every source" if direction == INGRESS else "every destination")
     )
@@ -480,7 +505,7 @@ def describe_rule(policy: Obj, direction: Direction, index: int) -> str:
 # ---- decisions -----------------------------------------------------------------------------------------
 def _decide(
     direction: Direction,
-    policies: Iterable[Obj],
+    policies: Iterable[NetworkPolicy],
     subject_ns: str,
     subject_labels: Mapping[str, str],
     other: Peer,
@@ -495,15 +520,15 @@ def _decide(
     peer_only: list[RuleRef] = []
     for pol in isolating:
         for i, rule in enumerate(rules_of(pol, direction)):
-            elems = _elements(rule, direction)
+            elems = rule.peers
             if elems:
-                j = next((j for j, e in enumerate(elems) if peer_matches(ns_of(pol), e, other)), None)
+                j = next((j for j, e in enumerate(elems) if peer_matches(pol.metadata.namespace, e, other)), None)
                 if j is None:
                     continue
             else:
                 j = None
-            entries = _port_entries(rule)
-            ref = RuleRef(ns_of(pol), name_of(pol), direction, i, j)
+            entries = rule.ports
+            ref = RuleRef(pol.metadata.namespace, pol.metadata.name, direction, i, j)
             if not entries or any(port_matches(e, dst_pod, port, protocol) for e in entries):
                 allowed_by.append(ref)
             else:
@@ -512,29 +537,29 @@ def _decide(
         direction,
         allowed=bool(allowed_by),
         isolated=True,
-        isolating=tuple(name_of(p) for p in isolating),
+        isolating=tuple(p.metadata.name for p in isolating),
         allowed_by=tuple(allowed_by),
         peer_only=tuple(peer_only),
     )
 
 
 def ingress_decision(
-    policies: Iterable[Obj], dst_pod: Obj, src: Peer, port: int, protocol: str = "TCP"
+    policies: Iterable[NetworkPolicy], dst_pod: Obj, src: Peer, port: int, protocol: str = "TCP"
 ) -> Decision:
     """Does `dst_pod` admit `src` on pod port `port`? Only policies in the pod's namespace count."""
     return _decide(INGRESS, policies, ns_of(dst_pod), labels_of(dst_pod), src, dst_pod, port, protocol)
 
 
 def egress_decision(
-    policies: Iterable[Obj], src_pod: Obj, dst: Peer, port: int, protocol: str = "TCP"
+    policies: Iterable[NetworkPolicy], src_pod: Obj, dst: Peer, port: int, protocol: str = "TCP"
 ) -> Decision:
     """May `src_pod` send to `dst` on pod port `port`? Named ports resolve on the destination pod."""
     return _decide(EGRESS, policies, ns_of(src_pod), labels_of(src_pod), dst, dst.pod, port, protocol)
 
 
 def connection_allowed(
-    src_policies: Iterable[Obj],
-    dst_policies: Iterable[Obj],
+    src_policies: Iterable[NetworkPolicy],
+    dst_policies: Iterable[NetworkPolicy],
     src: Peer,
     dst: Peer,
     port: int,
@@ -557,7 +582,7 @@ class Explanation:
 
 def explain_denial(
     direction: Direction,
-    policies: Iterable[Obj],
+    policies: Iterable[NetworkPolicy],
     subject_pod: Obj,
     other: Peer,
     dst_pod: Obj | None,
@@ -568,7 +593,7 @@ def explain_denial(
     out: list[Explanation] = []
     verb = "from" if direction == INGRESS else "to"
     for pol in isolating_policies(policies, ns_of(subject_pod), labels_of(subject_pod), direction):
-        pns, pname = ns_of(pol), name_of(pol)
+        pns, pname = pol.metadata.namespace, pol.metadata.name
         rules = rules_of(pol, direction)
         if not rules:
             if direction == INGRESS and silently_isolates_ingress(pol):
@@ -582,8 +607,8 @@ def explain_denial(
             out.append(Explanation(RuleRef(pns, pname, direction), text))
             continue
         for i, rule in enumerate(rules):
-            elems = _elements(rule, direction)
-            entries = _port_entries(rule)
+            elems = rule.peers
+            entries = rule.ports
             port_ok = not entries or any(port_matches(e, dst_pod, port, protocol) for e in entries)
             matching = [j for j, e in enumerate(elems) if peer_matches(pns, e, other)]
             if (matching or not elems) and not port_ok:
@@ -608,7 +633,7 @@ def explain_denial(
 
 def service_port_rules(
     direction: Direction,
-    policies: Iterable[Obj],
+    policies: Iterable[NetworkPolicy],
     subject_pod: Obj,
     dst_pod: Obj | None,
     service_port: int,
@@ -621,19 +646,19 @@ def service_port_rules(
     out: list[RuleRef] = []
     for pol in isolating_policies(policies, ns_of(subject_pod), labels_of(subject_pod), direction):
         for i, rule in enumerate(rules_of(pol, direction)):
-            entries = _port_entries(rule)
+            entries = rule.ports
             if any(port_matches(e, dst_pod, pod_port, protocol) for e in entries):
                 continue
             k = next(
                 (
                     k
                     for k, e in enumerate(entries)
-                    if _as_int(e.get("port")) is not None and port_matches(e, dst_pod, service_port, protocol)
+                    if _as_int(e.port) is not None and port_matches(e, dst_pod, service_port, protocol)
                 ),
                 None,
             )
             if k is not None:
-                out.append(RuleRef(ns_of(pol), name_of(pol), direction, i, port=k))
+                out.append(RuleRef(pol.metadata.namespace, pol.metadata.name, direction, i, port=k))
     return tuple(out)
 
 
@@ -643,30 +668,30 @@ class AllowedPeer:
     """A `from` element (or a whole rule without `from`) that admits traffic on the port being judged."""
 
     rule: RuleRef
-    element: Mapping[str, Any] | None  # None: the rule has no `from`, every source is admitted
+    element: NetworkPolicyPeer | None  # None: the rule has no `from`, every source is admitted
 
     @property
     def kind(self) -> str:
         """'any', 'ipblock', 'pods' (podSelector alone: the policy's namespace) or 'namespaces'."""
         if self.element is None:
             return "any"
-        if _selector(self.element, "ipBlock") is not None:
+        if self.element.ip_block is not None:
             return "ipblock"
-        if _selector(self.element, "namespaceSelector") is not None:
+        if self.element.namespace_selector is not None:
             return "namespaces"
-        return "pods" if _selector(self.element, "podSelector") is not None else "none"
+        return "pods" if self.element.pod_selector is not None else "none"
 
     @property
-    def pod_selector(self) -> Mapping[str, Any] | None:
-        return None if self.element is None else _selector(self.element, "podSelector")
+    def pod_selector(self) -> LabelSelector | None:
+        return None if self.element is None else self.element.pod_selector
 
     @property
-    def namespace_selector(self) -> Mapping[str, Any] | None:
-        return None if self.element is None else _selector(self.element, "namespaceSelector")
+    def namespace_selector(self) -> LabelSelector | None:
+        return None if self.element is None else self.element.namespace_selector
 
     @property
-    def ip_block(self) -> Mapping[str, Any] | None:
-        return None if self.element is None else _selector(self.element, "ipBlock")
+    def ip_block(self) -> IPBlock | None:
+        return None if self.element is None else self.element.ip_block
 
     def matches(self, peer: Peer) -> bool:
         return self.element is None or peer_matches(self.rule.namespace, self.element, peer)
@@ -693,25 +718,25 @@ class Admission:
         return not self.isolated or any(a.matches(peer) for a in self.allowed)
 
 
-def ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+def ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
     if isinstance(policies, PolicySet):
         return policies.admission(dst_pod, port, protocol)
     return _ingress_admission(policies, dst_pod, port, protocol)
 
 
-def _names_a_port(policy: Obj) -> bool:
+def _names_a_port(policy: NetworkPolicy) -> bool:
     """Whether an ingress rule of `policy` names a port (it then means what the destination pod calls it)."""
     return any(
-        _as_int(e.get("port")) is None and e.get("port") not in (None, "")
+        _as_int(e.port) is None and e.port not in (None, "")
         for r in rules_of(policy, INGRESS)
-        for e in _port_entries(r)
+        for e in r.ports
     )
 
 
 _NOT_ISOLATED = Admission(isolated=False)
 
 
-def _ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protocol: str) -> Admission:
+def _ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str) -> Admission:
     isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
     if not isolating:
         return Admission(isolated=False)
@@ -720,24 +745,24 @@ def _ingress_admission(policies: Iterable[Obj], dst_pod: Obj, port: int, protoco
     silent: list[str] = []
     other: list[tuple[RuleRef, str]] = []
     for pol in isolating:
-        pns, pname = ns_of(pol), name_of(pol)
+        pns, pname = pol.metadata.namespace, pol.metadata.name
         rules = rules_of(pol, INGRESS)
         if not rules:
             empty.append(RuleRef(pns, pname, INGRESS))
             if silently_isolates_ingress(pol):
                 silent.append(pname)
         for i, rule in enumerate(rules):
-            entries = _port_entries(rule)
+            entries = rule.ports
             if entries and not any(port_matches(e, dst_pod, port, protocol) for e in entries):
                 other.append((RuleRef(pns, pname, INGRESS, i), describe_ports(rule)))
                 continue
-            elems = _elements(rule, INGRESS)
+            elems = rule.peers
             if not elems:
                 allowed.append(AllowedPeer(RuleRef(pns, pname, INGRESS, i), None))
             allowed.extend(AllowedPeer(RuleRef(pns, pname, INGRESS, i, j), e) for j, e in enumerate(elems))
     return Admission(
         isolated=True,
-        isolating=tuple(name_of(p) for p in isolating),
+        isolating=tuple(p.metadata.name for p in isolating),
         allowed=tuple(allowed),
         empty_policies=tuple(empty),
         silent_policies=tuple(silent),
@@ -797,13 +822,48 @@ def allow_policy(
     }
 
 
-def policy_manifest(policy: Obj, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _port_json(entry: NetworkPolicyPort) -> dict[str, Any]:
+    out: dict[str, Any] = {"protocol": entry.protocol}
+    if entry.port is not None:
+        out["port"] = entry.port
+    if entry.end_port is not None:
+        out["endPort"] = entry.end_port
+    return out
+
+
+def _peer_json(elem: NetworkPolicyPeer) -> dict[str, Any]:
+    return msgspec.to_builtins(elem)  # type: ignore[no-any-return]  # None selectors omitted, {} kept
+
+
+def _rule_json(rule: Rule, direction: Direction) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rule.ports:
+        out["ports"] = [_port_json(e) for e in rule.ports]
+    if rule.peers:
+        out[_PEERS[direction]] = [_peer_json(e) for e in rule.peers]
+    return out
+
+
+def spec_json(spec: NetworkPolicySpec) -> dict[str, Any]:
+    """A policy's spec as plain JSON data, as the API server returns it: its field order, empty lists
+    omitted, `podSelector` and each port's `protocol` always present (the server defaults the protocol)."""
+    out: dict[str, Any] = {"podSelector": msgspec.to_builtins(spec.pod_selector)}
+    if spec.ingress:
+        out["ingress"] = [_rule_json(r, INGRESS) for r in spec.ingress]
+    if spec.egress:
+        out["egress"] = [_rule_json(r, EGRESS) for r in spec.egress]
+    if spec.policy_types:
+        out["policyTypes"] = list(spec.policy_types)
+    return out
+
+
+def policy_manifest(policy: NetworkPolicy, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A policy as one would re-apply it: apiVersion, kind, name, namespace, spec (optionally replaced)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": name_of(policy), "namespace": ns_of(policy)},
-        "spec": json.loads(json.dumps(spec if spec is not None else spec_of(policy))),
+        "metadata": {"name": policy.metadata.name, "namespace": policy.metadata.namespace},
+        "spec": json.loads(json.dumps(spec if spec is not None else spec_json(policy.spec))),
     }
 
 

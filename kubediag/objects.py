@@ -434,9 +434,105 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 
 
 # ---- discovery.k8s.io/v1 EndpointSlice --------------------------------------------------------------------
+class EndpointConditions(Base, frozen=True):
+    """Unset (None) is not False: a missing `ready` means ready, as consumers of slices must read it."""
+
+    ready: bool | None = None
+    terminating: bool | None = None
+
+
+class EndpointTargetRef(Base, frozen=True):
+    kind: str = ""  # "" = unset (the checks of a slice's endpoints say what unset means to them)
+    name: str = ""
+
+
+class SliceEndpoint(Base, frozen=True):
+    """One endpoint of an EndpointSlice (the API's `Endpoint`; renamed beside kubediag.probes.Endpoint)."""
+
+    addresses: list[str] = []
+    conditions: EndpointConditions = EndpointConditions()
+    target_ref: EndpointTargetRef | None = None
+    node_name: str = ""
+
+
+class EndpointPort(Base, frozen=True):
+    name: str = ""
+    protocol: str = "TCP"
+    port: int | None = None  # unset: every port (the controller resolves a named targetPort per pod)
+
+
+class EndpointSlice(Base, frozen=True):
+    """`endpoints` and `ports` are `null` on the wire when empty (the controller's placeholder slice of a
+    Service without ready pods): the Struct keeps that as None, the properties read it as empty."""
+
+    metadata: ObjectMeta = ObjectMeta()
+    endpoints_or_null: list[SliceEndpoint] | None = msgspec.field(default=None, name="endpoints")
+    ports_or_null: list[EndpointPort] | None = msgspec.field(default=None, name="ports")
+
+    @property
+    def endpoints(self) -> list[SliceEndpoint]:
+        return self.endpoints_or_null or []
+
+    @property
+    def ports(self) -> list[EndpointPort]:
+        return self.ports_or_null or []
 
 
 # ---- networking.k8s.io/v1 NetworkPolicy -------------------------------------------------------------------
+# Fields in the API server's order (kubediag.netpol writes a policy back as YAML in that order). Absent and
+# empty differ for a peer's selectors: no podSelector (None) is not `podSelector: {}` (every pod).
+
+
+class IPBlock(Base, frozen=True):
+    cidr: str = ""
+    except_: list[str] = msgspec.field(default_factory=list, name="except")
+
+
+class NetworkPolicyPeer(Base, frozen=True):
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+
+class NetworkPolicyPort(Base, frozen=True):
+    protocol: str = "TCP"
+    port: int | str | None = None  # None: every port of the protocol; a name resolves on the destination pod
+    end_port: int | None = None
+
+
+class NetworkPolicyIngressRule(Base, frozen=True):
+    ports: list[NetworkPolicyPort] = []
+    from_: list[NetworkPolicyPeer] = msgspec.field(default_factory=list, name="from")
+
+    @property
+    def peers(self) -> list[NetworkPolicyPeer]:
+        return self.from_
+
+
+class NetworkPolicyEgressRule(Base, frozen=True):
+    ports: list[NetworkPolicyPort] = []
+    to: list[NetworkPolicyPeer] = []
+
+    @property
+    def peers(self) -> list[NetworkPolicyPeer]:
+        return self.to
+
+
+class NetworkPolicySpec(Base, frozen=True):
+    pod_selector: LabelSelector = LabelSelector()  # not a pointer: absent is {} (every pod of the namespace)
+    ingress: list[NetworkPolicyIngressRule] = []
+    egress: list[NetworkPolicyEgressRule] = []
+    policy_types: list[str] = []  # [] = unset: kubediag.netpol applies the API server's defaulting
+
+    def peers(self) -> list[NetworkPolicyPeer]:
+        """Every `from` and `to` element of every rule."""
+        return [e for r in self.ingress for e in r.from_] + [e for r in self.egress for e in r.to]
+
+
+class NetworkPolicy(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: NetworkPolicySpec = NetworkPolicySpec()
+
 
 
 # ---- core/v1 Event (and events.k8s.io/v1 fields), Node, Namespace; networking.k8s.io/v1 Ingress -------------

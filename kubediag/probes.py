@@ -333,23 +333,18 @@ def ready_endpoints(data: ClusterData, namespace: str, service: str) -> list[End
     pods = {name_of(p): p for p in data.pods_by_ns.get(namespace, ())}
     found: dict[str, Endpoint] = {}
     for s in data.slices_by_service.get((namespace, service), ()):
-        ports = {
-            str(p.get("name") or ""): (int(p["port"]), str(p.get("protocol") or "TCP"))
-            for p in s.get("ports") or []
-            if isinstance(p.get("port"), int)
-        }
-        for e in s.get("endpoints") or []:
-            cond = e.get("conditions") or {}
-            ref = e.get("targetRef") or {}
-            if cond.get("ready") is False or cond.get("terminating") or ref.get("kind") != "Pod":
+        ports = {p.name: (p.port, p.protocol or "TCP") for p in s.ports if p.port is not None}
+        for e in s.endpoints:
+            cond, ref = e.conditions, e.target_ref
+            if cond.ready is False or cond.terminating or ref is None or ref.kind != "Pod":
                 continue
-            pod = pods.get(str(ref.get("name")))
-            if pod is None or str(ref.get("name")) in found:
+            pod = pods.get(ref.name)
+            if pod is None or ref.name in found:
                 continue
             o = owner_of(pod)
             found[name_of(pod)] = Endpoint(
                 pod,
-                str(e.get("nodeName") or (pod.get("spec") or {}).get("nodeName") or ""),
+                str(e.node_name or (pod.get("spec") or {}).get("nodeName") or ""),
                 str(o) if o else f"pod/{name_of(pod)}",
                 ports,
             )

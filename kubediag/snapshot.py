@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
-from kubediag.objects import Deployment, Event, Ingress, Namespace, Node
+from kubediag.objects import Deployment, EndpointSlice, Event, Ingress, Namespace, NetworkPolicy, Node
 
 if TYPE_CHECKING:
     from kubediag.probes import DataPlane
@@ -109,7 +109,7 @@ class ClusterData:
         return self.of(Kind.SERVICE)
 
     @property
-    def endpointslices(self) -> tuple[Obj, ...]:
+    def endpointslices(self) -> tuple[EndpointSlice, ...]:
         return self.of(Kind.ENDPOINTSLICE)
 
     @property
@@ -121,7 +121,7 @@ class ClusterData:
         return self.of(Kind.NODE)
 
     @property
-    def networkpolicies(self) -> tuple[Obj, ...]:
+    def networkpolicies(self) -> tuple[NetworkPolicy, ...]:
         return self.of(Kind.NETWORKPOLICY)
 
     @property
@@ -204,12 +204,12 @@ class ClusterData:
         return tuple(p for ns in self.pods_by_ns for p in self.pods_matching(ns, selector))
 
     @cached_property
-    def slices_by_service(self) -> Mapping[tuple[str, str], tuple[Obj, ...]]:
-        out: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+    def slices_by_service(self) -> Mapping[tuple[str, str], tuple[EndpointSlice, ...]]:
+        out: dict[tuple[str, str], list[EndpointSlice]] = defaultdict(list)
         for s in self.endpointslices:
-            svc = labels_of(s).get(SERVICE_NAME_LABEL)
+            svc = s.metadata.labels.get(SERVICE_NAME_LABEL)
             if svc:
-                out[(ns_of(s), svc)].append(s)
+                out[(s.metadata.namespace, svc)].append(s)
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
@@ -234,8 +234,8 @@ class ClusterData:
         return self.by_namespace(Kind.INGRESS)
 
     @cached_property
-    def networkpolicies_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
-        return self._by_ns(self.networkpolicies)
+    def networkpolicies_by_ns(self) -> Mapping[str, tuple[NetworkPolicy, ...]]:
+        return self.by_namespace(Kind.NETWORKPOLICY)
 
     @property
     def deployments_by_ns(self) -> Mapping[str, tuple[Deployment, ...]]:
@@ -334,7 +334,7 @@ class Snapshot:
         return self.data.pods_by_ns.get(self.namespace, ())
 
     @cached_property
-    def slices(self) -> tuple[Obj, ...]:
+    def slices(self) -> tuple[EndpointSlice, ...]:
         return self.data.slices_by_service.get((self.namespace, self.name), ())
 
     @cached_property

@@ -326,8 +326,8 @@ def test_audit_consumers_skipped_when_forbidden() -> None:
 
 # ---- helpers ---------------------------------------------------------------------------------------------
 def test_ready_endpoints_nil_means_ready() -> None:
-    assert ready_endpoints([_slice("a", "n", None)]) == 1
-    assert ready_endpoints([_slice("a", "n", False)]) == 0
+    assert ready_endpoints([from_builtin(Kind.ENDPOINTSLICE, _slice("a", "n", None))]) == 1
+    assert ready_endpoints([from_builtin(Kind.ENDPOINTSLICE, _slice("a", "n", False))]) == 0
 
 
 @pytest.mark.parametrize(

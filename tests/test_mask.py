@@ -120,7 +120,7 @@ def sensitive_values(data: ClusterData) -> dict[str, str]:
         *data.pods,
         *map(msgspec.to_builtins, data.nodes),
         *map(msgspec.to_builtins, data.deployments),
-        *data.endpointslices,
+        *map(msgspec.to_builtins, data.endpointslices),
     ]
     out: dict[str, str] = {}
     for o in objs:

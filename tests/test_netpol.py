@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from fixtureload import FIXTURES, build_data, load_fixture
 
 from kubediag.checks.base import get_check
 from kubediag.engine import _run_one
-from kubediag.model import Outcome, Severity
+from kubediag.kinds import from_builtin
+from kubediag.model import Kind, Outcome, Severity
 from kubediag.netpol import (
     EGRESS,
     INGRESS,
@@ -36,6 +38,7 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
+from kubediag.objects import IPBlock, NetworkPolicy
 from kubediag.snapshot import ClientRef, Snapshot
 
 NS_LABELS = {
@@ -67,9 +70,12 @@ def pod(
     }
 
 
-def pol(name: str, ns: str = "default", **spec: Any) -> dict[str, Any]:
+def pol(name: str, ns: str = "default", **spec: Any) -> NetworkPolicy:
     spec.setdefault("podSelector", {})
-    return {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    policy: NetworkPolicy = from_builtin(
+        Kind.NETWORKPOLICY, {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    )
+    return policy
 
 
 def peer(p: dict[str, Any]) -> Peer:
@@ -152,7 +158,7 @@ WEB = pod("web-0", app="web", ports=HTTP_PORTS, ip="10.244.0.10")
 @dataclass(frozen=True)
 class Case:
     id: str
-    policies: list[dict[str, Any]]
+    policies: list[NetworkPolicy]
     subject: dict[str, Any]  # the destination pod (ingress) or the source pod (egress)
     other: Peer  # the source (ingress) or the destination (egress)
     port: int
@@ -374,9 +380,9 @@ def test_resolve_port_native_sidecar_only() -> None:
 
 
 def test_ip_block_empty() -> None:
-    assert ip_block_empty({"cidr": "10.0.0.0/24", "except": ["10.0.0.0/16"]})
-    assert not ip_block_empty({"cidr": "10.0.0.0/16", "except": ["10.0.1.0/24"]})
-    assert ip_block_empty({"cidr": "not-a-cidr"})
+    assert ip_block_empty(msgspec.convert({"cidr": "10.0.0.0/24", "except": ["10.0.0.0/16"]}, IPBlock))
+    assert not ip_block_empty(msgspec.convert({"cidr": "10.0.0.0/16", "except": ["10.0.1.0/24"]}, IPBlock))
+    assert ip_block_empty(IPBlock(cidr="not-a-cidr"))
 
 
 def test_service_port_rules_find_the_service_port() -> None:
@@ -456,7 +462,7 @@ def test_allow_policy_admits_the_client() -> None:
         peer_namespace="ops",
         ports=[(8080, "TCP")],
     )
-    parsed = yaml.safe_load(to_yaml(fix))
+    parsed = from_builtin(Kind.NETWORKPOLICY, yaml.safe_load(to_yaml(fix)))
     assert not ingress_decision([DEFAULT_DENY_INGRESS], WEB, peer(client), 8080).allowed
     assert ingress_decision([DEFAULT_DENY_INGRESS, parsed], WEB, peer(client), 8080).allowed
     assert not ingress_decision(

@@ -13,12 +13,16 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubediag.kinds import from_builtin
+from kubediag.model import Kind
 from kubediag.netpol import (
     EGRESS,
     INGRESS,
@@ -37,6 +41,7 @@ from kubediag.netpol import (
     service_port_rules,
     to_yaml,
 )
+from kubediag.objects import NetworkPolicy, NetworkPolicyPeer
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -173,6 +178,11 @@ def named(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 policy_lists = st.lists(policy_bodies(), min_size=1, max_size=4).map(named)
 
 
+def typed(policies: Iterable[dict[str, Any]]) -> list[NetworkPolicy]:
+    """Generated policies (API JSON) as the gatherer holds them."""
+    return [from_builtin(Kind.NETWORKPOLICY, p) for p in policies]
+
+
 @st.composite
 def pods(draw: st.DrawFn) -> dict[str, Any]:
     return {
@@ -204,7 +214,7 @@ ports = st.sampled_from([53, 80, 8080, 8080, 9090, 12345])
 
 def decide(
     direction: Direction,
-    policies: list[dict[str, Any]],
+    policies: list[NetworkPolicy],
     subject: dict[str, Any],
     other: Peer,
     port: int,
@@ -229,6 +239,7 @@ def test_policy_order_does_not_matter(
     proto: str,
     rnd: Any,
 ) -> None:
+    policies = typed(policies)
     shuffled = list(policies)
     rnd.shuffle(shuffled)
     assert decide(direction, policies, subject, other, port, proto) == decide(
@@ -256,8 +267,8 @@ def test_a_policy_selecting_no_pod_changes_nothing(
     else:  # same namespace, a selector no pod carries
         extra["metadata"]["namespace"] = subject["metadata"]["namespace"]
         extra["spec"]["podSelector"] = {"matchLabels": {"no-such-label": "x"}}
-    assert decide(direction, [*policies, extra], subject, other, port, proto) == decide(
-        direction, policies, subject, other, port, proto
+    assert decide(direction, typed([*policies, extra]), subject, other, port, proto) == decide(
+        direction, typed(policies), subject, other, port, proto
     )
 
 
@@ -274,15 +285,15 @@ def test_adding_an_allow_rule_never_blocks(
 ) -> None:
     if not policies:
         return
-    before = decide(direction, policies, subject, other, port, proto)
+    before = decide(direction, typed(policies), subject, other, port, proto)
     i = data.draw(st.integers(0, len(policies) - 1))
     rule = data.draw(rules(direction))
     changed = copy.deepcopy(policies)
     target = changed[i]
-    types_before = effective_policy_types(target)
+    types_before = effective_policy_types(typed([target])[0])
     target["spec"][direction] = [*(target["spec"].get(direction) or []), rule]
-    after = decide(direction, changed, subject, other, port, proto)
-    if effective_policy_types(target) != types_before:
+    after = decide(direction, typed(changed), subject, other, port, proto)
+    if effective_policy_types(typed([target])[0]) != types_before:
         # the one exception: the first egress rule of a policy without policyTypes adds Egress to its types
         assert direction == EGRESS and "policyTypes" not in target["spec"]
         return
@@ -296,9 +307,9 @@ def test_first_egress_rule_without_policy_types_can_block() -> None:
     src = {"kind": "Pod", "metadata": {"name": "s", "namespace": "ns1", "labels": {}}, "spec": {}}
     p = {"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "ns1"}, "spec": {"podSelector": {}}}
     dst = Peer.external("8.8.8.8")
-    assert egress_decision([p], src, dst, 53, "UDP").allowed
+    assert egress_decision(typed([p]), src, dst, 53, "UDP").allowed
     p["spec"]["egress"] = [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]
-    assert not egress_decision([p], src, dst, 53, "UDP").allowed
+    assert not egress_decision(typed([p]), src, dst, 53, "UDP").allowed
 
 
 @SETTINGS
@@ -306,6 +317,7 @@ def test_first_egress_rule_without_policy_types_can_block() -> None:
 def test_admission_agrees_with_decision(
     policies: list[dict[str, Any]], dst: dict[str, Any], src: Peer, port: int, proto: str
 ) -> None:
+    policies = typed(policies)
     d = ingress_decision(policies, dst, src, port, proto)
     adm = ingress_admission(policies, dst, port, proto)
     assert adm.isolated == d.isolated
@@ -327,7 +339,7 @@ def test_decision_shape(
     port: int,
     proto: str,
 ) -> None:
-    d = decide(direction, policies, subject, other, port, proto)
+    d = decide(direction, typed(policies), subject, other, port, proto)
     if not d.isolated:
         assert d.allowed and d.deciding == () and d.isolating == ()
     else:
@@ -347,12 +359,13 @@ def test_allow_all_policy_admits_everything(
         "metadata": {"name": "allow-all", "namespace": dst["metadata"]["namespace"]},
         "spec": {"podSelector": {}, "ingress": [{}]},
     }
-    assert ingress_decision([*policies, allow_all], dst, src, port, proto).allowed
+    assert ingress_decision(typed([*policies, allow_all]), dst, src, port, proto).allowed
 
 
 @SETTINGS
 @given(peer_elements, st.sampled_from(NAMESPACES), peers())
-def test_every_mismatch_is_explained(elem: dict[str, Any], policy_ns: str, other: Peer) -> None:
+def test_every_mismatch_is_explained(raw: dict[str, Any], policy_ns: str, other: Peer) -> None:
+    elem = msgspec.convert(raw, NetworkPolicyPeer)
     why = peer_mismatch(policy_ns, elem, other)
     assert (why is None) == peer_matches(policy_ns, elem, other)
     assert why != "does not match"  # the explanation found the reason the fast path saw
@@ -426,6 +439,7 @@ def test_policy_set_agrees_with_the_plain_scan(
         twin = copy.deepcopy(pod)
         twin["spec"]["containers"][0]["ports"] = OTHER_CONTAINER_PORTS
         subjects += [twin, pod] if twin_first else [pod, twin]
+    policies = typed(policies)
     indexed = PolicySet(policies)
     for _ in range(2):  # the second round answers from the memo
         for subject in subjects:

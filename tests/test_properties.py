@@ -445,6 +445,20 @@ def _decodable(objs: list[Any]) -> tuple[Any, ...]:
 
 
 typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
+
+
+def _without_nulls(value: Any) -> Any:
+    """Null fields dropped: the API's JSON never has null where absence is meant, and Go decodes a null
+    optional field as unset."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+typed_slice_st = slice_st.map(_without_nulls).map(_typed(Kind.ENDPOINTSLICE)).filter(lambda s: s is not None)
+typed_netpol_st = netpol_st.map(_without_nulls).map(_typed(Kind.NETWORKPOLICY)).filter(lambda p: p is not None)
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
     {
@@ -582,14 +596,16 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     n_real = draw(st.sampled_from([0, 1, 2, 2, 3, 4, 5]))
     pods = [draw(real_pod(i, selector)) for i in range(n_real)] + draw(st.lists(pod_st, max_size=2))
     services += draw(st.lists(other_service_st, max_size=1))
-    slices = [real_slice(pods, draw(st.booleans()))] if draw(st.booleans()) else []
-    slices += draw(st.lists(slice_st, max_size=2))
+    slices = (
+        [from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans())))] if draw(st.booleans()) else []
+    )
+    slices += draw(st.lists(typed_slice_st, max_size=2))
     lists: dict[str, tuple[dict[str, Any], ...]] = {
         "services": tuple(services),
         "endpointslices": tuple(slices),
         "pods": tuple(pods),
         "nodes": _decodable(draw(st.lists(node_st.map(_typed(Kind.NODE)), max_size=2))),
-        "networkpolicies": tuple(draw(st.lists(netpol_st, max_size=3))),
+        "networkpolicies": tuple(draw(st.lists(typed_netpol_st, max_size=3))),
         "namespaces": _decodable(
             draw(
                 st.lists(

@@ -31,7 +31,7 @@ from fixtureload import FIXTURES, build_data, load_fixture
 
 from kubediag.engine import diagnose
 from kubediag.model import Finding
-from kubediag.netpol import isolating_policies
+from kubediag.netpol import isolating_policies, spec_json
 from kubediag.snapshot import ClientRef, Snapshot
 
 PLACEMENT = re.compile(
@@ -189,9 +189,9 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
         if doc.get("kind") != "NetworkPolicy":
             continue
         pns = str((doc.get("metadata") or {}).get("namespace") or snap.namespace)
-        same = [p for p in existing if _name(p) == _name(doc) and _ns(p) == pns]
+        same = [p for p in existing if p.metadata.name == _name(doc) and p.metadata.namespace == pns]
         if same:  # a corrected version of a policy: it keeps selecting the same pods and keeps its rules
-            old_spec, new_spec = same[0].get("spec") or {}, doc.get("spec") or {}
+            old_spec, new_spec = spec_json(same[0].spec), doc.get("spec") or {}
             kept = old_spec.get("podSelector") == new_spec.get("podSelector") and all(
                 len(new_spec.get(d) or []) >= len(old_spec.get(d) or []) for d in ("ingress", "egress")
             )

@@ -57,14 +57,14 @@ def endpoints_missing(snap: Snapshot) -> Iterator[Finding]:
     listed_names: dict[str, bool] = {}  # pod name -> listed as ready in some slice
     listed_ips: dict[str, bool] = {}
     for s in snap.slices:
-        for e in s.get("endpoints") or []:
-            ok = (e.get("conditions") or {}).get("ready") is not False  # nil means ready
-            ref = e.get("targetRef") or {}
-            if ref.get("kind", "Pod") == "Pod" and ref.get("name"):
-                name = str(ref["name"])
+        for e in s.endpoints:
+            ok = e.conditions.ready is not False  # nil means ready
+            ref = e.target_ref
+            if ref is not None and ref.kind in ("Pod", "") and ref.name:  # an unset kind counts as a pod
+                name = ref.name
                 listed_names[name] = listed_names.get(name, False) or ok
-            for a in e.get("addresses") or []:
-                listed_ips[str(a)] = listed_ips.get(str(a), False) or ok
+            for a in e.addresses:
+                listed_ips[a] = listed_ips.get(a, False) or ok
 
     def state(pod: Obj) -> str:
         """listed | not-ready | absent"""

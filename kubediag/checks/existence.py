@@ -224,9 +224,9 @@ Add the selector that matches the pods, or create an EndpointSlice labelled
 def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
     _selectorless(snap)
     slices = snap.slices
-    addresses = [a for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses") or []]
+    addresses = [a for s in slices for e in s.endpoints for a in e.addresses]
     svc_port_names = {str(p.get("name") or "") for p in snap.ports}
-    slice_port_names = {str(p.get("name") or "") for s in slices for p in s.get("ports") or []}
+    slice_port_names = {p.name for s in slices for p in s.ports}
     ev = Evidence(
         "Service", snap.namespace, snap.name, "spec.selector", "<none>", "a selector or manual EndpointSlices"
     )
@@ -308,16 +308,16 @@ def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
         raise NotApplicable("no controller-managed EndpointSlices")
     existing = {name_of(p) for p in snap.namespace_pods}
     refs = [
-        (s, e)
+        (s, e, ref)
         for s in managed
-        for e in s.get("endpoints") or []
-        if (e.get("targetRef") or {}).get("kind") == "Pod"
+        for e in s.endpoints
+        if (ref := e.target_ref) is not None and ref.kind == "Pod"
     ]
-    stale = [(s, e) for s, e in refs if (e.get("targetRef") or {}).get("name") not in existing]
+    stale = [(s, e, ref) for s, e, ref in refs if ref.name not in existing]
     if not stale:
         return
     sev = Severity.CRITICAL if len(stale) == len(refs) else Severity.WARNING
-    names = sorted({str((e.get("targetRef") or {}).get("name")) for _, e in stale})
+    names = sorted({ref.name for _, _, ref in stale})
     yield stale_endpoints.finding(
         sev,
         f"Service {snap.namespace}/{snap.name} has no selector, but {len(stale)} of {len(refs)} endpoints in its "
@@ -330,9 +330,9 @@ def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
                 snap.namespace,
                 name_of(s),
                 "endpoints[].targetRef",
-                f"pod/{(e.get('targetRef') or {}).get('name')} ({', '.join(e.get('addresses') or [])})",
+                f"pod/{ref.name} ({', '.join(e.addresses)})",
                 "an existing pod",
             )
-            for s, e in stale[:5]
+            for s, e, ref in stale[:5]
         ],
     )

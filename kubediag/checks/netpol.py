@@ -11,9 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.selection import near_miss
-from kubediag.labels import format_map, format_selector, labels_of, selector_matches
+from kubediag.labels import format_map, labels_of
+from kubediag.labels import selector_matches as dict_selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
 from kubediag.netpol import (
     EGRESS,
@@ -32,6 +35,7 @@ from kubediag.netpol import (
     dns_label,
     egress_decision,
     explain_denial,
+    format_selector,
     ingress_admission,
     ingress_decision,
     ip_block_empty,
@@ -40,11 +44,13 @@ from kubediag.netpol import (
     policy_manifest,
     resolve_port,
     rules_of,
+    selector_matches,
     service_port_rules,
-    spec_of,
+    spec_json,
     stable_labels,
     to_yaml,
 )
+from kubediag.objects import IPBlock, LabelSelector, NetworkPolicy
 from kubediag.remedy import placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip
@@ -163,8 +169,10 @@ def _some(pods: Sequence[Obj], total: int, noun: str = "ready backend") -> str:
     return f"{len(pods)} of {total} {noun}s ({_names(pods)})"
 
 
-def _policy(snap: Snapshot, namespace: str, name: str) -> Obj | None:
-    return next((p for p in snap.data.networkpolicies_by_ns.get(namespace, ()) if name_of(p) == name), None)
+def _policy(snap: Snapshot, namespace: str, name: str) -> NetworkPolicy | None:
+    return next(
+        (p for p in snap.data.networkpolicies_by_ns.get(namespace, ()) if p.metadata.name == name), None
+    )
 
 
 def _evidence(e: Explanation, expected: str) -> Evidence:
@@ -186,12 +194,12 @@ def _corrected_policy(snap: Snapshot, refs: Sequence[RuleRef], pod_port: int) ->
     pol = _policy(snap, ref.namespace, ref.policy)
     if pol is None:
         return None
-    spec: dict[str, Any] = dict(spec_of(pol))
-    rules = [dict(r) for r in rules_of(pol, ref.direction)]
+    spec = spec_json(pol.spec)
+    rules: list[dict[str, Any]] = spec.get(ref.direction, [])
     for r in refs:
         if r.policy != ref.policy or r.rule is None or r.port is None:
             continue
-        ports = [dict(p) if isinstance(p, Mapping) else {} for p in rules[r.rule].get("ports") or []]
+        ports: list[dict[str, Any]] = rules[r.rule].get("ports") or []
         if ports[r.port].get("endPort") is not None:  # a range: keep it, add the pod port
             ports.append({"port": pod_port, "protocol": ports[r.port].get("protocol") or "TCP"})
         else:
@@ -206,10 +214,10 @@ def _corrected_selector(snap: Snapshot, ref: RuleRef, match_labels: Mapping[str,
     pol = _policy(snap, ref.namespace, ref.policy)
     if pol is None or ref.rule is None or ref.peer is None:
         return None
-    spec: dict[str, Any] = dict(spec_of(pol))
-    rules = [dict(r) for r in rules_of(pol, ref.direction)]
+    spec = spec_json(pol.spec)
+    rules: list[dict[str, Any]] = spec.get(ref.direction, [])
     key = "from" if ref.direction == INGRESS else "to"
-    elems = [dict(e) if isinstance(e, Mapping) else {} for e in rules[ref.rule].get(key) or []]
+    elems: list[dict[str, Any]] = rules[ref.rule].get(key) or []
     elems[ref.peer]["podSelector"] = {"matchLabels": dict(match_labels)}
     rules[ref.rule][key] = elems
     spec[ref.direction] = rules
@@ -242,7 +250,7 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
             p
             for p in snap.data.pods_by_ns.get(ns, ())
             if not is_terminal(p)
-            and selector_matches(sel, labels_of(p))
+            and dict_selector_matches(sel, labels_of(p))  # a suggested manifest's podSelector
             and not isolating_policies(policies, ns, labels_of(p), direction)
         )
     return list(memo[key])
@@ -288,7 +296,7 @@ def _additive(
             continue
         candidate = {
             **manifest,
-            "spec": {**manifest["spec"], "podSelector": dict(spec_of(pol).get("podSelector") or {})},
+            "spec": {**manifest["spec"], "podSelector": msgspec.to_builtins(pol.spec.pod_selector)},
         }
         if not _newly_isolated(snap, candidate):
             return (
@@ -539,7 +547,7 @@ def _known_namespaces(snap: Snapshot) -> list[str]:
     return sorted(n for n in names if n)
 
 
-def _policies(snap: Snapshot) -> tuple[Obj, ...]:
+def _policies(snap: Snapshot) -> tuple[NetworkPolicy, ...]:
     """The policies that can decide this Service's paths: the backends' namespace, the client's, and
     kube-system's (DNS). Policies apply only in their own namespace, so no other one can matter.
     A PolicySet, memoised per data: its isolation lookups are shared by every Service of those namespaces."""
@@ -560,32 +568,37 @@ def _policy_set(snap: Snapshot, namespaces: tuple[str, ...]) -> PolicySet:
     return memo[key]  # type: ignore[no-any-return]
 
 
-def _live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
+def _live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Obj, ...]:
     """Pods of `namespace` that are not terminal and match `selector` (None: all); memoised per data."""
-    key = ("netpol-live-pods", namespace, json.dumps(selector, sort_keys=True))
+    key = ("netpol-live-pods", namespace, _selector_key(selector))
     memo = snap.data.memo
     if key not in memo:
         memo[key] = _match_live_pods(snap, namespace, selector)
     return memo[key]  # type: ignore[no-any-return]
 
 
-def _match_live_pods(snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None) -> tuple[Obj, ...]:
-    match_labels = (selector or {}).get("matchLabels")
+def _selector_key(selector: LabelSelector | None) -> str:
+    """A memo key for a selector: its JSON with sorted keys."""
+    return json.dumps(None if selector is None else msgspec.to_builtins(selector), sort_keys=True)
+
+
+def _match_live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Obj, ...]:
+    match_labels = selector.match_labels if selector is not None else None
     if match_labels:  # narrow through the label index, then apply the whole selector
-        candidates = snap.data.pods_matching(namespace, {str(k): str(v) for k, v in match_labels.items()})
+        candidates = snap.data.pods_matching(namespace, match_labels)
     else:
         candidates = snap.data.pods_by_ns.get(namespace, ())
     return tuple(
         p
         for p in candidates
-        if not is_terminal(p) and (not selector or selector_matches(selector, labels_of(p)))
+        if not is_terminal(p) and (selector is None or selector_matches(selector, labels_of(p)))
     )
 
 
-def _matching_namespaces(snap: Snapshot, ns_sel: Mapping[str, Any], unseen: str | None) -> list[str]:
+def _matching_namespaces(snap: Snapshot, ns_sel: LabelSelector, unseen: str | None) -> list[str]:
     """The known namespaces (plus `unseen`, a name that may exist unseen) whose labels match `ns_sel`, sorted;
     memoised per data (the known namespaces differ only by the Service's namespace)."""
-    key = ("netpol-ns-match", json.dumps(ns_sel, sort_keys=True), snap.namespace, unseen)
+    key = ("netpol-ns-match", _selector_key(ns_sel), snap.namespace, unseen)
     memo = snap.data.memo
     if key not in memo:
         candidates = set(_known_namespaces(snap))
@@ -602,13 +615,13 @@ def _today(pods: Sequence[Obj]) -> str:
 
 
 def _near_miss(
-    snap: Snapshot, namespace: str, selector: Mapping[str, Any] | None
+    snap: Snapshot, namespace: str, selector: LabelSelector | None
 ) -> tuple[str, Mapping[str, str] | None]:
-    match_labels = (selector or {}).get("matchLabels") or {}
-    if not match_labels or (selector or {}).get("matchExpressions"):
+    if selector is None or not selector.match_labels or selector.match_expressions:
         return "", None
+    match_labels = selector.match_labels
     for p in _live_pods(snap, namespace, None):
-        nm = near_miss({str(k): str(v) for k, v in match_labels.items()}, labels_of(p))
+        nm = near_miss(match_labels, labels_of(p))
         if nm is not None:
             return f"pod {namespace}/{name_of(p)} nearly matches: {'; '.join(nm[0])}", nm[1]
     return "", None
@@ -633,7 +646,7 @@ def _resolve_uncached(snap: Snapshot, ap: AllowedPeer) -> Reach:
     if kind == "none":
         return Reach(f"nothing ({ap.rule.field} sets no selector)", False)
     if kind == "ipblock":
-        block = ap.ip_block or {}
+        block = ap.ip_block or IPBlock()
         if ip_block_empty(block):
             return Reach(f"{ap.describe()} (empty: except covers the cidr)", False)
         return Reach(f"{ap.describe()} (addresses outside the pod network; pod IPs only on some CNIs)", True)
@@ -651,17 +664,17 @@ def _resolve_uncached(snap: Snapshot, ap: AllowedPeer) -> Reach:
             return Reach(f"{pod_words} in {ns} (pods not read)", True)
         near, fixed = ("", None) if pods else _near_miss(snap, ns, pod_sel)
         return Reach(f"{pod_words} in {ns} ({_today(pods)})", bool(pods), near, fixed)
-    ns_sel = ap.namespace_selector or {}
+    ns_sel = ap.namespace_selector or LabelSelector()
     words = (
         f"{pod_words} in every namespace"
         if format_selector(ns_sel) == "<all>"
         else (f"{pod_words} in namespaces {format_selector(ns_sel)}")
     )
     unknown = _ns_labels_unknown(snap)
-    only_name = set(ns_sel.get("matchLabels") or {}) <= {NS_NAME_LABEL} and not ns_sel.get("matchExpressions")
+    only_name = set(ns_sel.match_labels) <= {NS_NAME_LABEL} and not ns_sel.match_expressions
     if unknown is not None and not only_name:
         return Reach(f"{words} ({unknown})", True)
-    named = (ns_sel.get("matchLabels") or {}).get(NS_NAME_LABEL) if unknown is not None else None
+    named = ns_sel.match_labels.get(NS_NAME_LABEL) if unknown is not None else None
     matched = _matching_namespaces(snap, ns_sel, str(named) if named else None)
     if not matched:
         return Reach(f"{words} (no namespace matches today)", False)
@@ -873,9 +886,9 @@ def _anyone_fix(
     if adm.silent_policies:
         pol = _policy(snap, snap.namespace, adm.silent_policies[0])
         if pol is not None:
-            spec = {**spec_of(pol), "policyTypes": ["Egress"]}
+            spec = {**spec_json(pol.spec), "policyTypes": ["Egress"]}
             return (
-                f"Declare policy/{name_of(pol)} egress-only so it stops isolating ingress "
+                f"Declare policy/{pol.metadata.name} egress-only so it stops isolating ingress "
                 f"(kubectl apply -f -):\n{to_yaml(policy_manifest(pol, spec))}"
             )
     corrected = _corrected_policy(snap, sp_rules, pp0)
@@ -1012,10 +1025,10 @@ def _cluster_ip_rules(snap: Snapshot, client_pod: Obj, isolating: Sequence[str])
     out: list[str] = []
     for name in isolating:
         pol = _policy(snap, ns_of(client_pod), name)
-        for i, rule in enumerate(rules_of(pol, EGRESS) if pol is not None else []):
-            for j, elem in enumerate(rule.get("to") or []):
-                block = elem.get("ipBlock") if isinstance(elem, Mapping) else None
-                if isinstance(block, Mapping) and ip_block_matches(block, cluster_ip):
+        for i, rule in enumerate(pol.spec.egress if pol is not None else []):
+            for j, elem in enumerate(rule.to):
+                block = elem.ip_block
+                if block is not None and ip_block_matches(block, cluster_ip):
                     out.append(
                         f"policy/{name} spec.egress[{i}].to[{j}] allows the ClusterIP {cluster_ip}, but most CNIs "
                         "judge egress after the Service's DNAT, on the backend pod IPs"
@@ -1301,7 +1314,7 @@ def _service_port_evidence(
 def _denial(
     snap: Snapshot,
     direction: Direction,
-    policies: Sequence[Obj],
+    policies: Sequence[NetworkPolicy],
     subject: Obj,
     other: Peer,
     dst_pod: Obj,

@@ -439,6 +439,20 @@ def _typed(kind: Kind) -> Any:
     return convert
 
 
+def _without_nulls(node: Any) -> Any:
+    """A raw object with its null fields left out: the API server omits empty fields, it never sends null."""
+    if isinstance(node, dict):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_nulls(v) for v in node if v is not None]
+    return node
+
+
+def _typed_service(raw: dict[str, Any]) -> Any:
+    """A raw Service as the gatherer holds it (null fields as absent ones); None when it would not decode."""
+    return _typed(Kind.SERVICE)(_without_nulls(raw))
+
+
 typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
@@ -579,8 +593,8 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     services += draw(st.lists(other_service_st, max_size=1))
     slices = [real_slice(pods, draw(st.booleans()))] if draw(st.booleans()) else []
     slices += draw(st.lists(slice_st, max_size=2))
-    lists: dict[str, tuple[dict[str, Any], ...]] = {
-        "services": tuple(services),
+    lists: dict[str, tuple[Any, ...]] = {
+        "services": tuple(t for s in services if (t := _typed_service(s)) is not None),
         "endpointslices": tuple(slices),
         "pods": tuple(pods),
         "nodes": tuple(draw(st.lists(node_st, max_size=2))),
@@ -609,7 +623,9 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         objects={Kind(k): v for k, v in lists.items()},
         read=frozenset(Kind) - frozenset(missing) - frozenset(not_read),
         unavailable=missing,
-        lookalike_services=tuple(draw(st.lists(service_st, max_size=2))),
+        lookalike_services=tuple(
+            t for s in draw(st.lists(service_st, max_size=2)) if (t := _typed_service(s)) is not None
+        ),
         missing_namespaces=frozenset(draw(st.lists(st.sampled_from([NS, "other"]), max_size=1))),
         foreign_matches=tuple(draw(st.lists(pod_st, max_size=1))),
         server="https://127.0.0.1:6443",
@@ -713,7 +729,7 @@ def _hostile_report(text: str) -> Any:
         "lastTimestamp": "2026-11-21T10:00:00Z",
     }
     data = ClusterData(
-        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (event,)},
+        objects={Kind.SERVICE: (from_builtin(Kind.SERVICE, service),), Kind.POD: (pod,), Kind.EVENT: (event,)},
         read=frozenset(Kind) - {Kind.INGRESS},
         unavailable={Kind.INGRESS: Unavailable(Kind.INGRESS, "error", f"odd: {text}")},
     )

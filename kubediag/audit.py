@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubediag.checks.base import Fleet, cluster_checks, ordered_checks
 from kubediag.engine import Report, diagnose
 from kubediag.model import ClusterResult, ExitCode, Kind, Severity, Status, Unavailable
+from kubediag.objects import Service
 from kubediag.scope import Scope as Scope  # re-exported: callers write audit.Scope
-from kubediag.snapshot import ClusterData, Snapshot, name_of, ns_of
+from kubediag.snapshot import ClusterData, Snapshot
 
 STATUSES: tuple[Status, ...] = (Status.HEALTHY, Status.DEGRADED, Status.BROKEN, Status.UNKNOWN)
 # Worst first, for listing the Services that are not healthy.
@@ -70,10 +71,11 @@ class AuditResult:
         return bool(self.unavailable)
 
 
-def services_in_scope(data: ClusterData, scope: Scope) -> list[Mapping[str, Any]]:
+def services_in_scope(data: ClusterData, scope: Scope) -> list[Service]:
     """The Services to diagnose, sorted by namespace and name."""
     return sorted(
-        (s for s in data.services if scope.includes(ns_of(s))), key=lambda s: (ns_of(s), name_of(s))
+        (s for s in data.services if scope.includes(s.metadata.namespace)),
+        key=lambda s: (s.metadata.namespace, s.metadata.name),
     )
 
 
@@ -92,7 +94,7 @@ def run(
     chain = ordered_checks()
     reports: list[Report] = []
     for svc in services:
-        reports.append(diagnose(Snapshot(ns_of(svc), name_of(svc), data), chain))
+        reports.append(diagnose(Snapshot(svc.metadata.namespace, svc.metadata.name, data), chain))
         if on_service is not None:
             on_service()
     return AuditResult(

@@ -13,8 +13,16 @@ from typing import Any
 
 from kubediag.labels import format_selector, labels_of
 from kubediag.model import Kind, Obj
-from kubediag.objects import APIService, EndpointSlice, Ingress, LabelSelector, RuleWithOperations, Webhook
-from kubediag.snapshot import ClusterData, meta, name_of, ns_of
+from kubediag.objects import (
+    APIService,
+    EndpointSlice,
+    Ingress,
+    LabelSelector,
+    RuleWithOperations,
+    Service,
+    Webhook,
+)
+from kubediag.snapshot import ClusterData, name_of, ns_of
 
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -163,7 +171,7 @@ def webhook_scope(wh: Webhook, data: ClusterData | None = None) -> str:
 
 
 # ---- cluster DNS -------------------------------------------------------------------------------------------
-def cluster_dns_services(data: ClusterData) -> list[Obj]:
+def cluster_dns_services(data: ClusterData) -> list[Service]:
     """The cluster DNS Services (kube-system, labelled k8s-app=kube-dns) present in the store."""
     return sorted(
         (
@@ -175,12 +183,12 @@ def cluster_dns_services(data: ClusterData) -> list[Obj]:
     )
 
 
-def cluster_ips(svc: Obj) -> list[str]:
-    spec = svc.get("spec") or {}
-    ips = [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
-    ip = spec.get("clusterIP")
+def cluster_ips(svc: Service) -> list[str]:
+    spec = svc.spec
+    ips = [ip for ip in spec.cluster_ips if ip and ip != "None"]
+    ip = spec.cluster_ip
     if ip and ip != "None" and ip not in ips:
-        ips.insert(0, str(ip))
+        ips.insert(0, ip)
     return ips
 
 

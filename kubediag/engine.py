@@ -60,14 +60,14 @@ def _service_summary(snap: Snapshot) -> dict[str, Any] | None:
         "namespace": snap.namespace,
         "name": snap.name,
         "type": snap.svc_type,
-        "cluster_ip": spec.get("clusterIP"),
+        "cluster_ip": spec.cluster_ip or None,
         "ports": [
             {
-                "name": p.get("name"),
-                "port": p.get("port"),
-                "target_port": p.get("targetPort", p.get("port")),
-                "protocol": p.get("protocol", "TCP"),
-                "node_port": p.get("nodePort"),
+                "name": p.name or None,
+                "port": p.port,
+                "target_port": p.target,
+                "protocol": p.protocol,
+                "node_port": p.node_port or None,
             }
             for p in snap.ports
         ],

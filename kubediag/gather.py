@@ -46,7 +46,7 @@ from kubediag.kinds import (
 )
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
-from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy
+from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy, Service, ServiceSpec
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -542,7 +542,7 @@ def gather_service(
     """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
     warm()
     out = _Gathered()
-    service: list[Obj] = []
+    service: list[Service] = []
 
     def get_service() -> list[Obj]:
         try:
@@ -573,7 +573,9 @@ def gather_service(
             discovering = side.submit(client.discover)
             _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
         discovery = discovering.result()
-        dns: tuple[list[Obj], list[EndpointSlice], str] | None = dns_job.result() if dns_job is not None else None
+        dns: tuple[list[Service], list[EndpointSlice], str] | None = (
+            dns_job.result() if dns_job is not None else None
+        )
     finally:
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)
@@ -583,16 +585,16 @@ def gather_service(
 
     # ---- phase 2: only what this Service's situation calls for --------------------------------------
     phase2: dict[Kind, Callable[[], list[Obj]]] = {}
-    spec = (service[0].get("spec") or {}) if service else {}
-    selector = spec.get("selector") or {}
+    spec = service[0].spec if service else ServiceSpec()
+    selector = spec.selector
     from kubediag.snapshot import ClusterData as _CD
 
     matched = _CD(objects={Kind.POD: tuple(pods)}).pods_matching(namespace, selector) if selector else ()
     pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
     if service and (
-        spec.get("type") in ("NodePort", "LoadBalancer")
+        spec.type in ("NodePort", "LoadBalancer")
         or pending
-        or "Local" in (spec.get("externalTrafficPolicy"), spec.get("internalTrafficPolicy"))
+        or "Local" in (spec.external_traffic_policy, spec.internal_traffic_policy)
     ):
         phase2[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
     policies = cast("list[NetworkPolicy]", out.lists.get(Kind.NETWORKPOLICY, []))
@@ -612,7 +614,7 @@ def gather_service(
         phase2[Kind.INGRESSCLASS] = lambda: client.list(Kind.INGRESSCLASS, None, page=0)
     slices = cast("list[EndpointSlice] | None", out.lists.get(Kind.ENDPOINTSLICE))
     no_ready = Kind.SERVICE in out.lists and (
-        not service or (spec.get("type") != "ExternalName" and slices is not None and not ready_endpoints(slices))
+        not service or (spec.type != "ExternalName" and slices is not None and not ready_endpoints(slices))
     )
     if no_ready:
         for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE):
@@ -655,11 +657,11 @@ def gather_service(
         _fetch_kinds(client, phase3, namespace, [], out)
 
     # no pod serves: the namespace's other Services, so that no fix points this one at their backends
-    siblings: list[Obj] = []
+    siblings: list[Service] = []
     if service and selector and not serving:
         try:
             siblings = [
-                s for s in client.list(Kind.SERVICE, namespace, page=0) if name_of(s) != name
+                s for s in client.list(Kind.SERVICE, namespace, page=0) if s.metadata.name != name
             ]
         except Exception as exc:
             status = http_status(exc)
@@ -672,7 +674,8 @@ def gather_service(
             )
 
     foreign: list[Obj] = []
-    lookalikes: list[Obj] = []
+    lookalikes: list[Service] = []
+    lookalike_ns: list[str] = []
     missing_ns: set[str] = set()
     # pods matching in other namespaces are a hint worth a request only when no pod here nearly matches
     if selector and not matched and not templates and Kind.POD in out.lists and not _has_near_miss(selector, pods):
@@ -686,7 +689,7 @@ def gather_service(
         except Exception:
             foreign = []  # only a hint; never a reason to fail
     if not service and Kind.SERVICE in out.lists:
-        lookalikes, missing_ns = _lookalikes(client, namespace, name)
+        lookalikes, lookalike_ns, missing_ns = _lookalikes(client, namespace, name)
     extra["service_lookups"] = _init_waits(client, namespace, name, matched)
     if Kind.DEPLOYMENT not in out.lists and any(
         not found and ns == namespace for (ns, _), found in extra["service_lookups"].items()
@@ -710,6 +713,7 @@ def gather_service(
             )
     extra["foreign_matches"] = tuple(foreign)
     extra["lookalike_services"] = tuple(lookalikes)
+    extra["lookalike_namespaces"] = tuple(lookalike_ns)
     extra["missing_namespaces"] = frozenset(missing_ns)
     for kind in discovery.unserved:  # not served: certainly none (read, empty)
         out.lists.setdefault(kind, [])
@@ -756,7 +760,7 @@ def gather_service(
     return data
 
 
-def _cluster_dns(client: Client) -> tuple[list[Obj], list[EndpointSlice], str]:
+def _cluster_dns(client: Client) -> tuple[list[Service], list[EndpointSlice], str]:
     """(kube-dns Services, their EndpointSlices, why they could not be read or ""): kube-system Services
     labelled k8s-app=kube-dns; their slices carry the Service's labels (the endpointslice controller copies
     them), else they are looked up by Service name. Optional: forbidden or failing is a reason, not absence."""
@@ -804,14 +808,14 @@ def _class_wide_look(lists: Mapping[Kind, list[Any]], unaddressed: list[Ingress]
 
 
 def _gather_routes(
-    client: Client, discovery: Discovery, namespace: str, service: Obj | None, out: _Gathered
+    client: Client, discovery: Discovery, namespace: str, service: Service | None, out: _Gathered
 ) -> None:
     """The route kinds the cluster serves, cluster-wide: for an existing Service the kinds its ports suggest
     (`checks.routes.route_kinds_for`: HTTPRoute always), for a missing one every kind (to name the routes
     that reference it). Nothing when discovery found none; discovery failing makes them unavailable."""
     from kubediag.checks.routes import route_kinds_for
 
-    wanted = route_kinds_for((service.get("spec") or {}).get("ports") or []) if service else list(ROUTE_KINDS)
+    wanted = route_kinds_for(service.spec.ports) if service is not None else list(ROUTE_KINDS)
     if discovery.error:
         for kind in wanted:
             out.unavailable[kind] = Unavailable(kind, "error", discovery.error)
@@ -900,9 +904,11 @@ def _fetch_each(
         out.coverage.update(got.coverage)
 
 
-def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], set[str]]:
-    """For a missing Service: same-name Services elsewhere, names in this namespace, does the ns exist."""
-    found: list[Obj] = []
+def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Service], list[str], set[str]]:
+    """For a missing Service: same-name Services elsewhere, names in this namespace, does the ns exist (and
+    if not, the namespaces that do)."""
+    found: list[Service] = []
+    namespaces: list[str] = []
     missing: set[str] = set()
     try:
         client.get(f"/api/v1/namespaces/{quote(namespace, safe='')}")
@@ -916,11 +922,8 @@ def _lookalikes(client: Client, namespace: str, name: str) -> tuple[list[Obj], s
             continue  # hints only
     if missing:
         with contextlib.suppress(Exception):
-            found.extend(
-                {"kind": "Namespace", "metadata": {"name": name_of(n), "namespace": name_of(n)}}
-                for n in client.list(Kind.NAMESPACE, None, page=0)
-            )
-    return found, missing
+            namespaces.extend(name_of(n) for n in client.list(Kind.NAMESPACE, None, page=0))
+    return found, namespaces, missing
 
 
 # ---- audit: the whole scope in bulk --------------------------------------------------------------------
@@ -1248,7 +1251,7 @@ def read_crash_logs(client: Client, data: ClusterData, namespace: str, name: str
     from kubediag.probes import LOG_LIMIT_BYTES, LOG_TAIL_LINES, LogTail, log_targets
 
     svc = data.services_by_key.get((namespace, name))
-    selector = ((svc or {}).get("spec") or {}).get("selector") or {}
+    selector = svc.spec.selector if svc is not None else {}
     if not selector or Kind.POD not in data.read:
         return ()
     targets = log_targets(data.pods_matching(namespace, selector))
@@ -1365,7 +1368,7 @@ def probe_service(client: Client, data: ClusterData, namespace: str, name: str, 
 
     targets, ready = plan(data, namespace, name, sample)
     if not targets:
-        why = "no ready endpoint backed by a pod to probe" if data.services_by_key.get((namespace, name)) else ""
+        why = "no ready endpoint backed by a pod to probe" if (namespace, name) in data.services_by_key else ""
         return ProbeRun(RunState.DONE, why, (), sample, ready)
     # the probe's own budget inside --timeout: a kubelet the API server cannot reach (upgrade 5xx, retried by
     # the policy of kubediag.retry) must not eat the whole run
@@ -1377,7 +1380,7 @@ def probe_service(client: Client, data: ClusterData, namespace: str, name: str, 
 PROBE_BUDGET = 10.0  # seconds one Service's --probe may take at most (within --timeout)
 
 
-def probe_scope(client: Client, data: ClusterData, services: Iterable[Obj], sample: int, cap: int) -> Any:
+def probe_scope(client: Client, data: ClusterData, services: Iterable[Service], sample: int, cap: int) -> Any:
     """`audit --probe`: probe Service after Service (namespace, name order) until `cap` endpoints in total
     have been sampled; the rest are reported "not probed" (the cap). Returns a DataPlane."""
     from kubediag.probes import DataPlane, ProbeRun
@@ -1385,7 +1388,7 @@ def probe_scope(client: Client, data: ClusterData, services: Iterable[Obj], samp
     runs: dict[tuple[str, str], ProbeRun] = {}
     used = 0
     for svc in services:
-        ns, name = str((svc.get("metadata") or {}).get("namespace")), name_of(svc)
+        ns, name = svc.metadata.namespace, svc.metadata.name
         if used >= cap:
             break
         if time.monotonic() >= client.deadline - 1:

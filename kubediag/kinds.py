@@ -56,7 +56,12 @@ class KindSpec:
 
 SPECS: dict[Kind, KindSpec] = {
     Kind.SERVICE: KindSpec(
-        "Service", "", "v1", "the Services diagnosed (and look-alike names when one is missing)", optional=False
+        "Service",
+        "",
+        "v1",
+        "the Services diagnosed (and look-alike names when one is missing)",
+        optional=False,
+        struct=objects.Service,
     ),
     Kind.ENDPOINTSLICE: KindSpec(
         "EndpointSlice",

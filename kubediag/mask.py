@@ -65,7 +65,7 @@ class Masker:
         m = cls()
         objs: Iterable[Any] = (
             *data.pods,
-            *data.services,
+            *map(msgspec.to_builtins, data.services),
             *data.nodes,
             *(
                 msgspec.to_builtins(o)

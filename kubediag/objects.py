@@ -431,6 +431,52 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 
 
 # ---- core/v1 Service ------------------------------------------------------------------------------------
+class ServicePort(Base, frozen=True):
+    name: str = ""
+    protocol: str = "TCP"
+    port: int = 0
+    # None: not set. The API server sets it to `port` on create; fixtures may leave it out. See `target`.
+    target_port: int | str | None = None
+    node_port: int = 0  # 0: no node port allocated
+    app_protocol: str = ""
+
+    @property
+    def target(self) -> int | str:
+        """The effective targetPort: `target_port`, or `port` when it is not set."""
+        return self.port if self.target_port is None else self.target_port
+
+
+class ServiceSpec(Base, frozen=True):
+    type: str = "ClusterIP"
+    selector: dict[str, str] = {}
+    ports: list[ServicePort] = []
+    cluster_ip: str = msgspec.field(default="", name="clusterIP")  # "None": headless; "" for ExternalName
+    cluster_ips: list[str] = msgspec.field(default_factory=list, name="clusterIPs")
+    external_ips: list[str] = msgspec.field(default_factory=list, name="externalIPs")
+    external_name: str = ""
+    external_traffic_policy: str = ""  # the API server defaults it to Cluster for NodePort/LoadBalancer
+    internal_traffic_policy: str = ""  # and to Cluster for every type but ExternalName
+    load_balancer_class: str = ""
+
+
+class LoadBalancerIngress(Base, frozen=True):
+    ip: str = ""
+    hostname: str = ""
+
+
+class LoadBalancerStatus(Base, frozen=True):
+    ingress: list[LoadBalancerIngress] = []
+
+
+class ServiceStatus(Base, frozen=True):
+    load_balancer: LoadBalancerStatus = LoadBalancerStatus()
+
+
+class Service(Base, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ServiceSpec = ServiceSpec()
+    status: ServiceStatus = ServiceStatus()
+
 
 
 # ---- discovery.k8s.io/v1 EndpointSlice --------------------------------------------------------------------

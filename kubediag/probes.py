@@ -20,6 +20,7 @@ from typing import Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import Obj
+from kubediag.objects import ServicePort
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
 DEFAULT_SAMPLE = 5
@@ -300,22 +301,20 @@ def _other_ports(pod: Obj, data: ClusterData, namespace: str, service: str) -> l
     for svc in data.services_by_ns.get(namespace, ()):
         if name_of(svc) == service:
             continue
-        sel = (svc.get("spec") or {}).get("selector") or {}
+        sel = svc.spec.selector
         if not sel or not map_selector_matches(sel, labels_of(pod)):
             continue
-        for sp in (svc.get("spec") or {}).get("ports") or []:
-            if str(sp.get("protocol") or "TCP") != "TCP":
+        for sp in svc.spec.ports:
+            if sp.protocol != "TCP":
                 continue
-            tn = _resolve(pod, sp.get("targetPort", sp.get("port")))
+            tn = _resolve(pod, sp.target)
             if tn:
-                out.append(
-                    (tn, f"target of Service {name_of(svc)} port {sp.get('name') or sp.get('port')}", "")
-                )
+                out.append((tn, f"target of Service {name_of(svc)} port {sp.name or sp.port}", ""))
     return out
 
 
-def service_port_key(port: Mapping[str, Any]) -> str:
-    return str(port.get("name") or port.get("port"))
+def service_port_key(port: ServicePort) -> str:
+    return str(port.name or port.port)
 
 
 @dataclass(frozen=True)
@@ -373,20 +372,20 @@ def plan(
     svc = data.services_by_key.get((namespace, service))
     if svc is None:
         return [], 0
-    spec = svc.get("spec") or {}
+    spec = svc.spec
     endpoints = ready_endpoints(data, namespace, service)
     targets: list[Target] = []
     for ep in sample_endpoints(endpoints, sample):
         pod, pname = ep.pod, name_of(ep.pod)
         taken: set[int] = set()
-        for sp in spec.get("ports") or []:
+        for sp in spec.ports:
             key = service_port_key(sp)
-            resolved = ep.ports.get(str(sp.get("name") or ""))
+            resolved = ep.ports.get(sp.name)
             if resolved is None:
                 continue
             number, proto = resolved
-            name = str(sp.get("name") or "")
-            tp = sp.get("targetPort")
+            name = sp.name
+            tp = sp.target_port
             if isinstance(tp, str) and not tp.isdigit():
                 name = name or tp
             path = (
@@ -394,7 +393,7 @@ def plan(
                     pod,
                     number,
                     tp if isinstance(tp, str) and not tp.isdigit() else name,
-                    str(sp.get("appProtocol") or ""),
+                    sp.app_protocol,
                 )
                 if proto == "TCP"
                 else None

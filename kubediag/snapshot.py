@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from kubediag.labels import labels_of, map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
-from kubediag.objects import Deployment, EndpointSlice, Event, Ingress, Namespace, NetworkPolicy, Node
+from kubediag.objects import (
+    Deployment,
+    EndpointSlice,
+    Event,
+    Ingress,
+    Namespace,
+    NetworkPolicy,
+    Node,
+    Service,
+    ServicePort,
+    ServiceSpec,
+)
 
 if TYPE_CHECKING:
     from kubediag.probes import DataPlane
@@ -60,7 +71,9 @@ class ClusterData:
     unavailable: Mapping[Kind, Unavailable] = field(default_factory=dict)
     # Services with the looked-up name in other namespaces, and the names in the target namespace:
     # only gathered when the target Service does not exist.
-    lookalike_services: tuple[Obj, ...] = ()
+    lookalike_services: tuple[Service, ...] = ()
+    # The namespaces that exist, listed only when the target's namespace does not (names to suggest).
+    lookalike_namespaces: tuple[str, ...] = ()
     missing_namespaces: frozenset[str] = frozenset()
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
     foreign_matches: tuple[Obj, ...] = ()
@@ -105,7 +118,7 @@ class ClusterData:
         return self.objects.get(kind, ())
 
     @property
-    def services(self) -> tuple[Obj, ...]:
+    def services(self) -> tuple[Service, ...]:
         return self.of(Kind.SERVICE)
 
     @property
@@ -242,12 +255,12 @@ class ClusterData:
         return self.by_namespace(Kind.DEPLOYMENT)
 
     @cached_property
-    def services_by_key(self) -> Mapping[tuple[str, str], Obj]:
-        return {(ns_of(s), name_of(s)): s for s in self.services}
+    def services_by_key(self) -> Mapping[tuple[str, str], Service]:
+        return {(s.metadata.namespace, s.metadata.name): s for s in self.services}
 
     @cached_property
-    def services_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
-        return self._by_ns(self.services)
+    def services_by_ns(self) -> Mapping[str, tuple[Service, ...]]:
+        return self.by_namespace(Kind.SERVICE)
 
     @cached_property
     def pods_by_owner(self) -> Mapping[tuple[str, str], tuple[Obj, ...]]:
@@ -288,6 +301,9 @@ class ClientRef:
     name: str
 
 
+_NO_SPEC = ServiceSpec()  # the spec of a Service that does not exist
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One Service's view of the cluster data. Derived views are cached: the data is immutable."""
@@ -298,32 +314,28 @@ class Snapshot:
     client: ClientRef | None = None
 
     @cached_property
-    def service(self) -> Obj | None:
+    def service(self) -> Service | None:
         return self.data.services_by_key.get((self.namespace, self.name))
 
     @cached_property
-    def spec(self) -> Mapping[str, Any]:
-        svc = self.service or {}
-        spec = svc.get("spec")
-        return spec if isinstance(spec, Mapping) else {}
+    def spec(self) -> ServiceSpec:
+        return self.service.spec if self.service is not None else _NO_SPEC
 
     @cached_property
     def svc_type(self) -> str:
-        return str(self.spec.get("type") or "ClusterIP")
+        return self.spec.type or "ClusterIP"
 
     @cached_property
     def selector(self) -> Mapping[str, str]:
-        sel = self.spec.get("selector")
-        return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, Mapping) else {}
+        return self.spec.selector
 
     @cached_property
-    def ports(self) -> tuple[Mapping[str, Any], ...]:
-        ports = self.spec.get("ports") or []
-        return tuple(p for p in ports if isinstance(p, Mapping))
+    def ports(self) -> tuple[ServicePort, ...]:
+        return tuple(self.spec.ports)
 
     @cached_property
     def headless(self) -> bool:
-        return self.spec.get("clusterIP") == "None"
+        return self.spec.cluster_ip == "None"
 
     @cached_property
     def selected_pods(self) -> tuple[Obj, ...]:

@@ -65,7 +65,9 @@ def load_fixture(path: Path) -> Fixture:
         client = ClientRef(cns, cname)
     extra: dict[str, Any] = {}
     if doc.get("lookalike_services"):
-        extra["lookalike_services"] = tuple(doc["lookalike_services"])
+        extra["lookalike_services"] = tuple(from_builtin(Kind.SERVICE, s) for s in doc["lookalike_services"])
+    if doc.get("lookalike_namespaces"):  # the namespaces that exist, when the target's does not
+        extra["lookalike_namespaces"] = tuple(doc["lookalike_namespaces"])
     if doc.get("missing_namespaces"):
         extra["missing_namespaces"] = frozenset(doc["missing_namespaces"])
     if doc.get("service_lookups"):  # Services looked up by name: {"ns/name": true|false}

@@ -10,6 +10,7 @@ from urllib3.exceptions import ProtocolError
 
 from kubediag.gather import ClusterError, _init_waits
 from kubediag.initwait import init_hold, service_of_host, waited_services
+from kubediag.kinds import from_builtin
 from kubediag.model import Kind
 
 
@@ -137,7 +138,7 @@ def test_forbidden_lookup_is_unknown_and_a_dead_transport_is_fatal() -> None:
 def test_service_exists_is_known_only_where_services_were_listed_or_looked_up() -> None:
     from kubediag.snapshot import ClusterData
 
-    svc = {"metadata": {"name": "web", "namespace": "shop"}}
+    svc = from_builtin(Kind.SERVICE, {"metadata": {"name": "web", "namespace": "shop"}})
     svc_mode = ClusterData(
         objects={Kind.SERVICE: (svc,)},
         read=frozenset({Kind.SERVICE}),

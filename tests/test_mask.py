@@ -116,7 +116,7 @@ def _strings(node: Any) -> Iterator[str]:
 def sensitive_values(data: ClusterData) -> dict[str, str]:
     """value -> what it is: every label and selector value, every IP address, every node/host name."""
     objs = [
-        *data.services,
+        *map(msgspec.to_builtins, data.services),
         *data.pods,
         *map(msgspec.to_builtins, data.nodes),
         *map(msgspec.to_builtins, data.deployments),
@@ -128,7 +128,7 @@ def sensitive_values(data: ClusterData) -> dict[str, str]:
             if v not in ("web",):  # the EndpointSlice's service-name label is the Service's own name
                 out[v] = "label"
     for s in data.services:
-        for v in (s["spec"].get("selector") or {}).values():
+        for v in s.spec.selector.values():
             out[v] = "selector"
     for text in _strings([dict(o) for o in objs]):
         try:

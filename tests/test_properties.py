@@ -444,6 +444,11 @@ def _decodable(objs: list[Any]) -> tuple[Any, ...]:
     return tuple(o for o in objs if o is not None)
 
 
+def _typed_service(raw: dict[str, Any]) -> Any:
+    """A raw Service as the gatherer holds it (null fields as absent ones); None when it would not decode."""
+    return _typed(Kind.SERVICE)(_without_nulls(raw))
+
+
 typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
 
 
@@ -453,7 +458,7 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
+        return [_without_nulls(v) for v in value if v is not None]
     return value
 
 
@@ -600,8 +605,8 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         [from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans())))] if draw(st.booleans()) else []
     )
     slices += draw(st.lists(typed_slice_st, max_size=2))
-    lists: dict[str, tuple[dict[str, Any], ...]] = {
-        "services": tuple(services),
+    lists: dict[str, tuple[Any, ...]] = {
+        "services": tuple(t for s in services if (t := _typed_service(s)) is not None),
         "endpointslices": tuple(slices),
         "pods": tuple(pods),
         "nodes": _decodable(draw(st.lists(node_st.map(_typed(Kind.NODE)), max_size=2))),
@@ -632,7 +637,9 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         objects={Kind(k): v for k, v in lists.items()},
         read=frozenset(Kind) - frozenset(missing) - frozenset(not_read),
         unavailable=missing,
-        lookalike_services=tuple(draw(st.lists(service_st, max_size=2))),
+        lookalike_services=tuple(
+            t for s in draw(st.lists(service_st, max_size=2)) if (t := _typed_service(s)) is not None
+        ),
         missing_namespaces=frozenset(draw(st.lists(st.sampled_from([NS, "other"]), max_size=1))),
         foreign_matches=tuple(draw(st.lists(pod_st, max_size=1))),
         server="https://127.0.0.1:6443",
@@ -736,7 +743,11 @@ def _hostile_report(text: str) -> Any:
         "lastTimestamp": "2026-11-21T10:00:00Z",
     }
     data = ClusterData(
-        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (from_builtin(Kind.EVENT, event),)},
+        objects={
+            Kind.SERVICE: (from_builtin(Kind.SERVICE, service),),
+            Kind.POD: (pod,),
+            Kind.EVENT: (from_builtin(Kind.EVENT, event),),
+        },
         read=frozenset(Kind) - {Kind.INGRESS},
         unavailable={Kind.INGRESS: Unavailable(Kind.INGRESS, "error", f"odd: {text}")},
     )

@@ -169,8 +169,8 @@ def violations(snap: Snapshot, f: Finding) -> list[str]:
             p for p in data.pods_by_ns.get(ns, ()) if all(_labels(p).get(k) == v for k, v in sel.items())
         ]
         for other in data.services_by_ns.get(ns, ()):
-            osel = (other.get("spec") or {}).get("selector") or {}
-            if _name(other) == svc_name or not osel:
+            osel = other.spec.selector
+            if other.metadata.name == svc_name or not osel:
                 continue
             stolen = [
                 p

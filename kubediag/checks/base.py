@@ -13,7 +13,8 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kubediag.model import Category, ClusterResult, Evidence, Finding, Kind, Obj, Outcome, Severity, Stage
+from kubediag.model import Category, ClusterResult, Evidence, Finding, Kind, Outcome, Severity, Stage
+from kubediag.objects import Service
 from kubediag.scope import Scope
 from kubediag.snapshot import ClusterData, Snapshot
 
@@ -39,7 +40,7 @@ class Fleet:
     itself (which namespaces were listed, whether a label selector filtered the Services)."""
 
     data: ClusterData
-    services: Sequence[Obj]
+    services: Sequence[Service]
     scope: Scope = field(default_factory=Scope)
 
 

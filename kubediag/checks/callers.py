@@ -235,7 +235,7 @@ def webhook_backends(snap: Snapshot) -> Iterator[Finding]:
     if not hooks and not apis:
         raise NotApplicable(f"no webhook or APIService is served by Service {name}")
     ready = ready_endpoints(snap.slices)
-    ports = {int(p.get("port") or 0) for p in snap.ports}
+    ports = {p.port for p in snap.ports}
     for ref in hooks:
         wh = ref.webhook
         severity = Severity.CRITICAL if wh.failure_policy != "Ignore" else Severity.WARNING

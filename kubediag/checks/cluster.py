@@ -11,24 +11,19 @@ category at the end of `Category` and in the audit schema's cluster_finding enum
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from kubediag.checks.base import Fleet, cluster_check
 from kubediag.model import Category, ClusterResult, Kind, Severity
-from kubediag.snapshot import name_of, ns_of
+from kubediag.objects import Service
+from kubediag.snapshot import name_of
 from kubediag.workloads import node_addresses
 
 LB_SPRAWL_THRESHOLD = 2  # from this many LoadBalancer Services on, suggest one Ingress/Gateway
 
 
-def _key(obj: Mapping[str, Any]) -> str:
-    return f"{ns_of(obj)}/{name_of(obj)}"
-
-
-def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
+def _key(obj: Service) -> str:
+    return f"{obj.metadata.namespace}/{obj.metadata.name}"
 
 
 def _listing(keys: Sequence[str], limit: int = 10) -> str:
@@ -62,7 +57,7 @@ and route by host/path; once a Service's route exists:
 `kubectl -n NS patch service NAME --type=merge -p '{"spec":{"type":"ClusterIP"}}'`.""",
 )
 def loadbalancer_per_service(fleet: Fleet) -> ClusterResult:
-    lbs = [_key(s) for s in fleet.services if _spec(s).get("type") == "LoadBalancer"]
+    lbs = [_key(s) for s in fleet.services if s.spec.type == "LoadBalancer"]
     if len(lbs) >= LB_SPRAWL_THRESHOLD:
         return loadbalancer_per_service.failed(
             Severity.WARNING,
@@ -108,8 +103,7 @@ def nodeport_external_nodes(fleet: Fleet) -> ClusterResult:
     nodeports = [
         s
         for s in fleet.services
-        if _spec(s).get("type") == "NodePort"
-        and any(isinstance(p, Mapping) and p.get("nodePort") for p in _spec(s).get("ports") or [])
+        if s.spec.type == "NodePort" and any(p.node_port for p in s.spec.ports)
     ]
     if not nodeports:
         return chk.passed("no NodePort Service")
@@ -124,9 +118,7 @@ def nodeport_external_nodes(fleet: Fleet) -> ClusterResult:
     public = sorted((name_of(n), ips) for n in fleet.data.nodes if (ips := node_addresses(n, "ExternalIP")))
     if not public:
         return chk.passed(f"{len(nodeports)} NodePort Service(s); no node has an ExternalIP address", keys)
-    first = next(
-        p["nodePort"] for p in _spec(nodeports[0]).get("ports") or [] if isinstance(p, Mapping) and p.get("nodePort")
-    )
+    first = next(p.node_port for p in nodeports[0].spec.ports if p.node_port)
     nodes_text = _listing([f"{n} {ips[0]}" for n, ips in public], 5)
     return chk.failed(
         Severity.WARNING,
@@ -162,8 +154,7 @@ def service_no_ports(fleet: Fleet) -> ClusterResult:
     portless = [
         _key(s)
         for s in fleet.services
-        if _spec(s).get("type") != "ExternalName"
-        and not [p for p in _spec(s).get("ports") or [] if isinstance(p, Mapping)]
+        if s.spec.type != "ExternalName" and not s.spec.ports
     ]
     if portless:
         return service_no_ports.failed(

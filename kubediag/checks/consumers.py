@@ -66,7 +66,7 @@ def ingress_backends(ing: Ingress) -> Iterator[Backend]:
 def _ports_text(snap: Snapshot) -> str:
     return (
         ", ".join(
-            f"{p.get('port')}/{p.get('protocol') or 'TCP'}" + (f" ({p['name']})" if p.get("name") else "")
+            f"{p.port}/{p.protocol}" + (f" ({p.name})" if p.name else "")
             for p in snap.ports
         )
         or "none"
@@ -76,19 +76,19 @@ def _ports_text(snap: Snapshot) -> str:
 def _port_problem(snap: Snapshot, b: Backend) -> tuple[str, int | str | None] | None:
     """(what is wrong, the Service port to use instead) or None when the backend port is valid."""
     ports = snap.ports
-    numbers = {int(p.get("port") or 0): p for p in ports}
-    names = {str(p.get("name")): p for p in ports if p.get("name")}
-    only: int | None = int(ports[0].get("port") or 0) if len(ports) == 1 else None
+    numbers = {p.port: p for p in ports}
+    names = {p.name: p for p in ports if p.name}
+    only: int | None = ports[0].port if len(ports) == 1 else None
     if b.port.number is not None:
         n = b.port.number
         if n in numbers:
             return None
-        owner = next((p for p in ports if p.get("targetPort") == n), None)
+        owner = next((p for p in ports if p.target_port == n), None)
         if owner is not None:
             return (
-                f"{n} is the targetPort of Service port {owner.get('port')}: an Ingress backend names the "
+                f"{n} is the targetPort of Service port {owner.port}: an Ingress backend names the "
                 "Service port, not the container port",
-                int(owner.get("port") or 0),
+                owner.port,
             )
         return f"the Service has no port {n}", only
     name = b.port.name
@@ -310,7 +310,7 @@ def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
             f"{snap.name}, drop metadata.uid and resourceVersion, then:\nkubectl -n {ns} delete statefulset {owner.name} --cascade=orphan "
             "&& kubectl apply -f sts.yaml"
         )
-        if governing is not None and (governing.get("spec") or {}).get("clusterIP") == "None":
+        if governing is not None and governing.spec.cluster_ip == "None":
             severity = Severity.INFO
             tail = f"they have DNS names under headless Service {sub} ({sample}.{sub}.{ns}.svc.cluster.local)"
             fix = f"Address the pods as {sample}.{sub}.{ns}.svc.cluster.local; to use {snap.name} instead:\n{recreate}"
@@ -387,7 +387,7 @@ def _governing_not_headless(snap: Snapshot) -> Iterator[Finding]:
                 "virtual IP, and no port-to-targetPort translation.)"
             ),
             [
-                Evidence("Service", ns, snap.name, "spec.clusterIP", str(snap.spec.get("clusterIP") or snap.svc_type), "None (headless)"),
+                Evidence("Service", ns, snap.name, "spec.clusterIP", snap.spec.cluster_ip or snap.svc_type, "None (headless)"),
                 Evidence("StatefulSet", ns, owner.name, "spec.serviceName", snap.name, "a headless Service"),
                 Evidence("Pod", ns, sample, "spec.subdomain", snap.name, "the name of a headless Service"),
             ],
@@ -466,7 +466,7 @@ Restart the clients so the variables are injected (`kubectl -n shop rollout rest
 or better, use the DNS name (`http://api.shop.svc.cluster.local:80`), which does not depend on start order.""",
 )
 def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
-    created = str(meta(snap.service or {}).get("creationTimestamp") or "")
+    created = snap.service.metadata.creation_timestamp if snap.service is not None else ""
     if not created:
         raise NotApplicable("the Service has no creationTimestamp")
     if not _discovery_readers(snap):  # no pod of the namespace reads any discovery variable

@@ -8,11 +8,11 @@ Without `--probe` these checks are skipped ("not probed"): nothing here is ever 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import ServicePort
 from kubediag.probes import Outcome, ProbeRun, Result, RunState, phrase, service_port_key, summarize
 from kubediag.snapshot import Snapshot
 
@@ -35,14 +35,14 @@ def _run(snap: Snapshot) -> ProbeRun:
     return run
 
 
-def _ports(snap: Snapshot) -> list[tuple[int, Mapping[str, Any], str]]:
+def _ports(snap: Snapshot) -> list[tuple[int, ServicePort, str]]:
     return [(i, p, service_port_key(p)) for i, p in enumerate(snap.ports)]
 
 
-def _label(port: Mapping[str, Any], number: int | None = None) -> str:
-    name = f"{port.get('name')} " if port.get("name") else ""
-    target = number if number is not None else port.get("targetPort", port.get("port"))
-    return f"port {name}{port.get('port')}→{target}"
+def _label(port: ServicePort, number: int | None = None) -> str:
+    name = f"{port.name} " if port.name else ""
+    target = number if number is not None else port.target
+    return f"port {name}{port.port}→{target}"
 
 
 def _evidence(snap: Snapshot, results: Sequence[Result], expected: str) -> list[Evidence]:
@@ -122,7 +122,7 @@ def _where_it_answers(
     run: ProbeRun,
     pods: Sequence[str],
     index: int,
-    port: Mapping[str, Any],
+    port: ServicePort,
     number: int | None,
 ) -> tuple[str, str]:
     """(message tail, fix): the ports every refusing pod answered on, and the targetPort to set."""
@@ -155,7 +155,7 @@ def _where_it_answers(
         for r in run.results
         if r.target.role.value == "service" and r.target.service_port != service_port_key(port)
     }
-    tp = port.get("targetPort")
+    tp = port.target_port
     if len(common) == 1 and common[0] not in own_targets:
         answer = common[0]
         tail = f"; {where} answer{'s' if len(pods) == 1 else ''} on {described}: set targetPort {answer}"

@@ -10,7 +10,8 @@ from kubediag.checks.callers import consumers_of_missing, unreadable
 from kubediag.checks.consumers import likely_meant
 from kubediag.checks.routes import route_referrers
 from kubediag.labels import labels_of
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Service
 from kubediag.remedy import expose_command
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
@@ -50,7 +51,10 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     evidence = [Evidence("Service", snap.namespace, snap.name, "metadata.name", "not found", "a Service")]
     if snap.namespace in data.missing_namespaces:
         others = closest(
-            snap.namespace, {ns_of(s) for s in data.lookalike_services} | set(data.namespaces_by_name)
+            snap.namespace,
+            {ns_of(s) for s in data.lookalike_services}
+            | set(data.lookalike_namespaces)
+            | set(data.namespaces_by_name),
         )
         hints.append(
             f"namespace {snap.namespace} does not exist"
@@ -65,7 +69,7 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
             f"a Service named {snap.name} exists in namespace(s) {', '.join(elsewhere)}"
             f" (reach it as {snap.name}.{elsewhere[0]})"
         )
-    local = [s for s in data.lookalike_services if ns_of(s) == snap.namespace and s.get("kind") != "Namespace"]
+    local = [s for s in data.lookalike_services if ns_of(s) == snap.namespace]
     near = closest(snap.name, [name_of(s) for s in local])
     near += sorted(n for s in local if (n := name_of(s)) not in near and likely_meant(n, snap.name))
     if near:
@@ -132,15 +136,14 @@ def service_exists(snap: Snapshot) -> Iterator[Finding]:
     yield service_exists.finding(Severity.CRITICAL, message, remediation, evidence)
 
 
-def _selector(services: list[Obj], name: str) -> dict[str, str]:
+def _selector(services: list[Service], name: str) -> dict[str, str]:
     for s in services:
         if name_of(s) == name:
-            sel = (s.get("spec") or {}).get("selector") or {}
-            return {str(k): str(v) for k, v in sel.items()}
+            return s.spec.selector
     return {}
 
 
-def _exposing_services(deployment: Any, services: list[Obj]) -> list[str]:
+def _exposing_services(deployment: Any, services: list[Service]) -> list[str]:
     """Services of the namespace whose selector matches the Deployment's pod template labels."""
     if hasattr(deployment, "spec") and not isinstance(deployment, dict):
         labels = dict(deployment.spec.template.metadata.labels)
@@ -176,7 +179,7 @@ that lists the address.""",
 def externalname_valid(snap: Snapshot) -> Iterator[Finding]:
     if snap.svc_type != "ExternalName":
         raise NotApplicable("not an ExternalName Service")
-    ext = str(snap.spec.get("externalName") or "")
+    ext = snap.spec.external_name
     host = ext[:-1] if ext.endswith(".") else ext
     if is_ip_address(host):
         problem = "is an IP address"
@@ -225,7 +228,7 @@ def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
     _selectorless(snap)
     slices = snap.slices
     addresses = [a for s in slices for e in s.endpoints for a in e.addresses]
-    svc_port_names = {str(p.get("name") or "") for p in snap.ports}
+    svc_port_names = {p.name for p in snap.ports}
     slice_port_names = {p.name for s in slices for p in s.ports}
     ev = Evidence(
         "Service", snap.namespace, snap.name, "spec.selector", "<none>", "a selector or manual EndpointSlices"

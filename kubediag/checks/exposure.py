@@ -7,13 +7,13 @@ explained by a bad selector or crashing pods, so they still run after an earlier
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.pods import quote
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.objects import Event
+from kubediag.objects import Event, LoadBalancerIngress
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import event_message, event_source, event_time, newest_event, node_addresses
 
@@ -21,21 +21,20 @@ LB_FAILURES = ("SyncLoadBalancerFailed", "UpdateLoadBalancerFailed", "UnAvailabl
 LB_SUCCESSES = ("EnsuredLoadBalancer", "UpdatedLoadBalancer")
 
 
-def lb_ingress(snap: Snapshot) -> list[Mapping[str, Any]]:
-    status = (snap.service or {}).get("status") or {}
-    return [i for i in (status.get("loadBalancer") or {}).get("ingress") or [] if isinstance(i, Mapping)]
+def lb_ingress(snap: Snapshot) -> list[LoadBalancerIngress]:
+    return snap.service.status.load_balancer.ingress if snap.service is not None else []
 
 
-def ingress_text(ingress: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(str(i.get("ip") or i.get("hostname")) for i in ingress) or "<none>"
+def ingress_text(ingress: Sequence[LoadBalancerIngress]) -> str:
+    return ", ".join(i.ip or i.hostname for i in ingress) or "<none>"
 
 
 def node_ports(snap: Snapshot) -> list[tuple[int, int, str]]:
     """(port, nodePort, protocol) of every Service port with an allocated node port."""
     return [
-        (int(p.get("port") or 0), int(p["nodePort"]), str(p.get("protocol") or "TCP"))
+        (p.port, p.node_port, p.protocol)
         for p in snap.ports
-        if p.get("nodePort")
+        if p.node_port
     ]
 
 
@@ -112,7 +111,7 @@ def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
     if lb_ingress(snap):
         return
     ns = snap.namespace
-    cls = str(snap.spec.get("loadBalancerClass") or "")
+    cls = snap.spec.load_balancer_class
     events = service_events(snap)
     evidence = [
         Evidence(
@@ -409,7 +408,7 @@ def nodeport_exposure(snap: Snapshot) -> Iterator[Finding]:
     ops += [
         {"op": "remove", "path": f"/spec/ports/{i}/nodePort"}
         for i, p in enumerate(snap.ports)
-        if p.get("nodePort")
+        if p.node_port
     ]
     yield nodeport_exposure.finding(
         Severity.WARNING,

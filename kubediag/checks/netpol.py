@@ -105,13 +105,11 @@ def _backends(snap: Snapshot) -> tuple[Obj, ...]:
 def _targets(snap: Snapshot, backends: tuple[Obj, ...]) -> list[Target]:
     out: list[Target] = []
     for sp in snap.ports:
-        proto = str(sp.get("protocol") or "TCP")
-        port = int(sp.get("port") or 0)
-        raw = sp.get("targetPort")
-        target: int | str = raw if isinstance(raw, int | str) and raw not in ("", 0) else port
+        proto, port, raw = sp.protocol, sp.port, sp.target_port
+        target: int | str = raw if raw is not None and raw not in ("", 0) else port
         resolved = tuple((b, pp) for b in backends if (pp := resolve_port(b, target, proto)) is not None)
         if resolved:
-            out.append(Target(port, str(sp.get("name") or ""), proto, target, resolved))
+            out.append(Target(port, sp.name, proto, target, resolved))
     if not out:
         raise NotApplicable("no ready backend declares the Service's target port (see the port checks)")
     return out
@@ -1019,7 +1017,7 @@ def _egress_allowances(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]
 
 def _cluster_ip_rules(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]) -> list[str]:
     """Egress ipBlocks that contain the Service's ClusterIP: most CNIs judge egress after DNAT, on pod IPs."""
-    cluster_ip = str(snap.spec.get("clusterIP") or "")
+    cluster_ip = snap.spec.cluster_ip
     if not cluster_ip or cluster_ip == "None":
         return []
     out: list[str] = []

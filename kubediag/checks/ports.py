@@ -41,12 +41,11 @@ class Target:
 def targets(snap: Snapshot) -> list[Target]:
     out = []
     for i, p in enumerate(snap.ports):
-        port = int(p.get("port") or 0)
-        raw = p.get("targetPort", port)
+        port, raw = p.port, p.target
         value: int | str = port
-        if not snap.headless and raw not in (None, "", 0):
-            value = int(raw) if isinstance(raw, int) or str(raw).isdigit() else str(raw)
-        out.append(Target(i, port, str(p.get("name") or ""), value, port_protocol(p), snap.headless))
+        if not snap.headless and raw not in ("", 0):
+            value = int(raw) if isinstance(raw, int) or raw.isdigit() else raw
+        out.append(Target(i, port, p.name, value, p.protocol, snap.headless))
     return out
 
 

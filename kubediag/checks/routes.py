@@ -33,6 +33,7 @@ from kubediag.objects import (
     ReferenceGrant,
     Route,
     RouteParentStatus,
+    ServicePort,
     conditions_get,
 )
 from kubediag.snapshot import ClusterData, Snapshot
@@ -71,16 +72,16 @@ _TCP_PORTS = frozenset({22, 25, 389, 1433, 1521, 2181, 3306, 5432, 5672, 6379, 9
 _TLS_PORTS = frozenset({443, 8443})
 
 
-def route_kinds_for(ports: Iterable[Mapping[str, Any]]) -> list[Kind]:
+def route_kinds_for(ports: Iterable[ServicePort]) -> list[Kind]:
     """The route kinds worth a request for a Service with these ports: HTTPRoute always; GRPCRoute for a port
     named or `appProtocol` grpc/h2c; TLSRoute for https/tls or 443/8443; TCPRoute for tcp-* or a well-known
     database or broker port; UDPRoute for a UDP port."""
     kinds = [Kind.HTTPROUTE]
     for p in ports:
-        name = str(p.get("name") or "").lower()
-        app = str(p.get("appProtocol") or "").lower().removeprefix("kubernetes.io/")
-        number = int(p.get("port") or 0)
-        proto = str(p.get("protocol") or "TCP")
+        name = p.name.lower()
+        app = p.app_protocol.lower().removeprefix("kubernetes.io/")
+        number = p.port
+        proto = p.protocol
         hints = (name, app)
         if proto == "UDP":
             kinds.append(Kind.UDPROUTE)
@@ -237,7 +238,7 @@ def _unread_note(snap: Snapshot) -> Finding | None:
 def _service_ports(snap: Snapshot) -> str:
     return (
         ", ".join(
-            f"{p.get('port')}/{p.get('protocol') or 'TCP'}" + (f" ({p['name']})" if p.get("name") else "")
+            f"{p.port}/{p.protocol}" + (f" ({p.name})" if p.name else "")
             for p in snap.ports
         )
         or "none"
@@ -251,19 +252,19 @@ def _patch(b: RouteBackend, ops: Sequence[Mapping[str, Any]]) -> str:
 
 def _port_problem(snap: Snapshot, b: RouteBackend) -> tuple[str, int | None] | None:
     """(what is wrong, the Service port to use instead) or None when the port is one of the Service's."""
-    ports = [int(p.get("port") or 0) for p in snap.ports]
+    ports = [p.port for p in snap.ports]
     only = ports[0] if len(ports) == 1 else None
     n = b.ref.port
     if n is None:
         return "it names no port (a Service backendRef must name a Service port)", only
     if n in ports:
         return None
-    owner = next((p for p in snap.ports if p.get("targetPort") == n), None)
+    owner = next((p for p in snap.ports if p.target_port == n), None)
     if owner is not None:
         return (
-            f"{n} is the targetPort of Service port {owner.get('port')}: a backendRef names the Service port, "
+            f"{n} is the targetPort of Service port {owner.port}: a backendRef names the Service port, "
             "not the container port",
-            int(owner.get("port") or 0),
+            owner.port,
         )
     return f"the Service has no port {n}", only
 
@@ -726,10 +727,10 @@ def route_backend_gaps(data: ClusterData, judged_namespaces: Iterable[str] | Non
             if svc is None:
                 out.append(BackendGap(b, "missing-service", f"{b.label} {b.rule_text} -> Service {ns}/{name} (does not exist)"))
                 continue
-            spec = svc.get("spec") or {}
-            if spec.get("type") == "ExternalName" and not spec.get("ports"):
+            spec = svc.spec
+            if spec.type == "ExternalName" and not spec.ports:
                 continue
-            ports = [int(p.get("port") or 0) for p in spec.get("ports") or [] if isinstance(p, Mapping)]
+            ports = [p.port for p in spec.ports]
             if b.ref.port not in ports:
                 out.append(
                     BackendGap(

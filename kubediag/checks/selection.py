@@ -116,9 +116,9 @@ def _namespace_selectors(snap: Snapshot) -> list[tuple[str, Mapping[str, str]]]:
     if key not in snap.data.memo:
         out: list[tuple[str, Mapping[str, str]]] = []
         for svc in snap.data.services_by_ns.get(snap.namespace, ()):
-            sel = (svc.get("spec") or {}).get("selector") or {}
-            if isinstance(sel, Mapping) and sel:
-                out.append((name_of(svc), {str(k): str(v) for k, v in sel.items()}))
+            sel = svc.spec.selector
+            if sel:
+                out.append((svc.metadata.name, sel))
         snap.data.memo[key] = out
     return snap.data.memo[key]  # type: ignore[no-any-return]
 

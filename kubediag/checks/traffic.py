@@ -63,10 +63,10 @@ def traffic_policy_local(snap: Snapshot) -> Iterator[Finding]:
     if not snap.selector:
         raise NotApplicable("the Service has no selector")
     spec, ns = snap.spec, snap.namespace
-    external = spec.get("externalTrafficPolicy") == "Local" and (
-        snap.svc_type in ("NodePort", "LoadBalancer") or bool(spec.get("externalIPs"))
+    external = spec.external_traffic_policy == "Local" and (
+        snap.svc_type in ("NodePort", "LoadBalancer") or bool(spec.external_ips)
     )
-    internal = spec.get("internalTrafficPolicy") == "Local"
+    internal = spec.internal_traffic_policy == "Local"
     if not (external or internal):
         raise NotApplicable("neither externalTrafficPolicy nor internalTrafficPolicy is Local")
     ready = [p for p in snap.selected_pods if is_ready(p)]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import msgspec
@@ -46,6 +46,7 @@ from kubediag.kinds import (
 )
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
+from kubediag.objects import Pod
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -577,7 +578,7 @@ def gather_service(
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)
     service = out.lists.get(Kind.SERVICE, [])
-    pods = out.lists.get(Kind.POD, [])
+    pods = cast(list[Pod], out.lists.get(Kind.POD, []))
     extra: dict[str, Any] = {}
 
     # ---- phase 2: only what this Service's situation calls for --------------------------------------
@@ -587,7 +588,7 @@ def gather_service(
     from kubediag.snapshot import ClusterData as _CD
 
     matched = _CD(objects={Kind.POD: tuple(pods)}).pods_matching(namespace, selector) if selector else ()
-    pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
+    pending = any(not p.spec.node_name for p in matched)
     if service and (
         spec.get("type") in ("NodePort", "LoadBalancer")
         or pending
@@ -669,7 +670,7 @@ def gather_service(
                 else describe_failure(exc, client.server)
             )
 
-    foreign: list[Obj] = []
+    foreign: list[Pod] = []
     lookalikes: list[Obj] = []
     missing_ns: set[str] = set()
     # pods matching in other namespaces are a hint worth a request only when no pod here nearly matches
@@ -679,7 +680,7 @@ def gather_service(
             foreign = [
                 p
                 for p in client.list(Kind.POD, None, {"labelSelector": sel}, page=50)
-                if (p.get("metadata") or {}).get("namespace") != namespace
+                if p.metadata.namespace != namespace
             ][:20]
         except Exception:
             foreign = []  # only a hint; never a reason to fail
@@ -693,7 +694,7 @@ def gather_service(
     if cross_ns_client and client_ref is not None:
         cns, cname = client_ref
         try:
-            pod = client.get_object(Kind.POD, cns, cname)
+            pod: Pod = client.get_object(Kind.POD, cns, cname)
             pods = [*pods, pod]
         except Exception as exc:
             if http_status(exc) not in (403, 404):
@@ -712,7 +713,7 @@ def gather_service(
     for kind in discovery.unserved:  # not served: certainly none (read, empty)
         out.lists.setdefault(kind, [])
     read = frozenset(out.lists) - frozenset(out.unavailable)
-    objects = {kind: tuple(items) for kind, items in out.lists.items()}
+    objects: dict[Kind, tuple[Any, ...]] = {kind: tuple(items) for kind, items in out.lists.items()}
     objects[Kind.SERVICE] = tuple(service) + tuple(siblings)
     objects[Kind.POD] = tuple(pods)
     objects[Kind.NETWORKPOLICY] = tuple(policies)
@@ -956,7 +957,7 @@ REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 ScopeProgress = Callable[[Kind, int], None]
 
 
-def _init_waits(client: Client, namespace: str, name: str, pods: Iterable[Obj]) -> dict[tuple[str, str], bool]:
+def _init_waits(client: Client, namespace: str, name: str, pods: Iterable[Pod]) -> dict[tuple[str, str], bool]:
     """Only when selected pods are held in an init container: GET the (at most 3) Services its command waits
     for, to tell a missing dependency from a slow one. Forbidden or failing lookups stay unknown."""
     from kubediag.initwait import init_hold, waited_services
@@ -1196,7 +1197,7 @@ def _scope_unavailable(
     return Unavailable(kind, "error", "; ".join(details))
 
 
-def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
+def _failed_create_near(events: Iterable[Obj], pods: Iterable[Pod]) -> bool:
     """A FailedCreate Warning on a controller of these pods (their ReplicaSet, another ReplicaSet of their
     Deployment, their StatefulSet or DaemonSet), newer than the newest of the pods: the workload wants pods
     it cannot create (an older one was followed by a successful create)."""
@@ -1205,10 +1206,10 @@ def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
     names: set[tuple[str, str]] = set()
     deployments: set[str] = set()
     pods = list(pods)
-    newest = max((str((p.get("metadata") or {}).get("creationTimestamp") or "")[:19] for p in pods), default="")
+    newest = max((p.metadata.creation_timestamp[:19] for p in pods), default="")
     for p in pods:
-        for ref in (p.get("metadata") or {}).get("ownerReferences") or []:
-            names.add((str(ref.get("kind")), str(ref.get("name"))))
+        for ref in p.metadata.owner_references:
+            names.add((ref.kind, ref.name))
         o = owner_of(p)
         if o is not None and o.kind == "Deployment":
             deployments.add(o.name)
@@ -1222,11 +1223,10 @@ def _failed_create_near(events: Iterable[Obj], pods: Iterable[Obj]) -> bool:
     return False
 
 
-def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:
+def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Pod]) -> bool:
     from kubediag.checks.selection import near_miss
-    from kubediag.labels import labels_of
 
-    return any(near_miss(selector, labels_of(p)) is not None for p in pods)
+    return any(near_miss(selector, p.metadata.labels) is not None for p in pods)
 
 
 

@@ -65,7 +65,9 @@ SPECS: dict[Kind, KindSpec] = {
         "the endpoints the control plane published for each Service",
         optional=False,
     ),
-    Kind.POD: KindSpec("Pod", "", "v1", "selector matching, pod states, container ports", optional=False),
+    Kind.POD: KindSpec(
+        "Pod", "", "v1", "selector matching, pod states, container ports", optional=False, struct=objects.Pod
+    ),
     Kind.NODE: KindSpec(
         "Node",
         "",

@@ -115,7 +115,13 @@ def _strings(node: Any) -> Iterator[str]:
 
 def sensitive_values(data: ClusterData) -> dict[str, str]:
     """value -> what it is: every label and selector value, every IP address, every node/host name."""
-    objs = [*data.services, *data.pods, *data.nodes, *map(msgspec.to_builtins, data.deployments), *data.endpointslices]
+    objs = [
+        *data.services,
+        *map(msgspec.to_builtins, data.pods),
+        *data.nodes,
+        *map(msgspec.to_builtins, data.deployments),
+        *data.endpointslices,
+    ]
     out: dict[str, str] = {}
     for o in objs:
         for v in ((o.get("metadata") or {}).get("labels") or {}).values():

@@ -18,7 +18,8 @@ from fixtureload import FIXTURES, build_data, load_fixture
 
 from kubediag.checks.base import get_check
 from kubediag.engine import _run_one
-from kubediag.model import Outcome, Severity
+from kubediag.kinds import from_builtin
+from kubediag.model import Kind, Outcome, Severity
 from kubediag.netpol import (
     EGRESS,
     INGRESS,
@@ -36,6 +37,7 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
+from kubediag.objects import Pod
 from kubediag.snapshot import ClientRef, Snapshot
 
 NS_LABELS = {
@@ -55,16 +57,19 @@ def pod(
     ports: list[dict[str, Any]] | None = None,
     init: list[dict[str, Any]] | None = None,
     **labels: str,
-) -> dict[str, Any]:
+) -> Pod:
     spec: dict[str, Any] = {"containers": [{"name": "c", "ports": ports or []}]}
     if init:
         spec["initContainers"] = init
-    return {
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-        "spec": spec,
-        "status": {"podIP": ip or "10.244.9.9"},
-    }
+    return from_builtin(
+        Kind.POD,
+        {
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+            "spec": spec,
+            "status": {"podIP": ip or "10.244.9.9"},
+        },
+    )
 
 
 def pol(name: str, ns: str = "default", **spec: Any) -> dict[str, Any]:
@@ -72,8 +77,8 @@ def pol(name: str, ns: str = "default", **spec: Any) -> dict[str, Any]:
     return {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
-def peer(p: dict[str, Any]) -> Peer:
-    ns = p["metadata"]["namespace"]
+def peer(p: Pod) -> Peer:
+    ns = p.metadata.namespace
     return Peer.of_pod(p, NS_LABELS.get(ns, {}))
 
 
@@ -153,7 +158,7 @@ WEB = pod("web-0", app="web", ports=HTTP_PORTS, ip="10.244.0.10")
 class Case:
     id: str
     policies: list[dict[str, Any]]
-    subject: dict[str, Any]  # the destination pod (ingress) or the source pod (egress)
+    subject: Pod  # the destination pod (ingress) or the source pod (egress)
     other: Peer  # the source (ingress) or the destination (egress)
     port: int
     allowed: bool
@@ -445,7 +450,7 @@ def test_to_yaml_round_trips() -> None:
 
 def test_allow_policy_admits_the_client() -> None:
     client = pod("c-1", "ops", app="client", **{"pod-template-hash": "abc"})
-    labels = stable_labels(client["metadata"]["labels"])
+    labels = stable_labels(client.metadata.labels)
     assert labels == {"app": "client"}
     fix = allow_policy(
         name="allow",

@@ -440,6 +440,20 @@ def _typed(kind: Kind) -> Any:
 
 
 typed_deployment_st = deployment_st.map(_typed(Kind.DEPLOYMENT)).filter(lambda d: d is not None)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _typed_pod(raw: dict[str, Any]) -> Any:
+    """A generated pod as the gatherer holds it (a Pod Struct). The API server omits empty pod fields rather
+    than writing null (omitempty), so the generated nulls are read as absent fields: the odd values stay."""
+    return from_builtin(Kind.POD, _without_nulls(raw))
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
     {
@@ -582,7 +596,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     lists: dict[str, tuple[dict[str, Any], ...]] = {
         "services": tuple(services),
         "endpointslices": tuple(slices),
-        "pods": tuple(pods),
+        "pods": tuple(map(_typed_pod, pods)),
         "nodes": tuple(draw(st.lists(node_st, max_size=2))),
         "networkpolicies": tuple(draw(st.lists(netpol_st, max_size=3))),
         "namespaces": tuple(
@@ -611,7 +625,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
         unavailable=missing,
         lookalike_services=tuple(draw(st.lists(service_st, max_size=2))),
         missing_namespaces=frozenset(draw(st.lists(st.sampled_from([NS, "other"]), max_size=1))),
-        foreign_matches=tuple(draw(st.lists(pod_st, max_size=1))),
+        foreign_matches=tuple(map(_typed_pod, draw(st.lists(pod_st, max_size=1)))),
         server="https://127.0.0.1:6443",
     )
 
@@ -713,7 +727,7 @@ def _hostile_report(text: str) -> Any:
         "lastTimestamp": "2026-11-21T10:00:00Z",
     }
     data = ClusterData(
-        objects={Kind.SERVICE: (service,), Kind.POD: (pod,), Kind.EVENT: (event,)},
+        objects={Kind.SERVICE: (service,), Kind.POD: (from_builtin(Kind.POD, pod),), Kind.EVENT: (event,)},
         read=frozenset(Kind) - {Kind.INGRESS},
         unavailable={Kind.INGRESS: Unavailable(Kind.INGRESS, "error", f"odd: {text}")},
     )

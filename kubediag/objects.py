@@ -594,11 +594,21 @@ class PodIP(Base, frozen=True):
     ip: str = ""
 
 
+class PodCondition(Base, frozen=True):
+    """A pod condition without its timestamps (unread): a condition a controller patched in without
+    lastTransitionTime comes back with `"lastTransitionTime": null`, which a `str` field would refuse."""
+
+    type: str = ""
+    status: str = ""
+    reason: str = ""
+    message: str = ""
+
+
 class PodStatus(Base, frozen=True):
     phase: str = "Pending"
     reason: str = ""
     message: str = ""
-    conditions: list[Condition] = []
+    conditions: list[PodCondition] = []
     pod_ip: str = msgspec.field(default="", name="podIP")
     pod_ips: list[PodIP] = msgspec.field(default_factory=list, name="podIPs")
     host_ip: str = msgspec.field(default="", name="hostIP")

@@ -10,17 +10,16 @@ from kubediag.initwait import init_hold
 from kubediag.labels import expression_matches, labels_of
 from kubediag.model import Category, Obj
 from kubediag.objects import (
-    Condition,
     Container,
     ContainerPort,
     ContainerStatus,
     LabelSelectorRequirement,
     NodeSelectorTerm,
     Pod,
+    PodCondition,
     PodSpec,
     Probe,
     Toleration,
-    conditions_get,
 )
 from kubediag.snapshot import meta, name_of
 
@@ -72,8 +71,8 @@ def port_protocol(port: Mapping[str, Any]) -> str:
     return str(port.get("protocol") or "TCP")
 
 
-def condition(pod: Pod, ctype: str) -> Condition | None:
-    return conditions_get(pod.status.conditions, ctype)
+def condition(pod: Pod, ctype: str) -> PodCondition | None:
+    return next((c for c in pod.status.conditions if c.type == ctype), None)
 
 
 def is_ready(pod: Pod) -> bool:

@@ -31,6 +31,15 @@ def test_list_page_decodes_items_continue_and_drops_managed_fields() -> None:
     assert not hasattr(items[0].metadata, "managed_fields")  # pods' metadata declares no managedFields
 
 
+def test_pod_condition_without_timestamps_decodes() -> None:
+    """A condition patched in without lastTransitionTime comes back with nulls (seen on a real API server):
+    the pod list still decodes."""
+    cond = {"lastProbeTime": None, "lastTransitionTime": None, "status": "False", "type": "example.com/gate"}
+    body = json.dumps({"items": [{"metadata": {"name": "p"}, "status": {"conditions": [cond]}}]}).encode()
+    items, _ = decode_list(Kind.POD, body)
+    assert [(c.type, c.status) for c in items[0].status.conditions] == [("example.com/gate", "False")]
+
+
 def test_last_page_and_empty_items() -> None:
     items, cont = decode_list(Kind.INGRESS, b'{"kind":"IngressList","metadata":{},"items":null}')
     assert (items, cont) == ([], "")

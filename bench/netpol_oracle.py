@@ -98,7 +98,7 @@ def run_case(case: dict[str, Any], indexed: bool) -> list[str]:
             }
             for key in pods
         }
-        peers = {key: Peer.of_pod(objs[key], ns_labels[key.split("/")[0]]) for key in pods}
+        peers = {key: Peer.of_pod(from_builtin(Kind.POD, objs[key]), ns_labels[key.split("/")[0]]) for key in pods}
         by_ns = {ns: [p for (pns, _), p in sorted(policies.items()) if pns == ns] for ns in NAMESPACES}
         sets: dict[str, Any] = {ns: PolicySet(v) if indexed else v for ns, v in by_ns.items()}
         for probe in step.get("probes") or []:

@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubediag.labels import map_selector_matches
-from kubediag.model import Kind, Obj, Unavailable
+from kubediag.model import Kind, Unavailable
 from kubediag.objects import (
     Condition,
     DaemonSet,
     Deployment,
     HorizontalPodAutoscaler,
     ManagedFieldsEntry,
+    Pod,
+    PodSpec,
     ReplicaSet,
     StatefulSet,
 )
-from kubediag.snapshot import ClusterData, meta
+from kubediag.snapshot import ClusterData
 from kubediag.workloads import event_message, event_time, is_terminal
 
 # The kinds whose pod templates can match a Service's selector. Reading any of them is optional.
@@ -57,9 +59,10 @@ class Workload:
         return self.obj.spec.template.metadata.labels  # type: ignore[no-any-return]
 
     @property
-    def template_spec(self) -> Mapping[str, Any]:
+    def template_spec(self) -> PodSpec:
+        """The pod template's spec (empty for a ReplicaSet: read for its template labels only)."""
         spec = getattr(self.obj.spec.template, "spec", None)
-        return spec if isinstance(spec, Mapping) else {}
+        return spec if isinstance(spec, PodSpec) else PodSpec()
 
     @property
     def selector_labels(self) -> Mapping[str, str]:
@@ -122,12 +125,12 @@ def template_matches(data: ClusterData, namespace: str, selector: Mapping[str, s
     return tuple(w for w in candidates if map_selector_matches(selector, w.template_labels))
 
 
-def active(pod: Obj) -> bool:
+def active(pod: Pod) -> bool:
     """A pod its controller counts: created, not terminal, not being deleted."""
-    return not is_terminal(pod) and not meta(pod).get("deletionTimestamp")
+    return not is_terminal(pod) and not pod.metadata.deletion_timestamp
 
 
-def pods_of(data: ClusterData, w: Workload) -> tuple[Obj, ...]:
+def pods_of(data: ClusterData, w: Workload) -> tuple[Pod, ...]:
     """The workload's active pods (through the pod's controller: a Deployment's via its ReplicaSets)."""
     return tuple(p for p in data.pods_by_owner.get((w.namespace, w.ref), ()) if active(p))
 

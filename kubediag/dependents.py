@@ -7,9 +7,8 @@ Shared by the gatherer (to decide which optional reads a situation calls for), t
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kubediag.labels import format_selector, labels_of
 from kubediag.model import Kind, Obj
@@ -18,6 +17,8 @@ from kubediag.objects import (
     EndpointSlice,
     Ingress,
     LabelSelector,
+    Pod,
+    PodDNSConfig,
     RuleWithOperations,
     Service,
     Webhook,
@@ -201,7 +202,7 @@ class ClientDns:
     host_network: bool
     nameservers: tuple[str, ...]
     searches: tuple[str, ...]
-    config: Mapping[str, Any]
+    config: PodDNSConfig
 
     @property
     def why(self) -> str:
@@ -210,25 +211,18 @@ class ClientDns:
         return f"dnsPolicy {self.policy}"
 
 
-def client_dns(pod: Obj) -> ClientDns:
-    spec = pod.get("spec") or {}
-    policy = str(spec.get("dnsPolicy") or "ClusterFirst")
-    host = bool(spec.get("hostNetwork"))
+def client_dns(pod: Pod) -> ClientDns:
+    spec = pod.spec
+    policy = spec.dns_policy or "ClusterFirst"
+    host = spec.host_network
     if policy == "ClusterFirstWithHostNet":
         effective = "ClusterFirst"
     elif policy == "ClusterFirst":
         effective = "Default" if host else "ClusterFirst"
     else:
         effective = policy
-    cfg = spec.get("dnsConfig") or {}
-    return ClientDns(
-        policy,
-        effective,
-        host,
-        tuple(str(n) for n in cfg.get("nameservers") or []),
-        tuple(str(s) for s in cfg.get("searches") or []),
-        cfg,
-    )
+    cfg = spec.dns_config
+    return ClientDns(policy, effective, host, tuple(cfg.nameservers or ()), tuple(cfg.searches or ()), cfg)
 
 
 def maybe_node_local(ip: str) -> bool:
@@ -239,7 +233,7 @@ def maybe_node_local(ip: str) -> bool:
         return False
 
 
-def uses_cluster_dns(data: ClusterData, pod: Obj) -> bool | None:
+def uses_cluster_dns(data: ClusterData, pod: Pod) -> bool | None:
     """Whether the pod's queries go to the cluster DNS: True, False, or None when it cannot be told (dnsPolicy
     None and the cluster DNS address unknown, or only a link-local resolver that may be NodeLocal DNSCache)."""
     dns = client_dns(pod)

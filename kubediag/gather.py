@@ -46,7 +46,7 @@ from kubediag.kinds import (
 )
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Obj, Unavailable
-from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy, Service, ServiceSpec
+from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy, Pod, Service, ServiceSpec
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -580,7 +580,7 @@ def gather_service(
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)
     service = out.lists.get(Kind.SERVICE, [])
-    pods = out.lists.get(Kind.POD, [])
+    pods = cast(list[Pod], out.lists.get(Kind.POD, []))
     extra: dict[str, Any] = {}
 
     # ---- phase 2: only what this Service's situation calls for --------------------------------------
@@ -590,7 +590,7 @@ def gather_service(
     from kubediag.snapshot import ClusterData as _CD
 
     matched = _CD(objects={Kind.POD: tuple(pods)}).pods_matching(namespace, selector) if selector else ()
-    pending = any(not (p.get("spec") or {}).get("nodeName") for p in matched)
+    pending = any(not p.spec.node_name for p in matched)
     if service and (
         spec.type in ("NodePort", "LoadBalancer")
         or pending
@@ -673,7 +673,7 @@ def gather_service(
                 else describe_failure(exc, client.server)
             )
 
-    foreign: list[Obj] = []
+    foreign: list[Pod] = []
     lookalikes: list[Service] = []
     lookalike_ns: list[str] = []
     missing_ns: set[str] = set()
@@ -684,7 +684,7 @@ def gather_service(
             foreign = [
                 p
                 for p in client.list(Kind.POD, None, {"labelSelector": sel}, page=50)
-                if (p.get("metadata") or {}).get("namespace") != namespace
+                if p.metadata.namespace != namespace
             ][:20]
         except Exception:
             foreign = []  # only a hint; never a reason to fail
@@ -698,7 +698,7 @@ def gather_service(
     if cross_ns_client and client_ref is not None:
         cns, cname = client_ref
         try:
-            pod = client.get_object(Kind.POD, cns, cname)
+            pod: Pod = client.get_object(Kind.POD, cns, cname)
             pods = [*pods, pod]
         except Exception as exc:
             if http_status(exc) not in (403, 404):
@@ -963,7 +963,7 @@ REQUIRED_SCOPE_KINDS = frozenset({Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE})
 ScopeProgress = Callable[[Kind, int], None]
 
 
-def _init_waits(client: Client, namespace: str, name: str, pods: Iterable[Obj]) -> dict[tuple[str, str], bool]:
+def _init_waits(client: Client, namespace: str, name: str, pods: Iterable[Pod]) -> dict[tuple[str, str], bool]:
     """Only when selected pods are held in an init container: GET the (at most 3) Services its command waits
     for, to tell a missing dependency from a slow one. Forbidden or failing lookups stay unknown."""
     from kubediag.initwait import init_hold, waited_services
@@ -1203,7 +1203,7 @@ def _scope_unavailable(
     return Unavailable(kind, "error", "; ".join(details))
 
 
-def _failed_create_near(events: Iterable[Event], pods: Iterable[Obj]) -> bool:
+def _failed_create_near(events: Iterable[Event], pods: Iterable[Pod]) -> bool:
     """A FailedCreate Warning on a controller of these pods (their ReplicaSet, another ReplicaSet of their
     Deployment, their StatefulSet or DaemonSet), newer than the newest of the pods: the workload wants pods
     it cannot create (an older one was followed by a successful create)."""
@@ -1212,10 +1212,10 @@ def _failed_create_near(events: Iterable[Event], pods: Iterable[Obj]) -> bool:
     names: set[tuple[str, str]] = set()
     deployments: set[str] = set()
     pods = list(pods)
-    newest = max((str((p.get("metadata") or {}).get("creationTimestamp") or "")[:19] for p in pods), default="")
+    newest = max((p.metadata.creation_timestamp[:19] for p in pods), default="")
     for p in pods:
-        for ref in (p.get("metadata") or {}).get("ownerReferences") or []:
-            names.add((str(ref.get("kind")), str(ref.get("name"))))
+        for ref in p.metadata.owner_references:
+            names.add((ref.kind, ref.name))
         o = owner_of(p)
         if o is not None and o.kind == "Deployment":
             deployments.add(o.name)
@@ -1228,11 +1228,10 @@ def _failed_create_near(events: Iterable[Event], pods: Iterable[Obj]) -> bool:
     return False
 
 
-def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Obj]) -> bool:
+def _has_near_miss(selector: Mapping[str, str], pods: Iterable[Pod]) -> bool:
     from kubediag.checks.selection import near_miss
-    from kubediag.labels import labels_of
 
-    return any(near_miss(selector, labels_of(p)) is not None for p in pods)
+    return any(near_miss(selector, p.metadata.labels) is not None for p in pods)
 
 
 

@@ -10,11 +10,9 @@ never starts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from kubediag.model import Obj
+from kubediag.objects import Container, ContainerStatus, Pod
 from kubediag.text import is_ip_address
 
 DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -46,7 +44,7 @@ class InitHold:
     total: int
     state: str  # "running", "waiting (PodInitializing)", "terminated with exit code 1 (Error)", "not started"
     restarts: int
-    container: Mapping[str, Any]
+    container: Container
 
     @property
     def reason(self) -> str:
@@ -57,57 +55,47 @@ class InitHold:
         return text + (f", restarts {self.restarts}" if self.restarts else "")
 
 
-def _initialized(pod: Obj) -> str | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Initialized":
-            return str(c.get("status"))
+def _initialized(pod: Pod) -> str | None:
+    for c in pod.status.conditions:
+        if c.type == "Initialized":
+            return c.status
     return None
 
 
-def _state(cs: Mapping[str, Any] | None) -> tuple[str, bool]:
+def _state(cs: ContainerStatus | None) -> tuple[str, bool]:
     """(description, completed) of one init container status."""
-    if not cs:
+    if cs is None:
         return "not started", False
-    state = cs.get("state") or {}
-    if "terminated" in state:
-        t = state.get("terminated") or {}
-        code = t.get("exitCode")
+    state = cs.state
+    if state.terminated is not None:
+        t = state.terminated
+        code = t.exit_code
         if code == 0:
             return "completed", True
-        return f"terminated with exit code {code} ({t.get('reason') or 'Error'})", False
-    if "running" in state:
-        started = (state.get("running") or {}).get("startedAt")
+        return f"terminated with exit code {code} ({t.reason or 'Error'})", False
+    if state.running is not None:
+        started = state.running.started_at
         return "running" + (f" since {started}" if started else ""), False
-    waiting = state.get("waiting") or {}
-    return f"waiting ({waiting.get('reason') or 'unknown'})", False
+    waiting = state.waiting
+    return f"waiting ({(waiting.reason if waiting else '') or 'unknown'})", False
 
 
-def init_hold(pod: Obj) -> InitHold | None:
+def init_hold(pod: Pod) -> InitHold | None:
     """The regular init container that holds the pod, or None when initialization is complete or not begun."""
-    regular = [
-        c
-        for c in (pod.get("spec") or {}).get("initContainers") or []
-        if isinstance(c, Mapping) and c.get("restartPolicy") != "Always"
-    ]
+    regular = [c for c in pod.spec.init_containers if c.restart_policy != "Always"]
     if not regular or _initialized(pod) == "True":
         return None
-    statuses = {
-        str(cs.get("name")): cs
-        for cs in (pod.get("status") or {}).get("initContainerStatuses") or []
-        if isinstance(cs, Mapping)
-    }
+    statuses = {cs.name: cs for cs in pod.status.init_container_statuses}
     if not statuses and _initialized(pod) is None:
         return None  # nothing reported yet (just scheduled): not a verdict on the init containers
     done = 0
     for i, c in enumerate(regular):
-        cs = statuses.get(str(c.get("name")))
+        cs = statuses.get(c.name)
         text, completed = _state(cs)
         if completed:
             done += 1
             continue
-        return InitHold(
-            str(c.get("name")), i, done, len(regular), text, int((cs or {}).get("restartCount") or 0), c
-        )
+        return InitHold(c.name, i, done, len(regular), text, cs.restart_count if cs else 0, c)
     return None
 
 
@@ -121,8 +109,8 @@ class Waited:
     text: str  # the host as written
 
 
-def command_text(container: Mapping[str, Any]) -> str:
-    words = [str(w) for w in list(container.get("command") or []) + list(container.get("args") or [])]
+def command_text(container: Container) -> str:
+    words = [*container.command, *container.args]
     return " ".join(" ".join(words).split())
 
 
@@ -142,7 +130,7 @@ def service_of_host(host: str, namespace: str, namespaces: set[str]) -> tuple[st
     return None
 
 
-def waited_services(container: Mapping[str, Any], namespace: str, namespaces: set[str]) -> list[Waited]:
+def waited_services(container: Container, namespace: str, namespaces: set[str]) -> list[Waited]:
     """The Services an init container's command (and args) wait for, in order of appearance."""
     text = command_text(container)
     found: dict[tuple[str, str], Waited] = {}

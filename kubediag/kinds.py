@@ -71,7 +71,9 @@ SPECS: dict[Kind, KindSpec] = {
         optional=False,
         struct=objects.EndpointSlice,
     ),
-    Kind.POD: KindSpec("Pod", "", "v1", "selector matching, pod states, container ports", optional=False),
+    Kind.POD: KindSpec(
+        "Pod", "", "v1", "selector matching, pod states, container ports", optional=False, struct=objects.Pod
+    ),
     Kind.NODE: KindSpec(
         "Node",
         "",

@@ -64,7 +64,7 @@ class Masker:
     def from_data(cls, data: ClusterData) -> Masker:
         m = cls()
         objs: Iterable[Any] = (
-            *data.pods,
+            *(msgspec.to_builtins(p) for p in data.pods),
             *map(msgspec.to_builtins, data.services),
             *data.nodes,
             *(

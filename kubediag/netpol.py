@@ -34,7 +34,6 @@ from typing import Any, Literal
 import msgspec
 
 from kubediag.labels import labels_of, map_selector_matches
-from kubediag.model import Obj
 from kubediag.objects import (
     IPBlock,
     LabelSelector,
@@ -45,9 +44,10 @@ from kubediag.objects import (
     NetworkPolicyPeer,
     NetworkPolicyPort,
     NetworkPolicySpec,
+    Pod,
 )
 from kubediag.snapshot import name_of, ns_of
-from kubediag.workloads import pod_ip, port_protocol, serving_containers
+from kubediag.workloads import pod_ip, serving_containers
 
 Direction = Literal["ingress", "egress"]
 INGRESS: Direction = "ingress"
@@ -111,10 +111,10 @@ class Peer:
     labels: Mapping[str, str] = field(default_factory=dict)
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     ip: str | None = None
-    pod: Obj | None = None  # the pod object, when there is one: named ports of a destination resolve on it
+    pod: Pod | None = None  # the pod object, when there is one: named ports of a destination resolve on it
 
     @classmethod
-    def of_pod(cls, pod: Obj, namespace_labels: Mapping[str, str] | None = None) -> Peer:
+    def of_pod(cls, pod: Pod, namespace_labels: Mapping[str, str] | None = None) -> Peer:
         ns = ns_of(pod)
         ns_labels = dict(namespace_labels or {})
         ns_labels.setdefault(NS_NAME_LABEL, ns)
@@ -253,7 +253,7 @@ class PolicySet(tuple[NetworkPolicy, ...]):
             memo[key] = _isolating((self[i] for i in picked), namespace, labels, direction)
         return memo[key]  # type: ignore[no-any-return]
 
-    def admission(self, dst_pod: Obj, port: int, protocol: str) -> Admission:
+    def admission(self, dst_pod: Pod, port: int, protocol: str) -> Admission:
         """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
         a port (a named port resolves on the pod itself: then it is computed for the pod)."""
         ns, labels = ns_of(dst_pod), labels_of(dst_pod)
@@ -309,7 +309,7 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def resolve_port(pod: Obj | None, target_port: int | str | None, protocol: str = "TCP") -> int | None:
+def resolve_port(pod: Pod | None, target_port: int | str | None, protocol: str = "TCP") -> int | None:
     """A numeric port, or a named port looked up in the pod's serving containers (name and protocol)."""
     number = _as_int(target_port)
     if number is not None:
@@ -317,13 +317,13 @@ def resolve_port(pod: Obj | None, target_port: int | str | None, protocol: str =
     if pod is None or not isinstance(target_port, str) or not target_port:
         return None
     for c in serving_containers(pod):
-        for p in c.get("ports") or []:
-            if p.get("name") == target_port and port_protocol(p) == protocol:
-                return _as_int(p.get("containerPort"))
+        for p in c.ports:
+            if p.name == target_port and p.protocol == protocol:
+                return p.container_port
     return None
 
 
-def port_matches(entry: NetworkPolicyPort, dst_pod: Obj | None, port: int, protocol: str) -> bool:
+def port_matches(entry: NetworkPolicyPort, dst_pod: Pod | None, port: int, protocol: str) -> bool:
     """One NetworkPolicyPort against a pod port: protocol (default TCP), then port / endPort / named port."""
     if (entry.protocol or "TCP") != protocol:
         return False
@@ -509,7 +509,7 @@ def _decide(
     subject_ns: str,
     subject_labels: Mapping[str, str],
     other: Peer,
-    dst_pod: Obj | None,
+    dst_pod: Pod | None,
     port: int,
     protocol: str,
 ) -> Decision:
@@ -544,14 +544,14 @@ def _decide(
 
 
 def ingress_decision(
-    policies: Iterable[NetworkPolicy], dst_pod: Obj, src: Peer, port: int, protocol: str = "TCP"
+    policies: Iterable[NetworkPolicy], dst_pod: Pod, src: Peer, port: int, protocol: str = "TCP"
 ) -> Decision:
     """Does `dst_pod` admit `src` on pod port `port`? Only policies in the pod's namespace count."""
     return _decide(INGRESS, policies, ns_of(dst_pod), labels_of(dst_pod), src, dst_pod, port, protocol)
 
 
 def egress_decision(
-    policies: Iterable[NetworkPolicy], src_pod: Obj, dst: Peer, port: int, protocol: str = "TCP"
+    policies: Iterable[NetworkPolicy], src_pod: Pod, dst: Peer, port: int, protocol: str = "TCP"
 ) -> Decision:
     """May `src_pod` send to `dst` on pod port `port`? Named ports resolve on the destination pod."""
     return _decide(EGRESS, policies, ns_of(src_pod), labels_of(src_pod), dst, dst.pod, port, protocol)
@@ -583,9 +583,9 @@ class Explanation:
 def explain_denial(
     direction: Direction,
     policies: Iterable[NetworkPolicy],
-    subject_pod: Obj,
+    subject_pod: Pod,
     other: Peer,
-    dst_pod: Obj | None,
+    dst_pod: Pod | None,
     port: int,
     protocol: str = "TCP",
 ) -> tuple[Explanation, ...]:
@@ -634,8 +634,8 @@ def explain_denial(
 def service_port_rules(
     direction: Direction,
     policies: Iterable[NetworkPolicy],
-    subject_pod: Obj,
-    dst_pod: Obj | None,
+    subject_pod: Pod,
+    dst_pod: Pod | None,
     service_port: int,
     pod_port: int,
     protocol: str = "TCP",
@@ -718,7 +718,7 @@ class Admission:
         return not self.isolated or any(a.matches(peer) for a in self.allowed)
 
 
-def ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+def ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Pod, port: int, protocol: str = "TCP") -> Admission:
     if isinstance(policies, PolicySet):
         return policies.admission(dst_pod, port, protocol)
     return _ingress_admission(policies, dst_pod, port, protocol)
@@ -736,7 +736,7 @@ def _names_a_port(policy: NetworkPolicy) -> bool:
 _NOT_ISOLATED = Admission(isolated=False)
 
 
-def _ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str) -> Admission:
+def _ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Pod, port: int, protocol: str) -> Admission:
     isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
     if not isolating:
         return Admission(isolated=False)

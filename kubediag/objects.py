@@ -95,10 +95,11 @@ class PodTemplateMeta(Base, frozen=True):
 
 
 class PodTemplate(Base, frozen=True):
-    """A workload's pod template. `spec` stays raw JSON: pod specs are judged by the pod checks' helpers."""
+    """A workload's pod template: its spec is judged by the same helpers as a pod's (PodSpec, in the Pod
+    section below; None only when the template has no spec)."""
 
     metadata: PodTemplateMeta = PodTemplateMeta()
-    spec: dict[str, Any] = {}
+    spec: PodSpec | None = None
 
 
 def conditions_get(conditions: list[Condition], ctype: str) -> Condition | None:
@@ -428,6 +429,198 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 
 
 # ---- core/v1 Pod (and the PodSpec shared with workload templates) ---------------------------------------
+# Pods are the most numerous kind (150,000 at the largest size): only what the checks read is declared.
+# IntOrString ports are `int | str`; `X | None = None` where the checks test presence (probe handlers, the
+# container states, dnsConfig lists).
+
+
+class PodMeta(ObjectMeta, frozen=True):
+    """ObjectMeta with finalizers (which hold a terminating pod)."""
+
+    finalizers: list[str] = []
+
+
+class ContainerPort(Base, frozen=True):
+    name: str = ""
+    container_port: int = 0
+    protocol: str = "TCP"
+
+
+class HTTPGetAction(Base, frozen=True):
+    path: str = "/"
+    port: int | str | None = None
+    scheme: str = "HTTP"
+
+
+class TCPSocketAction(Base, frozen=True):
+    port: int | str | None = None
+
+
+class GRPCAction(Base, frozen=True):
+    port: int | None = None
+
+
+class ExecAction(Base, frozen=True):
+    command: list[str] = []
+
+
+class Probe(Base, frozen=True):
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    grpc: GRPCAction | None = None
+    exec: ExecAction | None = None
+
+
+class EnvVar(Base, frozen=True):
+    """A literal env value ("" for valueFrom: the checks read literal values only)."""
+
+    name: str = ""
+    value: str = ""
+
+
+class ResourceRequirements(Base, frozen=True):
+    limits: dict[str, str | int | float] = {}
+
+
+class Container(Base, frozen=True):
+    name: str = ""
+    image: str = ""
+    command: list[str] = []
+    args: list[str] = []
+    ports: list[ContainerPort] = []
+    env: list[EnvVar] = []
+    resources: ResourceRequirements = ResourceRequirements()
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    restart_policy: str = ""  # init containers: "Always" makes a native sidecar
+
+
+class PodReadinessGate(Base, frozen=True):
+    condition_type: str = ""
+
+
+class PodSchedulingGate(Base, frozen=True):
+    name: str = ""
+
+
+class Toleration(Base, frozen=True):
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+
+class NodeSelectorTerm(Base, frozen=True):
+    """Node requirements share LabelSelectorRequirement's shape (key, operator, values; plus Gt/Lt)."""
+
+    match_expressions: list[LabelSelectorRequirement] = []
+    match_fields: list[LabelSelectorRequirement] = []
+
+
+class NodeSelector(Base, frozen=True):
+    node_selector_terms: list[NodeSelectorTerm] = []
+
+
+class NodeAffinity(Base, frozen=True):
+    required_during_scheduling_ignored_during_execution: NodeSelector = NodeSelector()
+
+
+class Affinity(Base, frozen=True):
+    node_affinity: NodeAffinity = NodeAffinity()
+
+
+class PodDNSConfigOption(Base, frozen=True):
+    name: str = ""
+
+
+class PodDNSConfig(Base, frozen=True):
+    """None: the key is absent (a fix removes only the keys that are there)."""
+
+    nameservers: list[str] | None = None
+    searches: list[str] | None = None
+    options: list[PodDNSConfigOption] | None = None
+
+
+class PodSpec(Base, frozen=True):
+    containers: list[Container] = []
+    init_containers: list[Container] = []
+    node_name: str = ""
+    node_selector: dict[str, str] = {}
+    affinity: Affinity = Affinity()
+    tolerations: list[Toleration] = []
+    scheduler_name: str = "default-scheduler"
+    scheduling_gates: list[PodSchedulingGate] = []
+    readiness_gates: list[PodReadinessGate] = []
+    host_network: bool = False
+    dns_policy: str = "ClusterFirst"
+    dns_config: PodDNSConfig = PodDNSConfig()
+    enable_service_links: bool = True
+    hostname: str = ""
+    subdomain: str = ""
+
+
+class ContainerStateWaiting(Base, frozen=True):
+    reason: str = ""
+    message: str = ""
+
+
+class ContainerStateRunning(Base, frozen=True):
+    started_at: str | None = None  # a metav1.Time: null when unset
+
+
+class ContainerStateTerminated(Base, frozen=True):
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+
+
+class ContainerState(Base, frozen=True):
+    waiting: ContainerStateWaiting | None = None
+    running: ContainerStateRunning | None = None
+    terminated: ContainerStateTerminated | None = None
+
+
+class ContainerStatus(Base, frozen=True):
+    name: str = ""
+    image: str = ""
+    restart_count: int = 0
+    started: bool | None = None
+    state: ContainerState = ContainerState()
+    last_state: ContainerState = ContainerState()
+
+
+class PodIP(Base, frozen=True):
+    ip: str = ""
+
+
+class PodCondition(Base, frozen=True):
+    """A pod condition without its timestamps (unread): a condition a controller patched in without
+    lastTransitionTime comes back with `"lastTransitionTime": null`, which a `str` field would refuse."""
+
+    type: str = ""
+    status: str = ""
+    reason: str = ""
+    message: str = ""
+
+
+class PodStatus(Base, frozen=True):
+    phase: str = "Pending"
+    reason: str = ""
+    message: str = ""
+    conditions: list[PodCondition] = []
+    pod_ip: str = msgspec.field(default="", name="podIP")
+    pod_ips: list[PodIP] = msgspec.field(default_factory=list, name="podIPs")
+    host_ip: str = msgspec.field(default="", name="hostIP")
+    init_container_statuses: list[ContainerStatus] = []
+    container_statuses: list[ContainerStatus] = []
+
+
+class Pod(Base, frozen=True):
+    metadata: PodMeta = PodMeta()
+    spec: PodSpec = PodSpec()
+    status: PodStatus = PodStatus()
+
 
 
 # ---- core/v1 Service ------------------------------------------------------------------------------------

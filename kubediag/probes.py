@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubediag.labels import labels_of, map_selector_matches
-from kubediag.model import Obj
-from kubediag.objects import ServicePort
+from kubediag.objects import Container, Pod, Probe, ServicePort
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
 DEFAULT_SAMPLE = 5
@@ -169,23 +168,21 @@ class DataPlane:
 # ---- crash logs: which containers -------------------------------------------------------------------------
 
 
-def crashed_containers(pod: Obj) -> list[tuple[str, bool]]:
+def crashed_containers(pod: Pod) -> list[tuple[str, bool]]:
     """(container, previous) whose last run ended in a crash: waiting in CrashLoopBackOff (the crash is the
     previous container) or terminated with a non-zero exit code right now (the crash is the current one)."""
     out = []
-    status = pod.get("status") or {}
-    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
-        state = cs.get("state") or {}
-        waiting = state.get("waiting") or {}
-        term = state.get("terminated") or {}
-        if waiting.get("reason") == "CrashLoopBackOff":
-            out.append((str(cs.get("name")), True))
-        elif term and term.get("exitCode") not in (0, None):
-            out.append((str(cs.get("name")), False))
+    status = pod.status
+    for cs in [*status.init_container_statuses, *status.container_statuses]:
+        waiting, term = cs.state.waiting, cs.state.terminated
+        if waiting is not None and waiting.reason == "CrashLoopBackOff":
+            out.append((cs.name, True))
+        elif term is not None and term.exit_code != 0:
+            out.append((cs.name, False))
     return out
 
 
-def log_targets(pods: Sequence[Obj], workloads: int = LOG_WORKLOADS) -> list[tuple[str, str, str, bool]]:
+def log_targets(pods: Sequence[Pod], workloads: int = LOG_WORKLOADS) -> list[tuple[str, str, str, bool]]:
     """(namespace, pod, container, previous): one crashed pod per workload (the first by name), at most
     `workloads` workloads."""
     from kubediag.workloads import owner_of
@@ -215,23 +212,28 @@ def _looks_http(name: str) -> bool:
     return n == "http" or n.startswith("http-") or n.endswith("-http") or n == "web"
 
 
-def _containers(pod: Obj) -> list[Mapping[str, Any]]:
-    spec = pod.get("spec") or {}
-    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
-    return [*(spec.get("containers") or []), *sidecars]
+def _containers(pod: Pod) -> list[Container]:
+    spec = pod.spec
+    sidecars = [c for c in spec.init_containers if c.restart_policy == "Always"]
+    return [*spec.containers, *sidecars]
 
 
-def _declared(pod: Obj) -> list[tuple[int, str, str]]:
+_PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+
+
+def _probe(c: Container, kind: str) -> Probe | None:
+    """One of the container's probes by its field name (one of _PROBE_KINDS)."""
+    if kind == "readinessProbe":
+        return c.readiness_probe
+    return c.liveness_probe if kind == "livenessProbe" else c.startup_probe
+
+
+def _declared(pod: Pod) -> list[tuple[int, str, str]]:
     """(containerPort, name, protocol) of every container."""
-    return [
-        (int(p["containerPort"]), str(p.get("name") or ""), str(p.get("protocol") or "TCP"))
-        for c in _containers(pod)
-        for p in c.get("ports") or []
-        if isinstance(p.get("containerPort"), int)
-    ]
+    return [(p.container_port, p.name, p.protocol) for c in _containers(pod) for p in c.ports if p.container_port]
 
 
-def _resolve(pod: Obj, port: Any) -> int | None:
+def _resolve(pod: Pod, port: Any) -> int | None:
     if isinstance(port, int):
         return port
     if isinstance(port, str) and port.isdigit():
@@ -239,30 +241,28 @@ def _resolve(pod: Obj, port: Any) -> int | None:
     return next((n for n, name, _ in _declared(pod) if name == port), None)
 
 
-def _readiness_http(pod: Obj, port: int) -> str | None:
+def _readiness_http(pod: Pod, port: int) -> str | None:
     """The readiness (else liveness) probe's HTTP path when it targets `port` over plain HTTP."""
-    for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+    for kind in _PROBE_KINDS:
         for c in _containers(pod):
-            h = (c.get(kind) or {}).get("httpGet")
-            if (
-                h
-                and _resolve(pod, h.get("port")) == port
-                and str(h.get("scheme") or "HTTP").upper() == "HTTP"
-            ):
-                return str(h.get("path") or "/")
+            probe = _probe(c, kind)
+            h = probe.http_get if probe is not None else None
+            if h is not None and _resolve(pod, h.port) == port and (h.scheme or "HTTP").upper() == "HTTP":
+                return h.path or "/"
     return None
 
 
-def _tls_probe(pod: Obj, port: int) -> bool:
-    for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+def _tls_probe(pod: Pod, port: int) -> bool:
+    for kind in _PROBE_KINDS:
         for c in _containers(pod):
-            h = (c.get(kind) or {}).get("httpGet")
-            if h and _resolve(pod, h.get("port")) == port and str(h.get("scheme") or "").upper() == "HTTPS":
+            probe = _probe(c, kind)
+            h = probe.http_get if probe is not None else None
+            if h is not None and _resolve(pod, h.port) == port and h.scheme.upper() == "HTTPS":
                 return True
     return False
 
 
-def _http_path(pod: Obj, port: int, name: str, app_protocol: str) -> str | None:
+def _http_path(pod: Pod, port: int, name: str, app_protocol: str) -> str | None:
     """GET which path on `port`: a readiness httpGet's path, else `/` for HTTP-named ports; None = TCP."""
     app = app_protocol.lower()
     if (
@@ -280,7 +280,7 @@ def _http_path(pod: Obj, port: int, name: str, app_protocol: str) -> str | None:
     return None
 
 
-def _other_ports(pod: Obj, data: ClusterData, namespace: str, service: str) -> list[tuple[int, str, str]]:
+def _other_ports(pod: Pod, data: ClusterData, namespace: str, service: str) -> list[tuple[int, str, str]]:
     """(port, why, name) where else the app may answer: declared ports, probe ports, other Services'
     target ports on this pod, numeric PORT-like env values."""
     out: list[tuple[int, str, str]] = []
@@ -288,16 +288,16 @@ def _other_ports(pod: Obj, data: ClusterData, namespace: str, service: str) -> l
         if proto == "TCP":
             out.append((n, f"declared containerPort{' ' + name if name else ''}", name))
     for c in _containers(pod):
-        for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
-            probe = c.get(kind) or {}
-            action = probe.get("httpGet") or probe.get("tcpSocket")
-            pn = _resolve(pod, (action or {}).get("port"))
+        for kind in _PROBE_KINDS:
+            probe = _probe(c, kind)
+            action = (probe.http_get or probe.tcp_socket) if probe is not None else None
+            pn = _resolve(pod, action.port if action is not None else None)
             if pn:
                 out.append((pn, f"{kind} port", ""))
-        for env in c.get("env") or []:
-            value = str(env.get("value") or "")
-            if _PORT_ENV.match(str(env.get("name") or "")) and value.isdigit() and 0 < int(value) < 65536:
-                out.append((int(value), f"env {env.get('name')}={value}", ""))
+        for env in c.env:
+            value = env.value
+            if _PORT_ENV.match(env.name) and value.isdigit() and 0 < int(value) < 65536:
+                out.append((int(value), f"env {env.name}={value}", ""))
     for svc in data.services_by_ns.get(namespace, ()):
         if name_of(svc) == service:
             continue
@@ -319,7 +319,7 @@ def service_port_key(port: ServicePort) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
-    pod: Obj
+    pod: Pod
     node: str
     workload: str
     ports: Mapping[str, tuple[int, str]]  # Service port key -> (resolved port, protocol), from the slices
@@ -343,7 +343,7 @@ def ready_endpoints(data: ClusterData, namespace: str, service: str) -> list[End
             o = owner_of(pod)
             found[name_of(pod)] = Endpoint(
                 pod,
-                str(e.node_name or (pod.get("spec") or {}).get("nodeName") or ""),
+                str(e.node_name or pod.spec.node_name),
                 str(o) if o else f"pod/{name_of(pod)}",
                 ports,
             )

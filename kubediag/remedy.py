@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubediag.model import Kind, Obj
-from kubediag.objects import Deployment
+from kubediag.model import Kind
+from kubediag.objects import Container, ContainerPort, Deployment, Pod
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
 # ---- labels ----------------------------------------------------------------------------------------------
@@ -108,15 +108,15 @@ class PortChoice:
     source: str
 
 
-def _env_values(pod: Obj) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
+def _env_values(pod: Pod) -> Iterable[tuple[str, str, Container]]:
     """(container name, env name=value text, container) for every literal env value and the command line."""
-    spec = pod.get("spec") or {}
-    for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
-        cname = str(c.get("name") or "?")
-        for e in c.get("env") or []:
-            if isinstance(e, Mapping) and isinstance(e.get("value"), str):
-                yield cname, f"{e.get('name')}={e['value']}", c
-        words = [str(w) for w in list(c.get("command") or []) + list(c.get("args") or [])]
+    spec = pod.spec
+    for c in [*spec.init_containers, *spec.containers]:
+        cname = c.name or "?"
+        for e in c.env:
+            if e.value:  # an empty or valueFrom value names no host
+                yield cname, f"{e.name}={e.value}", c
+        words = [*c.command, *c.args]
         if words:
             yield cname, " ".join(words), c
 
@@ -136,10 +136,10 @@ def dialled_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
     flags = re.compile(r"-h\s*" + host + r".*?\s-p\s*(\d{1,5})\b")
     env_name = re.sub(r"[^A-Z0-9]", "_", name.upper())
     out: list[tuple[int, str]] = []
+    qualified = re.compile(rf"{re.escape(name)}\.{re.escape(namespace)}\b")
     for pod in data.pods:
-        if ns_of(pod) != namespace and not re.search(
-            rf"{re.escape(name)}\.{re.escape(namespace)}\b", str(pod)
-        ):
+        # a pod of another namespace dials the Service by a qualified name, in an env value or its command
+        if ns_of(pod) != namespace and not any(qualified.search(text) for _, text, _ in _env_values(pod)):
             continue
         where = f"pod {ns_of(pod)}/{name_of(pod)}"
         hosts: dict[str, str] = {}
@@ -148,10 +148,8 @@ def dialled_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
             for rx in (colon, spaced, flags):
                 for m in rx.finditer(text):  # only host:port is shown (the text may carry credentials)
                     out.append((int(m.group(1)), f"{where} container {cname} dials {name}:{m.group(1)}"))
-            for e in c.get("env") or []:
-                key, value = str(e.get("name") or ""), e.get("value")
-                if not isinstance(value, str):
-                    continue
+            for e in c.env:
+                key, value = e.name, e.value
                 if key == f"{env_name}_SERVICE_PORT" and value.isdigit():
                     out.append((int(value), f"{where} container {cname} sets {key}={value}"))
                 if re.fullmatch(host, value):
@@ -181,33 +179,24 @@ def ingress_ports(data: ClusterData, namespace: str, name: str) -> list[tuple[in
     return out
 
 
-def template_ports(workload: Obj | Deployment | None) -> list[Mapping[str, Any]]:
-    """Declared container ports of a workload's pod template (or of a pod)."""
-    if workload is None:
+def template_ports(workload: Deployment | None) -> list[ContainerPort]:
+    """Declared container ports of a workload's pod template."""
+    if workload is None or workload.spec.template.spec is None:
         return []
-    if not isinstance(workload, Mapping):  # a typed workload (kubediag.objects): its template's pod spec
-        pod_spec = workload.spec.template.spec
-    else:
-        spec = workload.get("spec") or {}
-        pod_spec = (spec.get("template") or {}).get("spec") or spec
-    containers = list(pod_spec.get("containers") or [])
-    containers += [c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
-    return [p for c in containers for p in c.get("ports") or [] if isinstance(p, Mapping)]
+    pod_spec = workload.spec.template.spec
+    containers = [*pod_spec.containers, *(c for c in pod_spec.init_containers if c.restart_policy == "Always")]
+    return [p for c in containers for p in c.ports]
 
 
 def service_port_for(
-    data: ClusterData, namespace: str, name: str, workload: Obj | Deployment | None = None, workload_ref: str = ""
+    data: ClusterData, namespace: str, name: str, workload: Deployment | None = None, workload_ref: str = ""
 ) -> PortChoice:
     """The port a new Service `name` should offer: what clients dial (pod env/commands, Ingress backends), else
     the container port the workload declares (said so), else unknown. The target is the matching container
     port (by number, else by name, else the only one declared)."""
     declared = template_ports(workload)
-    numbers = [int(p["containerPort"]) for p in declared if isinstance(p.get("containerPort"), int)]
-    named = {
-        str(p.get("name")): int(p["containerPort"])
-        for p in declared
-        if p.get("name") and p.get("containerPort")
-    }
+    numbers = [p.container_port for p in declared if p.container_port]
+    named = {p.name: p.container_port for p in declared if p.name and p.container_port}
     what = workload_ref or "the workload"
 
     def target_for(port: int | str) -> int | str | None:
@@ -238,9 +227,7 @@ def service_port_for(
     return PortChoice(None, None, f"no client names a port and {what} declares no containerPort")
 
 
-def expose_command(
-    data: ClusterData, namespace: str, name: str, workload: Obj | Deployment, workload_ref: str
-) -> str:
+def expose_command(data: ClusterData, namespace: str, name: str, workload: Deployment, workload_ref: str) -> str:
     """`kubectl expose` for a missing Service, with the port clients dial and where it came from."""
     choice = service_port_for(data, namespace, name, workload, workload_ref)
     port = str(choice.port) if choice.port is not None else "<PORT>"

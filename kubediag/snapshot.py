@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kubediag.labels import labels_of, map_selector_matches
+from kubediag.labels import map_selector_matches
 from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
 from kubediag.objects import (
     Deployment,
@@ -23,6 +23,7 @@ from kubediag.objects import (
     Namespace,
     NetworkPolicy,
     Node,
+    Pod,
     Service,
     ServicePort,
     ServiceSpec,
@@ -76,7 +77,7 @@ class ClusterData:
     lookalike_namespaces: tuple[str, ...] = ()
     missing_namespaces: frozenset[str] = frozenset()
     # Pods in other namespaces that match the target Service's selector (svc mode reads one namespace).
-    foreign_matches: tuple[Obj, ...] = ()
+    foreign_matches: tuple[Pod, ...] = ()
     # Why the target's sibling Services (the namespace's other Services) are unknown, "" when they were
     # listed or not needed: a fix that points the selector at pods must not take another Service's backends.
     sibling_services_unknown: str = ""
@@ -126,7 +127,7 @@ class ClusterData:
         return self.of(Kind.ENDPOINTSLICE)
 
     @property
-    def pods(self) -> tuple[Obj, ...]:
+    def pods(self) -> tuple[Pod, ...]:
         return self.of(Kind.POD)
 
     @property
@@ -190,30 +191,30 @@ class ClusterData:
 
     # ---- indexes ------------------------------------------------------------------------------------
     @cached_property
-    def pods_by_ns(self) -> Mapping[str, tuple[Obj, ...]]:
-        out: dict[str, list[Obj]] = defaultdict(list)
+    def pods_by_ns(self) -> Mapping[str, tuple[Pod, ...]]:
+        out: dict[str, list[Pod]] = defaultdict(list)
         for p in self.pods:
-            out[ns_of(p)].append(p)
+            out[p.metadata.namespace].append(p)
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
-    def _pod_label_index(self) -> Mapping[tuple[str, str, str], tuple[Obj, ...]]:
-        out: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+    def _pod_label_index(self) -> Mapping[tuple[str, str, str], tuple[Pod, ...]]:
+        out: dict[tuple[str, str, str], list[Pod]] = defaultdict(list)
         for p in self.pods:
-            ns = ns_of(p)
-            for k, v in labels_of(p).items():
+            ns = p.metadata.namespace
+            for k, v in p.metadata.labels.items():
                 out[(ns, k, str(v))].append(p)
         return {k: tuple(v) for k, v in out.items()}
 
-    def pods_matching(self, namespace: str, selector: Mapping[str, str]) -> tuple[Obj, ...]:
+    def pods_matching(self, namespace: str, selector: Mapping[str, str]) -> tuple[Pod, ...]:
         """Pods in `namespace` whose labels contain every pair of a (non-empty) Service selector."""
         if not selector:
             return ()
         idx = self._pod_label_index
         candidates = min((idx.get((namespace, k, str(v)), ()) for k, v in selector.items()), key=len)
-        return tuple(p for p in candidates if map_selector_matches(selector, labels_of(p)))
+        return tuple(p for p in candidates if map_selector_matches(selector, p.metadata.labels))
 
-    def pods_matching_any_ns(self, selector: Mapping[str, str]) -> tuple[Obj, ...]:
+    def pods_matching_any_ns(self, selector: Mapping[str, str]) -> tuple[Pod, ...]:
         return tuple(p for ns in self.pods_by_ns for p in self.pods_matching(ns, selector))
 
     @cached_property
@@ -263,14 +264,14 @@ class ClusterData:
         return self.by_namespace(Kind.SERVICE)
 
     @cached_property
-    def pods_by_owner(self) -> Mapping[tuple[str, str], tuple[Obj, ...]]:
+    def pods_by_owner(self) -> Mapping[tuple[str, str], tuple[Pod, ...]]:
         """(namespace, "deployment/web") -> its pods; a pod without owner is keyed "pod/<name>"."""
         from kubediag.workloads import owner_of  # workloads imports this module
 
-        out: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        out: dict[tuple[str, str], list[Pod]] = defaultdict(list)
         for p in self.pods:
             o = owner_of(p)
-            out[(ns_of(p), str(o) if o else f"pod/{name_of(p)}")].append(p)
+            out[(p.metadata.namespace, str(o) if o else f"pod/{p.metadata.name}")].append(p)
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
@@ -338,11 +339,11 @@ class Snapshot:
         return self.spec.cluster_ip == "None"
 
     @cached_property
-    def selected_pods(self) -> tuple[Obj, ...]:
+    def selected_pods(self) -> tuple[Pod, ...]:
         return self.data.pods_matching(self.namespace, self.selector)
 
     @cached_property
-    def namespace_pods(self) -> tuple[Obj, ...]:
+    def namespace_pods(self) -> tuple[Pod, ...]:
         return self.data.pods_by_ns.get(self.namespace, ())
 
     @cached_property
@@ -350,11 +351,11 @@ class Snapshot:
         return self.data.slices_by_service.get((self.namespace, self.name), ())
 
     @cached_property
-    def client_pod(self) -> Obj | None:
+    def client_pod(self) -> Pod | None:
         if self.client is None:
             return None
         for p in self.data.pods_by_ns.get(self.client.namespace, ()):
-            if name_of(p) == self.client.name:
+            if p.metadata.name == self.client.name:
                 return p
         return None
 

@@ -7,10 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubediag.initwait import init_hold
-from kubediag.labels import expression_matches, labels_of
-from kubediag.model import Category, Obj
-from kubediag.objects import Event, Node, Taint
-from kubediag.snapshot import meta, name_of
+from kubediag.labels import expression_matches
+from kubediag.model import Category
+from kubediag.objects import (
+    Container,
+    ContainerPort,
+    ContainerStatus,
+    Event,
+    LabelSelectorRequirement,
+    Node,
+    NodeSelectorTerm,
+    Pod,
+    PodCondition,
+    PodSpec,
+    Probe,
+    Taint,
+    Toleration,
+)
+from kubediag.snapshot import name_of
 
 
 @dataclass(frozen=True, order=True)
@@ -22,66 +36,61 @@ class Owner:
         return f"{self.kind.lower()}/{self.name}"
 
 
-def owner_of(pod: Obj) -> Owner | None:
+def owner_of(pod: Pod) -> Owner | None:
     """The top-level owner: a ReplicaSet's Deployment is read from the pod-template-hash naming rule."""
-    refs = meta(pod).get("ownerReferences") or []
-    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    refs = pod.metadata.owner_references
+    ref = next((r for r in refs if r.controller), refs[0] if refs else None)
     if not ref:
         return None
-    kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+    kind, name = ref.kind, ref.name
     if kind == "ReplicaSet":
-        h = labels_of(pod).get("pod-template-hash")
+        h = pod.metadata.labels.get("pod-template-hash")
         if h and name.endswith("-" + h):
             return Owner("Deployment", name[: -len(h) - 1])
     return Owner(kind, name)
 
 
-def owner_label(pod: Obj) -> str:
+def owner_label(pod: Pod) -> str:
     o = owner_of(pod)
-    return str(o) if o else f"pod/{name_of(pod)}"
+    return str(o) if o else f"pod/{pod.metadata.name}"
 
 
-def serving_containers(pod: Obj) -> Iterator[Mapping[str, Any]]:
+def serving_containers(spec: Pod | PodSpec) -> Iterator[Container]:
     """Containers that can serve traffic: regular ones and native sidecars (init, restartPolicy Always)."""
-    spec = pod.get("spec") or {}
-    yield from spec.get("containers") or []
-    for c in spec.get("initContainers") or []:
-        if c.get("restartPolicy") == "Always":
+    if isinstance(spec, Pod):
+        spec = spec.spec
+    yield from spec.containers
+    for c in spec.init_containers:
+        if c.restart_policy == "Always":
             yield c
 
 
-def container_ports(pod: Obj) -> list[tuple[str, Mapping[str, Any]]]:
+def container_ports(pod: Pod | PodSpec) -> list[tuple[str, ContainerPort]]:
     """(container name, port entry) for every declared port of every serving container."""
-    return [(str(c.get("name")), p) for c in serving_containers(pod) for p in c.get("ports") or []]
+    return [(c.name, p) for c in serving_containers(pod) for p in c.ports]
 
 
 def port_protocol(port: Mapping[str, Any]) -> str:
     return str(port.get("protocol") or "TCP")
 
 
-def condition(pod: Obj, ctype: str) -> Mapping[str, Any] | None:
-    status = pod.get("status")
-    if not status:
-        return None
-    for c in status.get("conditions") or ():
-        if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
-    return None
+def condition(pod: Pod, ctype: str) -> PodCondition | None:
+    return next((c for c in pod.status.conditions if c.type == ctype), None)
 
 
-def is_ready(pod: Obj) -> bool:
+def is_ready(pod: Pod) -> bool:
     c = condition(pod, "Ready")
-    if not c or c.get("status") != "True":
+    if not c or c.status != "True":
         return False
-    return not meta(pod).get("deletionTimestamp")
+    return not pod.metadata.deletion_timestamp
 
 
-def pod_ip(pod: Obj) -> str:
-    return str((pod.get("status") or {}).get("podIP") or "")
+def pod_ip(pod: Pod) -> str:
+    return pod.status.pod_ip
 
 
-def is_terminal(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+def is_terminal(pod: Pod) -> bool:
+    return pod.status.phase in ("Succeeded", "Failed")
 
 
 @dataclass(frozen=True)
@@ -98,67 +107,64 @@ _IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrIm
 _CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
 
-def _statuses(pod: Obj) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    status = pod.get("status") or {}
-    for key in ("initContainerStatuses", "containerStatuses"):
-        for cs in status.get(key) or []:
-            yield key, cs
+def _statuses(pod: Pod) -> Iterator[tuple[str, ContainerStatus]]:
+    status = pod.status
+    for cs in status.init_container_statuses:
+        yield "initContainerStatuses", cs
+    for cs in status.container_statuses:
+        yield "containerStatuses", cs
 
 
-def pod_problem(pod: Obj) -> PodProblem | None:
+def pod_problem(pod: Pod) -> PodProblem | None:
     """Classify one pod: terminating, unschedulable, image, config, crash, no IP, not ready; None = serving."""
-    md = meta(pod)
-    status = pod.get("status") or {}
-    if md.get("deletionTimestamp"):
+    md = pod.metadata
+    status = pod.status
+    if md.deletion_timestamp:
         return PodProblem(
             Category.PODS_TERMINATING,
             "Terminating",
-            f"deletionTimestamp {md['deletionTimestamp']}",
+            f"deletionTimestamp {md.deletion_timestamp}",
             "metadata.deletionTimestamp",
         )
     if is_terminal(pod):
-        phase = status.get("phase")
+        phase = status.phase
         return PodProblem(
             Category.PODS_NO_IP,
-            str(phase),
-            f"pod is {phase} ({status.get('reason') or 'terminal'}); terminal pods are never endpoints",
+            phase,
+            f"pod is {phase} ({status.reason or 'terminal'}); terminal pods are never endpoints",
             "status.phase",
         )
     sched = condition(pod, "PodScheduled")
-    if sched is not None and sched.get("status") == "False":
+    if sched is not None and sched.status == "False":
         return PodProblem(
             Category.PODS_UNSCHEDULABLE,
-            str(sched.get("reason") or "Unschedulable"),
-            str(sched.get("message") or "not scheduled"),
+            sched.reason or "Unschedulable",
+            sched.message or "not scheduled",
             "status.conditions[PodScheduled]",
         )
-    if not (pod.get("spec") or {}).get("nodeName") and status.get("phase", "Pending") == "Pending":
+    if not pod.spec.node_name and status.phase == "Pending":
         return PodProblem(Category.PODS_UNSCHEDULABLE, "Pending", "no node assigned yet", "spec.nodeName")
     for key, cs in _statuses(pod):
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        reason = str(waiting.get("reason") or "")
-        where = f"status.{key}[{cs.get('name')}].state.waiting"
-        if reason in _IMAGE_REASONS:
-            detail = str(waiting.get("message") or f"image {cs.get('image')}")
+        waiting = cs.state.waiting
+        reason = waiting.reason if waiting is not None else ""
+        where = f"status.{key}[{cs.name}].state.waiting"
+        if waiting is not None and reason in _IMAGE_REASONS:
+            detail = waiting.message or f"image {cs.image}"
             return PodProblem(Category.PODS_IMAGE_PULL, reason, detail, where)
-        if reason in _CONFIG_REASONS:
-            return PodProblem(
-                Category.PODS_CONFIG_ERROR, reason, str(waiting.get("message") or reason), where
-            )
+        if waiting is not None and reason in _CONFIG_REASONS:
+            return PodProblem(Category.PODS_CONFIG_ERROR, reason, waiting.message or reason, where)
     for key, cs in _statuses(pod):
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") == "CrashLoopBackOff":
-            last = (cs.get("lastState") or {}).get("terminated") or {}
-            detail = f"restarts {cs.get('restartCount', 0)}"
-            if last:
-                detail += (
-                    f", last terminated: {last.get('reason') or 'Error'} (exit code {last.get('exitCode')})"
-                )
+        waiting = cs.state.waiting
+        if waiting is not None and waiting.reason == "CrashLoopBackOff":
+            last = cs.last_state.terminated
+            detail = f"restarts {cs.restart_count}"
+            if last is not None:
+                detail += f", last terminated: {last.reason or 'Error'} (exit code {last.exit_code})"
             return PodProblem(
                 Category.PODS_CRASHLOOP,
                 "CrashLoopBackOff",
                 detail,
-                f"status.{key}[{cs.get('name')}].lastState.terminated",
+                f"status.{key}[{cs.name}].lastState.terminated",
             )
     if (held := _init_problem(pod)) is not None:
         return held
@@ -167,10 +173,10 @@ def pod_problem(pod: Obj) -> PodProblem | None:
             Category.PODS_NO_IP, "NoPodIP", "scheduled but has no IP (sandbox/CNI not ready)", "status.podIP"
         )
     ready = condition(pod, "Ready")
-    if not ready or ready.get("status") != "True":
-        reason = str((ready or {}).get("reason") or "NotReady")
-        gates = [str(g.get("conditionType")) for g in (pod.get("spec") or {}).get("readinessGates") or []]
-        failing_gates = [g for g in gates if (condition(pod, g) or {}).get("status") != "True"]
+    if not ready or ready.status != "True":
+        reason = (ready.reason if ready else "") or "NotReady"
+        gates = [g.condition_type for g in pod.spec.readiness_gates]
+        failing_gates = [g for g in gates if (gc := condition(pod, g)) is None or gc.status != "True"]
         if failing_gates:
             return PodProblem(
                 Category.PODS_NOT_READY,
@@ -179,18 +185,18 @@ def pod_problem(pod: Obj) -> PodProblem | None:
                 "spec.readinessGates",
             )
         probes = [
-            f"{c.get('name')}: {_describe_probe(c.get('readinessProbe'))}"
+            f"{c.name}: {_describe_probe(c.readiness_probe)}"
             for c in serving_containers(pod)
-            if c.get("readinessProbe")
+            if c.readiness_probe is not None
         ]
-        detail = str((ready or {}).get("message") or "containers not ready")
+        detail = (ready.message if ready else "") or "containers not ready"
         if probes:
             detail += "; readiness probe " + "; ".join(probes)
         return PodProblem(Category.PODS_NOT_READY, reason, detail, "status.conditions[Ready]")
     return None
 
 
-def _init_problem(pod: Obj) -> PodProblem | None:
+def _init_problem(pod: Pod) -> PodProblem | None:
     """A pod held in a regular init container (its app containers never started: not a readiness matter).
     An init container merely waiting on a pod without an IP is a sandbox problem (no IP), not the hold."""
     hold = init_hold(pod)
@@ -204,25 +210,25 @@ def _init_problem(pod: Obj) -> PodProblem | None:
     )
 
 
-def _describe_probe(probe: Mapping[str, Any] | None) -> str:
-    if not probe:
+def _describe_probe(probe: Probe | None) -> str:
+    if probe is None:
         return "none"
-    if "httpGet" in probe:
-        h = probe["httpGet"]
-        return f"GET {h.get('path', '/')} on port {h.get('port')}"
-    if "tcpSocket" in probe:
-        return f"TCP port {probe['tcpSocket'].get('port')}"
-    if "grpc" in probe:
-        return f"gRPC port {probe['grpc'].get('port')}"
-    if "exec" in probe:
-        return "exec " + " ".join(str(a) for a in probe["exec"].get("command") or [])
+    if probe.http_get is not None:
+        h = probe.http_get
+        return f"GET {h.path} on port {h.port}"
+    if probe.tcp_socket is not None:
+        return f"TCP port {probe.tcp_socket.port}"
+    if probe.grpc is not None:
+        return f"gRPC port {probe.grpc.port}"
+    if probe.exec is not None:
+        return "exec " + " ".join(probe.exec.command)
     return "unknown"
 
 
 # ---- helpers for the pod, port, traffic-policy, exposure and consumer checks (pure) --------------------
 
 
-def pods_phrase(pods: Sequence[Obj], population: Sequence[Obj]) -> str:
+def pods_phrase(pods: Sequence[Pod], population: Sequence[Pod]) -> str:
     """How many of `population` are `pods`, named by owner: `2 of 3 pods of deployment/web` (one workload),
     `1 of 2 selected pods (deployment/web-canary)`, `all 2 selected pods (pod/a, pod/b)`, `the pod web`."""
     total = len(population)
@@ -238,7 +244,7 @@ def pods_phrase(pods: Sequence[Obj], population: Sequence[Obj]) -> str:
     return f"{count} selected {noun} ({', '.join(named[:3])}{', ...' if len(named) > 3 else ''})"
 
 
-def template_owner(pod: Obj) -> Owner | None:
+def template_owner(pod: Pod) -> Owner | None:
     """The workload whose pod template can be patched (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job)."""
     o = owner_of(pod)
     if o and o.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
@@ -246,19 +252,19 @@ def template_owner(pod: Obj) -> Owner | None:
     return None
 
 
-def find_container(pod: Obj, name: str) -> Mapping[str, Any] | None:
-    spec = pod.get("spec") or {}
-    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-        if c.get("name") == name:
-            return c  # type: ignore[no-any-return]
+def find_container(pod: Pod, name: str) -> Container | None:
+    spec = pod.spec
+    for c in [*spec.containers, *spec.init_containers]:
+        if c.name == name:
+            return c
     return None
 
 
-def waiting_status(pod: Obj, reasons: Iterable[str]) -> tuple[str, Mapping[str, Any]] | None:
+def waiting_status(pod: Pod, reasons: Iterable[str]) -> tuple[str, ContainerStatus] | None:
     """(status list key, container status) of the first container waiting with one of `reasons`."""
     wanted = set(reasons)
     for key, cs in _statuses(pod):
-        if ((cs.get("state") or {}).get("waiting") or {}).get("reason") in wanted:
+        if cs.state.waiting is not None and cs.state.waiting.reason in wanted:
             return key, cs
     return None
 
@@ -287,23 +293,23 @@ def node_addresses(node: Node, address_type: str) -> list[str]:
     return [a.address for a in node.status.addresses if a.type == address_type and a.address]
 
 
-def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Taint) -> bool:
+def tolerates(tolerations: Iterable[Toleration], taint: Taint) -> bool:
     """core/v1 Toleration.ToleratesTaint: empty effect matches all; Exists with empty key matches every key."""
     for t in tolerations:
-        if t.get("effect") and t.get("effect") != taint.effect:
+        if t.effect and t.effect != taint.effect:
             continue
-        op = t.get("operator") or "Equal"
+        op = t.operator or "Equal"
         if op == "Exists":
-            if not t.get("key") or t.get("key") == taint.key:
+            if not t.key or t.key == taint.key:
                 return True
-        elif t.get("key") == taint.key and str(t.get("value") or "") == taint.value:
+        elif t.key == taint.key and t.value == taint.value:
             return True
     return False
 
 
-def untolerated_taints(pod: Obj, node: Node) -> list[Taint]:
-    """The node's NoSchedule/NoExecute taints the pod does not tolerate (PreferNoSchedule never blocks)."""
-    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+def untolerated_taints(spec: PodSpec, node: Node) -> list[Taint]:
+    """The node's NoSchedule/NoExecute taints a pod (spec) does not tolerate (PreferNoSchedule never blocks)."""
+    tolerations = spec.tolerations
     return [
         t
         for t in node.spec.taints
@@ -315,11 +321,11 @@ def format_taint(taint: Taint) -> str:
     return f"{taint.key}{'=' + taint.value if taint.value else ''}:{taint.effect}"
 
 
-def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key, op = str(expr.get("key", "")), expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
+def _node_requirement_matches(expr: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    key, op = expr.key, expr.operator
+    values = expr.values
     if op in ("In", "NotIn", "Exists", "DoesNotExist"):
-        return expression_matches(expr, labels)
+        return expression_matches({"key": key, "operator": op, "values": values}, labels)
     if op in ("Gt", "Lt") and key in labels and values:
         try:
             have, want = int(labels[key]), int(values[0])
@@ -329,26 +335,22 @@ def _node_requirement_matches(expr: Mapping[str, Any], labels: Mapping[str, str]
     return False
 
 
-def node_selector_misses(pod: Obj, node: Node) -> list[str]:
-    """Why the pod's nodeSelector / required node affinity excludes `node` ([] = it fits)."""
-    spec = pod.get("spec") or {}
+def node_selector_misses(spec: PodSpec, node: Node) -> list[str]:
+    """Why a pod's (spec's) nodeSelector / required node affinity excludes `node` ([] = it fits)."""
     labels = node.metadata.labels
     misses = [
         f"lacks {k}={v}" + (f" (has {k}={labels[k]})" if k in labels else "")
-        for k, v in sorted((spec.get("nodeSelector") or {}).items())
+        for k, v in sorted(spec.node_selector.items())
         if labels.get(k) != v
     ]
-    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ) or {}
-    terms = required.get("nodeSelectorTerms") or []
+    terms = spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_terms
     if terms:
         fields = {"metadata.name": node.metadata.name}
 
-        def term_ok(term: Mapping[str, Any]) -> bool:
-            return all(
-                _node_requirement_matches(e, labels) for e in term.get("matchExpressions") or []
-            ) and all(_node_requirement_matches(e, fields) for e in term.get("matchFields") or [])
+        def term_ok(term: NodeSelectorTerm) -> bool:
+            return all(_node_requirement_matches(e, labels) for e in term.match_expressions) and all(
+                _node_requirement_matches(e, fields) for e in term.match_fields
+            )
 
         if not any(term_ok(t) for t in terms):
             misses.append("does not match the required node affinity")

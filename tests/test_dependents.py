@@ -342,21 +342,19 @@ def test_ready_endpoints_nil_means_ready() -> None:
     ],
 )
 def test_effective_dns_policy(spec: dict[str, Any], effective: str) -> None:
-    assert client_dns({"spec": spec}).effective == effective
+    assert client_dns(from_builtin(Kind.POD, {"spec": spec})).effective == effective
 
 
 def test_uses_cluster_dns() -> None:
     d = build_data(DNS, cluster_dns_read=True)
-    none = {"spec": {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["10.96.0.10"]}}}
+
+    def client(*nameservers: str) -> Any:
+        return from_builtin(Kind.POD, {"spec": {"dnsPolicy": "None", "dnsConfig": {"nameservers": list(nameservers)}}})
+
+    none = client("10.96.0.10")
     assert uses_cluster_dns(d, none) is True
-    assert (
-        uses_cluster_dns(d, {"spec": {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["8.8.8.8"]}}})
-        is False
-    )
-    assert (
-        uses_cluster_dns(d, {"spec": {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["169.254.20.10"]}}})
-        is None
-    )
+    assert uses_cluster_dns(d, client("8.8.8.8")) is False
+    assert uses_cluster_dns(d, client("169.254.20.10")) is None
     assert uses_cluster_dns(build_data(DNS), none) is None  # not read: unknown, never "no"
 
 

@@ -12,10 +12,11 @@ from kubediag.gather import ClusterError, _init_waits
 from kubediag.initwait import init_hold, service_of_host, waited_services
 from kubediag.kinds import from_builtin
 from kubediag.model import Kind
+from kubediag.objects import Container, Pod
 
 
-def cmd(*words: str) -> dict[str, Any]:
-    return {"name": "wait", "command": list(words)}
+def cmd(*words: str) -> Container:
+    return Container(name="wait", command=list(words))
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def cmd(*words: str) -> dict[str, Any]:
         (cmd("sh", "-c", "echo migrating; ./migrate up"), []),
     ],
 )
-def test_waited_services(container: dict[str, Any], want: list[tuple[str, str, int | None]]) -> None:
+def test_waited_services(container: Container, want: list[tuple[str, str, int | None]]) -> None:
     got = [(w.namespace, w.name, w.port) for w in waited_services(container, "shop", {"data"})]
     assert got == want
 
@@ -54,7 +55,11 @@ def test_service_of_host() -> None:
     assert service_of_host("10.0.0.1", "shop", set()) is None
 
 
-def held_pod(state: dict[str, Any], initialized: str = "False", **status: Any) -> dict[str, Any]:
+def held_pod(state: dict[str, Any], initialized: str = "False", **status: Any) -> Pod:
+    return from_builtin(Kind.POD, held_doc(state, initialized, **status))  # type: ignore[no-any-return]
+
+
+def held_doc(state: dict[str, Any], initialized: str = "False", **status: Any) -> dict[str, Any]:
     return {
         "metadata": {"name": "p", "namespace": "shop"},
         "spec": {
@@ -112,12 +117,13 @@ def test_lookups_only_for_held_pods_and_at_most_three() -> None:
     assert _init_waits(client, "shop", "web", [ok]) == {}  # type: ignore[arg-type]
     assert client.asked == []
     assert _init_waits(client, "shop", "web", [running]) == {("shop", "order-db"): False}  # type: ignore[arg-type]
-    many = held_pod({"running": {}})
-    many["spec"]["initContainers"][1]["command"] = [
+    doc = held_doc({"running": {}})
+    doc["spec"]["initContainers"][1]["command"] = [
         "sh",
         "-c",
         "nslookup a; nslookup b; nslookup c; nslookup d",
     ]
+    many = from_builtin(Kind.POD, doc)
     client = Client({"shop/b": {"metadata": {"name": "b"}}})
     assert _init_waits(client, "shop", "web", [many]) == {  # type: ignore[arg-type]
         ("shop", "a"): False,

@@ -8,7 +8,7 @@ from typing import Any
 from kubediag.gather import list_paged
 from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object
 from kubediag.model import Kind
-from kubediag.objects import Ingress
+from kubediag.objects import Ingress, Pod
 
 
 def test_every_kind_has_one_spec_and_a_unique_kind_name() -> None:
@@ -27,8 +27,17 @@ def test_list_page_decodes_items_continue_and_drops_managed_fields() -> None:
     ).encode()
     items, cont = decode_list(Kind.POD, body)
     assert cont == "tok"
-    assert items[0]["kind"] == "Pod" and items[0]["apiVersion"] == "v1"
-    assert "managedFields" not in items[0]["metadata"]
+    assert isinstance(items[0], Pod) and items[0].metadata.name == "a"
+    assert not hasattr(items[0].metadata, "managed_fields")  # pods' metadata declares no managedFields
+
+
+def test_pod_condition_without_timestamps_decodes() -> None:
+    """A condition patched in without lastTransitionTime comes back with nulls (seen on a real API server):
+    the pod list still decodes."""
+    cond = {"lastProbeTime": None, "lastTransitionTime": None, "status": "False", "type": "example.com/gate"}
+    body = json.dumps({"items": [{"metadata": {"name": "p"}, "status": {"conditions": [cond]}}]}).encode()
+    items, _ = decode_list(Kind.POD, body)
+    assert [(c.type, c.status) for c in items[0].status.conditions] == [("example.com/gate", "False")]
 
 
 def test_last_page_and_empty_items() -> None:
@@ -74,7 +83,7 @@ class PagedServer:
 def test_list_paged_reads_every_page_once_in_order() -> None:
     server = PagedServer(pages=4)
     items = list_paged(server, Kind.POD, "shop", page=3)  # type: ignore[arg-type]
-    assert [p["metadata"]["name"] for p in items] == [f"pod-{n}-{i}" for n in range(4) for i in range(3)]
+    assert [p.metadata.name for p in items] == [f"pod-{n}-{i}" for n in range(4) for i in range(3)]
     assert [c.get("continue") for c in server.calls] == [None, "p1", "p2", "p3"]
     assert all(c["limit"] == "3" for c in server.calls)
 

@@ -117,7 +117,7 @@ def sensitive_values(data: ClusterData) -> dict[str, str]:
     """value -> what it is: every label and selector value, every IP address, every node/host name."""
     objs = [
         *map(msgspec.to_builtins, data.services),
-        *data.pods,
+        *map(msgspec.to_builtins, data.pods),
         *map(msgspec.to_builtins, data.nodes),
         *map(msgspec.to_builtins, data.deployments),
         *map(msgspec.to_builtins, data.endpointslices),

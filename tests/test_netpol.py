@@ -38,7 +38,7 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
-from kubediag.objects import IPBlock, NetworkPolicy
+from kubediag.objects import IPBlock, NetworkPolicy, Pod
 from kubediag.snapshot import ClientRef, Snapshot
 
 NS_LABELS = {
@@ -58,16 +58,19 @@ def pod(
     ports: list[dict[str, Any]] | None = None,
     init: list[dict[str, Any]] | None = None,
     **labels: str,
-) -> dict[str, Any]:
+) -> Pod:
     spec: dict[str, Any] = {"containers": [{"name": "c", "ports": ports or []}]}
     if init:
         spec["initContainers"] = init
-    return {
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-        "spec": spec,
-        "status": {"podIP": ip or "10.244.9.9"},
-    }
+    return from_builtin(
+        Kind.POD,
+        {
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+            "spec": spec,
+            "status": {"podIP": ip or "10.244.9.9"},
+        },
+    )
 
 
 def pol(name: str, ns: str = "default", **spec: Any) -> NetworkPolicy:
@@ -78,8 +81,8 @@ def pol(name: str, ns: str = "default", **spec: Any) -> NetworkPolicy:
     return policy
 
 
-def peer(p: dict[str, Any]) -> Peer:
-    ns = p["metadata"]["namespace"]
+def peer(p: Pod) -> Peer:
+    ns = p.metadata.namespace
     return Peer.of_pod(p, NS_LABELS.get(ns, {}))
 
 
@@ -159,7 +162,7 @@ WEB = pod("web-0", app="web", ports=HTTP_PORTS, ip="10.244.0.10")
 class Case:
     id: str
     policies: list[NetworkPolicy]
-    subject: dict[str, Any]  # the destination pod (ingress) or the source pod (egress)
+    subject: Pod  # the destination pod (ingress) or the source pod (egress)
     other: Peer  # the source (ingress) or the destination (egress)
     port: int
     allowed: bool
@@ -451,7 +454,7 @@ def test_to_yaml_round_trips() -> None:
 
 def test_allow_policy_admits_the_client() -> None:
     client = pod("c-1", "ops", app="client", **{"pod-template-hash": "abc"})
-    labels = stable_labels(client["metadata"]["labels"])
+    labels = stable_labels(client.metadata.labels)
     assert labels == {"app": "client"}
     fix = allow_policy(
         name="allow",

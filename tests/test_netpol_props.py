@@ -41,7 +41,7 @@ from kubediag.netpol import (
     service_port_rules,
     to_yaml,
 )
-from kubediag.objects import NetworkPolicy, NetworkPolicyPeer
+from kubediag.objects import NetworkPolicy, NetworkPolicyPeer, Pod
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -184,17 +184,20 @@ def typed(policies: Iterable[dict[str, Any]]) -> list[NetworkPolicy]:
 
 
 @st.composite
-def pods(draw: st.DrawFn) -> dict[str, Any]:
-    return {
-        "kind": "Pod",
-        "metadata": {
-            "name": "pod",
-            "namespace": draw(st.sampled_from(WEIGHTED_NAMESPACES)),
-            "labels": draw(labels_st),
+def pods(draw: st.DrawFn) -> Pod:
+    return from_builtin(  # type: ignore[no-any-return]
+        Kind.POD,
+        {
+            "kind": "Pod",
+            "metadata": {
+                "name": "pod",
+                "namespace": draw(st.sampled_from(WEIGHTED_NAMESPACES)),
+                "labels": draw(labels_st),
+            },
+            "spec": {"containers": [{"name": "c", "ports": CONTAINER_PORTS}]},
+            "status": {"podIP": draw(st.sampled_from(IPS))},
         },
-        "spec": {"containers": [{"name": "c", "ports": CONTAINER_PORTS}]},
-        "status": {"podIP": draw(st.sampled_from(IPS))},
-    }
+    )
 
 
 ns_label_maps = st.fixed_dictionaries({ns: labels_st for ns in NAMESPACES})
@@ -206,7 +209,7 @@ def peers(draw: st.DrawFn) -> Peer:
     if draw(st.booleans()):
         return Peer.external(draw(st.sampled_from(IPS)))
     p = draw(pods())
-    return Peer.of_pod(p, ns_labels[p["metadata"]["namespace"]])
+    return Peer.of_pod(p, ns_labels[p.metadata.namespace])
 
 
 ports = st.sampled_from([53, 80, 8080, 8080, 9090, 12345])
@@ -215,7 +218,7 @@ ports = st.sampled_from([53, 80, 8080, 8080, 9090, 12345])
 def decide(
     direction: Direction,
     policies: list[NetworkPolicy],
-    subject: dict[str, Any],
+    subject: Pod,
     other: Peer,
     port: int,
     proto: str,
@@ -233,7 +236,7 @@ directions = st.sampled_from([INGRESS, EGRESS])
 def test_policy_order_does_not_matter(
     direction: Direction,
     policies: list[dict[str, Any]],
-    subject: dict[str, Any],
+    subject: Pod,
     other: Peer,
     port: int,
     proto: str,
@@ -253,7 +256,7 @@ def test_a_policy_selecting_no_pod_changes_nothing(
     direction: Direction,
     policies: list[dict[str, Any]],
     extra: dict[str, Any],
-    subject: dict[str, Any],
+    subject: Pod,
     other: Peer,
     port: int,
     proto: str,
@@ -262,10 +265,10 @@ def test_a_policy_selecting_no_pod_changes_nothing(
     extra = copy.deepcopy(extra)
     extra["metadata"]["name"] = "extra"
     if elsewhere:  # a policy of another namespace never selects the subject
-        ns = subject["metadata"]["namespace"]
+        ns = subject.metadata.namespace
         extra["metadata"]["namespace"] = next(n for n in NAMESPACES if n != ns)
     else:  # same namespace, a selector no pod carries
-        extra["metadata"]["namespace"] = subject["metadata"]["namespace"]
+        extra["metadata"]["namespace"] = subject.metadata.namespace
         extra["spec"]["podSelector"] = {"matchLabels": {"no-such-label": "x"}}
     assert decide(direction, typed([*policies, extra]), subject, other, port, proto) == decide(
         direction, typed(policies), subject, other, port, proto
@@ -278,7 +281,7 @@ def test_adding_an_allow_rule_never_blocks(
     direction: Direction,
     policies: list[dict[str, Any]],
     data: st.DataObject,
-    subject: dict[str, Any],
+    subject: Pod,
     other: Peer,
     port: int,
     proto: str,
@@ -304,7 +307,7 @@ def test_adding_an_allow_rule_never_blocks(
 
 def test_first_egress_rule_without_policy_types_can_block() -> None:
     """The exception above, concretely: `egress: []` defaults to Ingress only; one egress rule isolates egress."""
-    src = {"kind": "Pod", "metadata": {"name": "s", "namespace": "ns1", "labels": {}}, "spec": {}}
+    src = from_builtin(Kind.POD, {"kind": "Pod", "metadata": {"name": "s", "namespace": "ns1", "labels": {}}, "spec": {}})
     p = {"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "ns1"}, "spec": {"podSelector": {}}}
     dst = Peer.external("8.8.8.8")
     assert egress_decision(typed([p]), src, dst, 53, "UDP").allowed
@@ -315,7 +318,7 @@ def test_first_egress_rule_without_policy_types_can_block() -> None:
 @SETTINGS
 @given(policy_lists, pods(), peers(), ports, protocols)
 def test_admission_agrees_with_decision(
-    policies: list[dict[str, Any]], dst: dict[str, Any], src: Peer, port: int, proto: str
+    policies: list[dict[str, Any]], dst: Pod, src: Peer, port: int, proto: str
 ) -> None:
     policies = typed(policies)
     d = ingress_decision(policies, dst, src, port, proto)
@@ -334,7 +337,7 @@ def test_admission_agrees_with_decision(
 def test_decision_shape(
     direction: Direction,
     policies: list[dict[str, Any]],
-    subject: dict[str, Any],
+    subject: Pod,
     other: Peer,
     port: int,
     proto: str,
@@ -352,11 +355,11 @@ def test_decision_shape(
 @SETTINGS
 @given(policy_lists, pods(), peers(), ports, protocols)
 def test_allow_all_policy_admits_everything(
-    policies: list[dict[str, Any]], dst: dict[str, Any], src: Peer, port: int, proto: str
+    policies: list[dict[str, Any]], dst: Pod, src: Peer, port: int, proto: str
 ) -> None:
     allow_all = {
         "kind": "NetworkPolicy",
-        "metadata": {"name": "allow-all", "namespace": dst["metadata"]["namespace"]},
+        "metadata": {"name": "allow-all", "namespace": dst.metadata.namespace},
         "spec": {"podSelector": {}, "ingress": [{}]},
     }
     assert ingress_decision(typed([*policies, allow_all]), dst, src, port, proto).allowed
@@ -428,7 +431,7 @@ OTHER_CONTAINER_PORTS = [{"name": "http", "containerPort": 9090}, {"name": "metr
 )
 def test_policy_set_agrees_with_the_plain_scan(
     policies: list[dict[str, Any]],
-    drawn: list[tuple[dict[str, Any], bool]],
+    drawn: list[tuple[Pod, bool]],
     other: Peer,
     port: int,
     proto: str,
@@ -436,14 +439,15 @@ def test_policy_set_agrees_with_the_plain_scan(
     # pods with the same labels but other numbers behind the port names: memoised answers must not mix them
     subjects = []
     for pod, twin_first in drawn:
-        twin = copy.deepcopy(pod)
-        twin["spec"]["containers"][0]["ports"] = OTHER_CONTAINER_PORTS
+        doc = msgspec.to_builtins(pod)
+        doc["spec"]["containers"][0]["ports"] = OTHER_CONTAINER_PORTS
+        twin = from_builtin(Kind.POD, doc)
         subjects += [twin, pod] if twin_first else [pod, twin]
     policies = typed(policies)
     indexed = PolicySet(policies)
     for _ in range(2):  # the second round answers from the memo
         for subject in subjects:
-            ns, labels = subject["metadata"]["namespace"], subject["metadata"]["labels"]
+            ns, labels = subject.metadata.namespace, subject.metadata.labels
             for direction in (INGRESS, EGRESS):
                 assert isolating_policies(indexed, ns, labels, direction) == isolating_policies(
                     policies, ns, labels, direction

@@ -14,7 +14,10 @@ from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeout
 
 from kubediag import portforward
 from kubediag.engine import diagnose
+from kubediag.kinds import from_builtin
 from kubediag.mask import Masker
+from kubediag.model import Kind
+from kubediag.objects import Pod
 from kubediag.portforward import UpgradeError, classify_error, probe_pod
 from kubediag.probes import (
     DataPlane,
@@ -215,15 +218,18 @@ def test_sample_spreads_over_nodes() -> None:
 
 
 # ---- crash logs ---------------------------------------------------------------------------------------------
-def _pod(name: str, owner: str, state: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": "shop",
-            "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}],
+def _pod(name: str, owner: str, state: dict[str, Any]) -> Pod:
+    return from_builtin(  # type: ignore[no-any-return]
+        Kind.POD,
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "shop",
+                "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}],
+            },
+            "status": {"containerStatuses": [{"name": "app", "state": state}]},
         },
-        "status": {"containerStatuses": [{"name": "app", "state": state}]},
-    }
+    )
 
 
 def test_one_log_per_workload() -> None:

@@ -464,6 +464,12 @@ def _without_nulls(value: Any) -> Any:
 
 typed_slice_st = slice_st.map(_without_nulls).map(_typed(Kind.ENDPOINTSLICE)).filter(lambda s: s is not None)
 typed_netpol_st = netpol_st.map(_without_nulls).map(_typed(Kind.NETWORKPOLICY)).filter(lambda p: p is not None)
+
+
+def _typed_pod(raw: dict[str, Any]) -> Any:
+    """A generated pod as the gatherer holds it (a Pod Struct). The API server omits empty pod fields rather
+    than writing null (omitempty), so the generated nulls are read as absent fields: the odd values stay."""
+    return from_builtin(Kind.POD, _without_nulls(raw))
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
     {
@@ -608,7 +614,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     lists: dict[str, tuple[Any, ...]] = {
         "services": tuple(t for s in services if (t := _typed_service(s)) is not None),
         "endpointslices": tuple(slices),
-        "pods": tuple(pods),
+        "pods": tuple(map(_typed_pod, pods)),
         "nodes": _decodable(draw(st.lists(node_st.map(_typed(Kind.NODE)), max_size=2))),
         "networkpolicies": tuple(draw(st.lists(typed_netpol_st, max_size=3))),
         "namespaces": _decodable(
@@ -641,7 +647,7 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
             t for s in draw(st.lists(service_st, max_size=2)) if (t := _typed_service(s)) is not None
         ),
         missing_namespaces=frozenset(draw(st.lists(st.sampled_from([NS, "other"]), max_size=1))),
-        foreign_matches=tuple(draw(st.lists(pod_st, max_size=1))),
+        foreign_matches=tuple(map(_typed_pod, draw(st.lists(pod_st, max_size=1)))),
         server="https://127.0.0.1:6443",
     )
 
@@ -745,7 +751,7 @@ def _hostile_report(text: str) -> Any:
     data = ClusterData(
         objects={
             Kind.SERVICE: (from_builtin(Kind.SERVICE, service),),
-            Kind.POD: (pod,),
+            Kind.POD: (from_builtin(Kind.POD, pod),),
             Kind.EVENT: (from_builtin(Kind.EVENT, event),),
         },
         read=frozenset(Kind) - {Kind.INGRESS},

@@ -30,9 +30,11 @@ import yaml
 from fixtureload import FIXTURES, build_data, load_fixture
 
 from kubediag.engine import diagnose
+from kubediag.labels import labels_of
 from kubediag.model import Finding
 from kubediag.netpol import isolating_policies, spec_json
-from kubediag.snapshot import ClientRef, Snapshot
+from kubediag.objects import Pod
+from kubediag.snapshot import ClientRef, Snapshot, name_of
 
 PLACEMENT = re.compile(
     r"^(?:topology\.kubernetes\.io/|topology\.k8s\.io/|failure-domain\.beta\.kubernetes\.io/|batch\.kubernetes\.io/"
@@ -125,27 +127,25 @@ def suggested_service_selectors(f: Finding) -> Iterator[tuple[str, dict[str, str
 
 
 # ---- the rules --------------------------------------------------------------------------------------------
-def _labels(o: Mapping[str, Any]) -> Mapping[str, str]:
-    return (o.get("metadata") or {}).get("labels") or {}
+def _labels(o: Any) -> Mapping[str, str]:
+    return labels_of(o)  # raw objects (API JSON) and typed ones (kubediag.objects)
 
 
-def _name(o: Mapping[str, Any]) -> str:
-    return str((o.get("metadata") or {}).get("name") or "")
+def _name(o: Any) -> str:
+    return name_of(o)
 
 
 def _ns(o: Mapping[str, Any]) -> str:
     return str((o.get("metadata") or {}).get("namespace") or "")
 
 
-def _owner(pod: Mapping[str, Any]) -> str:
-    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+def _owner(pod: Pod) -> str:
+    refs = pod.metadata.owner_references
     if not refs:
         return ""
-    name = str(refs[0].get("name") or "")
-    h = _labels(pod).get("pod-template-hash")
-    return (
-        name[: -len(h) - 1] if h and refs[0].get("kind") == "ReplicaSet" and name.endswith("-" + h) else name
-    )
+    name = refs[0].name
+    h = pod.metadata.labels.get("pod-template-hash")
+    return name[: -len(h) - 1] if h and refs[0].kind == "ReplicaSet" and name.endswith("-" + h) else name
 
 
 def _own_workload(service: str, owner: str) -> bool:
@@ -244,17 +244,16 @@ def _evidenced_ports(snap: Snapshot, svc: str) -> tuple[set[int], set[int]]:
     declared: set[int] = set()
     rx = re.compile(rf"(?<![\w.-]){re.escape(svc)}(?:\.[\w.-]+)?:(\d+)")
     for pod in snap.data.pods:
-        spec = pod.get("spec") or {}
-        for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-            words = " ".join(str(w) for w in list(c.get("command") or []) + list(c.get("args") or []))
-            words += " " + " ".join(str(e.get("value") or "") for e in c.get("env") or [])
+        for c in [*pod.spec.containers, *pod.spec.init_containers]:
+            words = " ".join([*c.command, *c.args])
+            words += " " + " ".join(e.value for e in c.env)
             dialled |= {int(x) for x in rx.findall(words)}
-            env = {str(e.get("name")): str(e.get("value") or "") for e in c.get("env") or []}
+            env = {e.name: e.value for e in c.env}
             for key, value in env.items():  # DB_HOST=svc with DB_PORT=N
                 prefix = re.sub(r"_?(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVICE)$", "", key)
                 if value == svc and env.get(f"{prefix}_PORT", "").isdigit():
                     dialled.add(int(env[f"{prefix}_PORT"]))
-            declared |= {int(p.get("containerPort") or 0) for p in c.get("ports") or []}
+            declared |= {p.container_port for p in c.ports}
     for ing in snap.data.ingresses:
         for r in ing.spec.rules:
             for p in r.http.paths:
@@ -262,12 +261,8 @@ def _evidenced_ports(snap: Snapshot, svc: str) -> tuple[set[int], set[int]]:
                 if s.name == svc and s.port.number:
                     dialled.add(s.port.number)
     for d in snap.data.deployments:
-        if isinstance(d, Mapping):
-            pod_spec = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
-        else:  # typed Deployment (kubediag.objects)
-            pod_spec = d.spec.template.spec
-        for c in pod_spec.get("containers") or []:
-            declared |= {int(p.get("containerPort") or 0) for p in c.get("ports") or []}
+        for c in d.spec.template.spec.containers if d.spec.template.spec else []:
+            declared |= {p.container_port for p in c.ports}
     return dialled, declared
 
 

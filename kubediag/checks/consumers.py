@@ -10,14 +10,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 from kubediag.checks.base import NotApplicable, check
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
-from kubediag.objects import Ingress, IngressBackend, ServiceBackendPort
-from kubediag.snapshot import Snapshot, meta, name_of
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Container, Ingress, IngressBackend, Pod, ServiceBackendPort
+from kubediag.snapshot import Snapshot, name_of
 from kubediag.text import closest, env_prefix, is_close
 from kubediag.workloads import Owner, is_terminal, owner_of, template_owner
 
@@ -290,7 +289,7 @@ def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
         return
     if not snap.selector:
         raise NotApplicable("the Service has no selector")
-    groups: dict[Owner, list[Obj]] = defaultdict(list)
+    groups: dict[Owner, list[Pod]] = defaultdict(list)
     for p in snap.selected_pods:
         o = owner_of(p)
         if o is not None and o.kind == "StatefulSet":
@@ -300,7 +299,7 @@ def statefulset_service_mismatch(snap: Snapshot) -> Iterator[Finding]:
     ns = snap.namespace
     for owner, pods in sorted(groups.items()):
         pods.sort(key=name_of)
-        sub = str((pods[0].get("spec") or {}).get("subdomain") or "")
+        sub = pods[0].spec.subdomain
         if sub == snap.name:
             continue
         sample = name_of(pods[0])
@@ -346,13 +345,13 @@ def _governing_not_headless(snap: Snapshot) -> Iterator[Finding]:
     serviceName) get no per-pod DNS names; the Service's own name and virtual IP work."""
     key = ("kd902-subdomains", snap.namespace)
     if key not in snap.data.memo:  # StatefulSet pods by subdomain, once per namespace (audit)
-        index: dict[str, list[Obj]] = defaultdict(list)
+        index: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.namespace_pods:
-            sub = (p.get("spec") or {}).get("subdomain")
+            sub = p.spec.subdomain
             if sub and (o := owner_of(p)) is not None and o.kind == "StatefulSet":
-                index[str(sub)].append(p)
+                index[sub].append(p)
         snap.data.memo[key] = index
-    groups: dict[Owner, list[Obj]] = defaultdict(list)
+    groups: dict[Owner, list[Pod]] = defaultdict(list)
     for p in snap.data.memo[key].get(snap.name, ()):
         o = owner_of(p)
         if o is not None:
@@ -366,7 +365,7 @@ def _governing_not_headless(snap: Snapshot) -> Iterator[Finding]:
     for owner, pods in sorted(groups.items()):
         pods.sort(key=name_of)
         sample = name_of(pods[0])
-        hostname = str((pods[0].get("spec") or {}).get("hostname") or sample)
+        hostname = pods[0].spec.hostname or sample
         yield statefulset_service_mismatch.finding(
             Severity.WARNING,
             f"statefulset/{owner.name} names Service {ns}/{snap.name} as its serviceName, but it is {kind} "
@@ -397,47 +396,51 @@ def _governing_not_headless(snap: Snapshot) -> Iterator[Finding]:
 # ---- KD903 -----------------------------------------------------------------------------------------------
 
 
-def _references(container: Mapping[str, Any], pattern: re.Pattern[str]) -> list[str]:
+def _references(container: Container, pattern: re.Pattern[str]) -> list[str]:
     """Discovery variables a container reads in env values, command or args (not ones it defines itself)."""
-    own = {str(e.get("name")) for e in container.get("env") or []}
-    texts = [str(e.get("value")) for e in container.get("env") or [] if e.get("value")]
-    texts += [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    own = {e.name for e in container.env}
+    texts = [e.value for e in container.env if e.value]
+    texts += [*container.command, *container.args]
     found = sorted({m.group(0) for t in texts for m in pattern.finditer(t)})
     return [v for v in found if v not in own]
 
 
-def _discovery_readers(snap: Snapshot) -> tuple[Obj, ...]:
+def _discovery_readers(snap: Snapshot) -> tuple[Pod, ...]:
     """Pods of the namespace that mention any `*_SERVICE_*` variable, sorted by name; memoised per
     namespace so an audit does not rescan every pod for every Service."""
     key = ("kd903-readers", snap.namespace)
     memo = snap.data.memo
     if key not in memo:
 
-        def mentions(pod: Obj) -> bool:
-            spec = pod.get("spec") or {}
-            for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
-                texts = [str(e.get("value")) for e in c.get("env") or [] if e.get("value")]
-                texts += [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+        def mentions(pod: Pod) -> bool:
+            spec = pod.spec
+            for c in [*spec.init_containers, *spec.containers]:
+                texts = [e.value for e in c.env if e.value]
+                texts += [*c.command, *c.args]
                 if any("_SERVICE_" in t for t in texts):
                     return True
             return False
 
         memo[key] = tuple(sorted((p for p in snap.namespace_pods if mentions(p)), key=name_of))
-    readers: tuple[Obj, ...] = memo[key]
+    readers: tuple[Pod, ...] = memo[key]
     return readers
 
 
-def _started_at(pod: Obj, container: str) -> tuple[str, str]:
+def _started_at(pod: Pod, container: str) -> tuple[str, str]:
     """(time, field): when the container last started (env vars are computed at each container start),
     else when the pod was created."""
-    status = pod.get("status") or {}
-    for key in ("containerStatuses", "initContainerStatuses"):
-        for cs in status.get(key) or []:
-            if cs.get("name") == container:
-                started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+    status = pod.status
+    for key, statuses in (
+        ("containerStatuses", status.container_statuses),
+        ("initContainerStatuses", status.init_container_statuses),
+    ):
+        for cs in statuses:
+            if cs.name == container:
+                running = cs.state.running
+                started = running.started_at if running is not None else None
                 if started:
-                    return str(started), f"status.{key}[{container}].state.running.startedAt"
-    return str(meta(pod).get("creationTimestamp") or ""), "metadata.creationTimestamp"
+                    return started, f"status.{key}[{container}].state.running.startedAt"
+    return pod.metadata.creation_timestamp, "metadata.creationTimestamp"
 
 
 @check(
@@ -474,17 +477,17 @@ def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
     prefix = env_prefix(snap.name)
     pattern = re.compile(rf"(?<![A-Z0-9_]){re.escape(prefix)}_SERVICE_(?:HOST|PORT)(?:_[A-Z0-9_]+)?\b")
     ns = snap.namespace
-    stale: list[tuple[Obj, str, list[str], str, str]] = []  # pod, container, variables, why, field
+    stale: list[tuple[Pod, str, list[str], str, str]] = []  # pod, container, variables, why, field
     for pod in _discovery_readers(snap):
-        if is_terminal(pod) or meta(pod).get("deletionTimestamp"):
+        if is_terminal(pod) or pod.metadata.deletion_timestamp:
             continue
-        spec = pod.get("spec") or {}
-        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+        spec = pod.spec
+        for c in [*spec.init_containers, *spec.containers]:
             refs = _references(c, pattern)
             if not refs:
                 continue
-            cname = str(c.get("name"))
-            if spec.get("enableServiceLinks") is False:
+            cname = c.name
+            if spec.enable_service_links is False:
                 stale.append((pod, cname, refs, "enableServiceLinks is false", "spec.enableServiceLinks"))
             else:
                 started, field = _started_at(pod, cname)
@@ -494,7 +497,7 @@ def env_discovery_order(snap: Snapshot) -> Iterator[Finding]:
             break  # one container per pod is enough evidence
     if not stale:
         return
-    by_owner: dict[str, list[tuple[Obj, str, list[str], str, str]]] = defaultdict(list)
+    by_owner: dict[str, list[tuple[Pod, str, list[str], str, str]]] = defaultdict(list)
     for item in stale:
         o = template_owner(item[0])
         by_owner[f"{o.kind.lower()}/{o.name}" if o else f"pod/{name_of(item[0])}"].append(item)

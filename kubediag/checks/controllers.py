@@ -4,7 +4,7 @@ controller cannot create pods. Judged before any selector verdict (KD201 defers 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
@@ -28,7 +28,8 @@ from kubediag.controllers import (
 )
 from kubediag.labels import map_selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.snapshot import Snapshot, meta
+from kubediag.objects import Container
+from kubediag.snapshot import Snapshot
 from kubediag.workloads import format_taint, node_selector_misses, untolerated_taints
 
 # Field managers that are a person at a terminal; any other manager (a GitOps controller, an operator)
@@ -50,11 +51,7 @@ def _serving(snap: Snapshot) -> int:
 
 
 def _selected_pods_of(snap: Snapshot, w: Workload) -> int:
-    return sum(1 for p in pods_of(snap.data, w) if map_selector_matches(snap.selector, _labels(p)))
-
-
-def _labels(pod: Mapping[str, Any]) -> Mapping[str, str]:
-    return ((pod.get("metadata") or {}).get("labels")) or {}
+    return sum(1 for p in pods_of(snap.data, w) if map_selector_matches(snap.selector, p.metadata.labels))
 
 
 # ---- KD204 ----------------------------------------------------------------------------------------------
@@ -142,11 +139,11 @@ def _node_reasons(snap: Snapshot, w: Workload) -> tuple[str, str]:
     nodes = snap.data.nodes
     if not nodes:
         return "the cluster has no nodes", look
-    pod_like = {"spec": dict(w.template_spec)}
+    spec = w.template_spec
     reasons: dict[str, int] = {}
     for n in nodes:
-        excluded = [m.split(" (has ", 1)[0] for m in node_selector_misses(pod_like, n)] + [
-            f"taint {format_taint(t)} not tolerated" for t in untolerated_taints(pod_like, n)
+        excluded = [m.split(" (has ", 1)[0] for m in node_selector_misses(spec, n)] + [
+            f"taint {format_taint(t)} not tolerated" for t in untolerated_taints(spec, n)
         ]
         for r in excluded or ["fits (the status may be stale)"]:
             reasons[r] = reasons.get(r, 0) + 1
@@ -223,7 +220,7 @@ def workload_scaled_to_zero(snap: Snapshot) -> Iterator[Finding]:
         message += f"; {who}"
     if others:
         message += f"; also at zero: {', '.join(others)}"
-    leaving = sum(1 for p in snap.selected_pods if meta(p).get("deletionTimestamp"))
+    leaving = sum(1 for p in snap.selected_pods if p.metadata.deletion_timestamp)
     if leaving:
         # the pods still terminating are the nearer symptom (KD306 says what holds them); this is why
         # nothing replaces them
@@ -234,8 +231,8 @@ def workload_scaled_to_zero(snap: Snapshot) -> Iterator[Finding]:
 # ---- KD205 ----------------------------------------------------------------------------------------------
 
 
-def _containers(w: Workload) -> list[Mapping[str, Any]]:
-    return [c for c in w.template_spec.get("containers") or [] if isinstance(c, Mapping)]
+def _containers(w: Workload) -> list[Container]:
+    return list(w.template_spec.containers)
 
 
 _PSA_CONTAINER_FIXES: dict[str, dict[str, Any]] = {
@@ -280,7 +277,7 @@ def _psa_fix(snap: Snapshot, w: Workload, rej: Rejection) -> str:
     if pod:
         spec["securityContext"] = pod
     if container:
-        spec["containers"] = [{"name": c.get("name"), "securityContext": container} for c in _containers(w)]
+        spec["containers"] = [{"name": c.name, "securityContext": container} for c in _containers(w)]
     body = json.dumps({"spec": {"template": {"spec": spec}}}, separators=(",", ":"))
     note = "   # the image must then run as a non-root user (set runAsUser if its USER is root)" if pod.get(
         "runAsNonRoot"
@@ -317,7 +314,7 @@ def _remediation(snap: Snapshot, w: Workload, rej: Rejection, missing: int, fail
             flags.setdefault(flag, []).append(f"{resource}={value}")
         args = " ".join(f"{flag}={','.join(sorted(v))}" for flag, v in sorted(flags.items()))
         return (
-            f"kubectl -n {ns} set resources {w.ref} -c {containers[0].get('name')} {args}   # within the "
+            f"kubectl -n {ns} set resources {w.ref} -c {containers[0].name} {args}   # within the "
             f"namespace's LimitRange (kubectl -n {ns} get limitrange -o yaml); or change the LimitRange"
         )
     if rej.cause == "limit-range":
@@ -381,7 +378,7 @@ def pods_not_created(snap: Snapshot) -> Iterator[Finding]:
         failures = creation_failures(snap.data, w)
         if have:
             # an event older than the newest pod was followed by a successful create: history, not the cause
-            newest = max(str(meta(p).get("creationTimestamp") or "")[:19] for p in pods_of(snap.data, w))
+            newest = max(p.metadata.creation_timestamp[:19] for p in pods_of(snap.data, w))
             failures = [f for f in failures if not f.field.startswith("event") or f.time >= newest]
         want = f"{w.ref} wants {w.desired} pod{'s' if w.desired != 1 else ''} but {have} exist"
         if not failures:

@@ -26,12 +26,13 @@ from kubediag.dependents import (
     uses_cluster_dns,
 )
 from kubediag.labels import labels_of
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Pod
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import json_pointer, template_owner
 
 
-def _client_pod(snap: Snapshot) -> Obj:
+def _client_pod(snap: Snapshot) -> Pod:
     ref = snap.client
     if ref is None:
         raise NotApplicable("no client given (--from NAMESPACE/POD)")
@@ -48,7 +49,7 @@ def _dns_gap(snap: Snapshot) -> str | None:
     return snap.data.cluster_dns_gap or "the cluster DNS was not read"
 
 
-def _fix(snap: Snapshot, pod: Obj, dns: ClientDns) -> str:
+def _fix(snap: Snapshot, pod: Pod, dns: ClientDns) -> str:
     """Patch the client's workload back to ClusterFirst (ClusterFirstWithHostNet for hostNetwork pods)."""
     policy = "ClusterFirstWithHostNet" if dns.host_network else "ClusterFirst"
     owner = template_owner(pod)
@@ -56,12 +57,12 @@ def _fix(snap: Snapshot, pod: Obj, dns: ClientDns) -> str:
     base = ["spec", "template", "spec"] if owner is not None and owner.kind != "Job" else []
     ops: list[dict[str, Any]] = [{"op": "replace", "path": json_pointer(*base, "dnsPolicy"), "value": policy}]
     if dns.effective == "None":
-        extra = set(dns.config) - {"nameservers", "searches"}
-        if extra:  # keep its options (ndots...): drop only the outside resolvers
+        cfg = dns.config
+        if cfg.options is not None:  # keep its options (ndots...): drop only the outside resolvers
             ops += [
                 {"op": "remove", "path": json_pointer(*base, "dnsConfig", key)}
-                for key in ("nameservers", "searches")
-                if key in dns.config
+                for key, value in (("nameservers", cfg.nameservers), ("searches", cfg.searches))
+                if value is not None
             ]
         else:
             ops.append({"op": "remove", "path": json_pointer(*base, "dnsConfig")})

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubediag.checks.base import NotApplicable, check
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Pod
 from kubediag.snapshot import SERVICE_NAME_LABEL, Snapshot, name_of
 from kubediag.workloads import is_ready, owner_label, pod_ip
 
 
-def pod_ips(pod: Obj) -> set[str]:
-    status = pod.get("status") or {}
-    ips = {str(p.get("ip")) for p in status.get("podIPs") or [] if p.get("ip")}
+def pod_ips(pod: Pod) -> set[str]:
+    ips = {p.ip for p in pod.status.pod_ips if p.ip}
     if pod_ip(pod):
         ips.add(pod_ip(pod))
     return ips
@@ -66,7 +66,7 @@ def endpoints_missing(snap: Snapshot) -> Iterator[Finding]:
             for a in e.addresses:
                 listed_ips[a] = listed_ips.get(a, False) or ok
 
-    def state(pod: Obj) -> str:
+    def state(pod: Pod) -> str:
         """listed | not-ready | absent"""
         flags = [listed_names[name_of(pod)]] if name_of(pod) in listed_names else []
         flags += [listed_ips[ip] for ip in pod_ips(pod) if ip in listed_ips]

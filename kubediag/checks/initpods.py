@@ -84,7 +84,7 @@ def pods_init_blocked(snap: Snapshot) -> Iterator[Finding]:
     if hold is None:  # classified from the same pod: cannot happen, but never guess
         return
     ref = workload_ref(pod)
-    apps = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+    apps = [c.name for c in pod.spec.containers]
     parts = [
         f"{header(snap, s)} {s.be} held in init container {hold.name} ({hold.reason}): {hold.describe()}; "
         f"the app container{'s' if len(apps) != 1 else ''} {', '.join(apps) or '?'} "

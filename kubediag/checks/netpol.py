@@ -17,7 +17,7 @@ from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.selection import near_miss
 from kubediag.labels import format_map, labels_of
 from kubediag.labels import selector_matches as dict_selector_matches
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.netpol import (
     EGRESS,
     INGRESS,
@@ -50,7 +50,16 @@ from kubediag.netpol import (
     stable_labels,
     to_yaml,
 )
-from kubediag.objects import IPBlock, LabelSelector, NetworkPolicy
+from kubediag.objects import (
+    Container,
+    ContainerPort,
+    IPBlock,
+    LabelSelector,
+    NetworkPolicy,
+    Pod,
+    PodMeta,
+    PodSpec,
+)
 from kubediag.remedy import placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip
@@ -71,7 +80,7 @@ class Target:
     port_name: str
     protocol: str
     target: int | str
-    backends: tuple[tuple[Obj, int], ...]
+    backends: tuple[tuple[Pod, int], ...]
 
     @property
     def label(self) -> str:
@@ -84,14 +93,14 @@ class Target:
     def pod_port_text(self, ports: Sequence[int] | None = None) -> str:
         return ",".join(str(p) for p in sorted(set(ports or self.pod_ports))) + f"/{self.protocol}"
 
-    def fix_ports(self, pods: Sequence[tuple[Obj, int]]) -> list[tuple[int | str, str]]:
+    def fix_ports(self, pods: Sequence[tuple[Pod, int]]) -> list[tuple[int | str, str]]:
         numbers = sorted({pp for _, pp in pods})
         if len(numbers) > 1 and isinstance(self.target, str):
             return [(self.target, self.protocol)]  # one name, several numbers: the named port says it once
         return [(n, self.protocol) for n in numbers]
 
 
-def _backends(snap: Snapshot) -> tuple[Obj, ...]:
+def _backends(snap: Snapshot) -> tuple[Pod, ...]:
     if snap.svc_type == "ExternalName":
         raise NotApplicable("an ExternalName Service has no backend pods")
     if not snap.selector:
@@ -102,7 +111,7 @@ def _backends(snap: Snapshot) -> tuple[Obj, ...]:
     return ready
 
 
-def _targets(snap: Snapshot, backends: tuple[Obj, ...]) -> list[Target]:
+def _targets(snap: Snapshot, backends: tuple[Pod, ...]) -> list[Target]:
     out: list[Target] = []
     for sp in snap.ports:
         proto, port, raw = sp.protocol, sp.port, sp.target_port
@@ -115,11 +124,11 @@ def _targets(snap: Snapshot, backends: tuple[Obj, ...]) -> list[Target]:
     return out
 
 
-def _host_network(pod: Obj) -> bool:
-    return bool((pod.get("spec") or {}).get("hostNetwork"))
+def _host_network(pod: Pod) -> bool:
+    return pod.spec.host_network
 
 
-def _client(snap: Snapshot) -> tuple[Obj, Peer]:
+def _client(snap: Snapshot) -> tuple[Pod, Peer]:
     ref = snap.client
     if ref is None:
         raise NotApplicable("no client given (--from NAMESPACE/POD)")
@@ -130,12 +139,12 @@ def _client(snap: Snapshot) -> tuple[Obj, Peer]:
             "check the --from name"
         )
     if _host_network(pod):
-        ip = str((pod.get("status") or {}).get("hostIP") or pod_ip(pod))
+        ip = pod.status.host_ip or pod_ip(pod)
         return pod, Peer.external(ip, f"{ref.namespace}/{ref.name} (hostNetwork: seen as node IP {ip})")
     return pod, Peer.of_pod(pod, snap.data.namespace_labels(ns_of(pod)))
 
 
-def _pod_client(snap: Snapshot) -> tuple[Obj, Peer]:
+def _pod_client(snap: Snapshot) -> tuple[Pod, Peer]:
     pod, peer = _client(snap)
     if not peer.is_pod:
         raise NotApplicable(
@@ -152,13 +161,13 @@ def _ns_labels_unknown(snap: Snapshot) -> str | None:
     return f"namespace labels could not be read ({m.describe()}): only {NS_NAME_LABEL} is known"
 
 
-def _names(pods: Sequence[Obj]) -> str:
+def _names(pods: Sequence[Pod]) -> str:
     names = [name_of(p) for p in pods[:MAX_LISTED]]
     more = f" and {len(pods) - MAX_LISTED} more" if len(pods) > MAX_LISTED else ""
     return ", ".join(names) + more
 
 
-def _some(pods: Sequence[Obj], total: int, noun: str = "ready backend") -> str:
+def _some(pods: Sequence[Pod], total: int, noun: str = "ready backend") -> str:
     """'its only ready backend (web-1)', 'all 3 ready backends (...)', '1 of 3 ready backends (web-2)'."""
     if len(pods) == total == 1:
         return f"its only {noun} ({_names(pods)})"
@@ -222,7 +231,7 @@ def _corrected_selector(snap: Snapshot, ref: RuleRef, match_labels: Mapping[str,
     return to_yaml(policy_manifest(pol, spec))
 
 
-def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
+def _selected_by(snap: Snapshot, pod: Pod, policies: Sequence[str]) -> Evidence:
     return Evidence(
         "Pod",
         ns_of(pod),
@@ -233,7 +242,7 @@ def _selected_by(snap: Snapshot, pod: Obj, policies: Sequence[str]) -> Evidence:
     )
 
 
-def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
+def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Pod]:
     """Read pods a new policy would isolate that no policy isolates today (they would lose all other traffic
     in that direction: a new policy is only additive for pods that are already isolated)."""
     ns = str(manifest["metadata"]["namespace"])
@@ -310,7 +319,7 @@ def _additive(
     )
 
 
-def _peer_labels(client_pod: Obj) -> tuple[dict[str, str], str]:
+def _peer_labels(client_pod: Pod) -> tuple[dict[str, str], str]:
     """Labels for a podSelector that picks the client's workload, and a command when it has none."""
     labels = stable_labels(labels_of(client_pod))
     if labels:
@@ -321,7 +330,7 @@ def _peer_labels(client_pod: Obj) -> tuple[dict[str, str], str]:
     return label, cmd
 
 
-def _client_app(client_pod: Obj) -> str:
+def _client_app(client_pod: Pod) -> str:
     labels = stable_labels(labels_of(client_pod))
     return next(iter(labels.values()), name_of(client_pod))
 
@@ -409,7 +418,7 @@ def _not_isolated_note(snap: Snapshot) -> Iterator[Finding]:
 
 
 def _ingress_for_client(
-    snap: Snapshot, targets: list[Target], client_pod: Obj, src: Peer
+    snap: Snapshot, targets: list[Target], client_pod: Pod, src: Peer
 ) -> Iterator[Finding]:
     policies = _policies(snap)
     svc = f"{snap.namespace}/{snap.name}"
@@ -478,7 +487,7 @@ def _ingress_for_client(
 
 
 def _ingress_fix(
-    snap: Snapshot, t: Target, blocked: Sequence[tuple[Obj, int, Decision]], client_pod: Obj, src: Peer
+    snap: Snapshot, t: Target, blocked: Sequence[tuple[Pod, int, Decision]], client_pod: Pod, src: Peer
 ) -> str:
     ports = t.fix_ports([(b, pp) for b, pp, _ in blocked])
     name = f"allow-{_client_app(client_pod)}-to-{snap.name}"
@@ -566,7 +575,7 @@ def _policy_set(snap: Snapshot, namespaces: tuple[str, ...]) -> PolicySet:
     return memo[key]  # type: ignore[no-any-return]
 
 
-def _live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Obj, ...]:
+def _live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Pod, ...]:
     """Pods of `namespace` that are not terminal and match `selector` (None: all); memoised per data."""
     key = ("netpol-live-pods", namespace, _selector_key(selector))
     memo = snap.data.memo
@@ -580,7 +589,7 @@ def _selector_key(selector: LabelSelector | None) -> str:
     return json.dumps(None if selector is None else msgspec.to_builtins(selector), sort_keys=True)
 
 
-def _match_live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Obj, ...]:
+def _match_live_pods(snap: Snapshot, namespace: str, selector: LabelSelector | None) -> tuple[Pod, ...]:
     match_labels = selector.match_labels if selector is not None else None
     if match_labels:  # narrow through the label index, then apply the whole selector
         candidates = snap.data.pods_matching(namespace, match_labels)
@@ -608,7 +617,7 @@ def _matching_namespaces(snap: Snapshot, ns_sel: LabelSelector, unseen: str | No
     return list(memo[key])
 
 
-def _today(pods: Sequence[Obj]) -> str:
+def _today(pods: Sequence[Pod]) -> str:
     return f"{len(pods)} today: {_names(pods)}" if pods else "none exist today"
 
 
@@ -700,7 +709,7 @@ def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Findi
             continue
         any_isolated = True
         reach: dict[RuleRef, Reach] = {}
-        dead: list[tuple[Obj, int]] = []
+        dead: list[tuple[Pod, int]] = []
         for b, pp, adm in isolated:
             for ap in adm.allowed:
                 if ap.rule not in reach:  # one resolution per rule (pure: the same for every backend)
@@ -733,10 +742,10 @@ def _reach_hint(snap: Snapshot, t: Target) -> str:
 def _who_may_reach(
     snap: Snapshot,
     t: Target,
-    isolated: Sequence[tuple[Obj, int, Admission]],
+    isolated: Sequence[tuple[Pod, int, Admission]],
     reach: Mapping[RuleRef, Reach],
     isolating: Sequence[str],
-    open_pods: Sequence[Obj],
+    open_pods: Sequence[Pod],
 ) -> str:
     """The info note: who is admitted today, by which rule, and rules that look like mistakes."""
     allowed = [f"{r.text} [{ref}]" for ref, r in sorted(reach.items()) if r.exists]
@@ -763,8 +772,8 @@ def _who_may_reach(
 def _nobody_admitted(
     snap: Snapshot,
     t: Target,
-    admissions: Sequence[tuple[Obj, int, Admission]],
-    dead: Sequence[tuple[Obj, int]],
+    admissions: Sequence[tuple[Pod, int, Admission]],
+    dead: Sequence[tuple[Pod, int]],
     reach: Mapping[RuleRef, Reach],
 ) -> Finding:
     policies = _policies(snap)
@@ -878,7 +887,7 @@ def _anyone_fix(
     adm: Admission,
     sp_rules: Sequence[RuleRef],
     pp0: int,
-    dead: Sequence[tuple[Obj, int]],
+    dead: Sequence[tuple[Pod, int]],
     reach: Mapping[RuleRef, Reach],
 ) -> str:
     if adm.silent_policies:
@@ -1001,7 +1010,7 @@ def egress_allowed(snap: Snapshot) -> Iterator[Finding]:
         yield _egress_blocked(snap, t, decisions, blocked, client_pod, src)
 
 
-def _egress_allowances(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]) -> list[str]:
+def _egress_allowances(snap: Snapshot, client_pod: Pod, isolating: Sequence[str]) -> list[str]:
     out: list[str] = []
     for name in isolating:
         pol = _policy(snap, ns_of(client_pod), name)
@@ -1015,7 +1024,7 @@ def _egress_allowances(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]
     return out
 
 
-def _cluster_ip_rules(snap: Snapshot, client_pod: Obj, isolating: Sequence[str]) -> list[str]:
+def _cluster_ip_rules(snap: Snapshot, client_pod: Pod, isolating: Sequence[str]) -> list[str]:
     """Egress ipBlocks that contain the Service's ClusterIP: most CNIs judge egress after DNAT, on pod IPs."""
     cluster_ip = snap.spec.cluster_ip
     if not cluster_ip or cluster_ip == "None":
@@ -1037,9 +1046,9 @@ def _cluster_ip_rules(snap: Snapshot, client_pod: Obj, isolating: Sequence[str])
 def _egress_blocked(
     snap: Snapshot,
     t: Target,
-    decisions: Sequence[tuple[Obj, int, Decision]],
-    blocked: Sequence[tuple[Obj, int, Decision]],
-    client_pod: Obj,
+    decisions: Sequence[tuple[Pod, int, Decision]],
+    blocked: Sequence[tuple[Pod, int, Decision]],
+    client_pod: Pod,
     src: Peer,
 ) -> Finding:
     policies = _policies(snap)
@@ -1097,7 +1106,7 @@ def _egress_blocked(
 
 
 # ---- KD603 DNS ------------------------------------------------------------------------------------------
-def _dns_pods(snap: Snapshot) -> tuple[list[Obj], bool]:
+def _dns_pods(snap: Snapshot) -> tuple[list[Pod], bool]:
     """The cluster DNS pods (ready ones first), or a stand-in with CoreDNS's usual ports when not read."""
     found = [
         p
@@ -1107,21 +1116,21 @@ def _dns_pods(snap: Snapshot) -> tuple[list[Obj], bool]:
     ready = [p for p in found if is_ready(p)]
     if ready or found:
         return ready or found, False
-    stand_in: Obj = {
-        "metadata": {"name": "kube-dns pods", "namespace": DNS_NAMESPACE, "labels": dict(DNS_LABELS)},
-        "spec": {
-            "containers": [
-                {
-                    "name": "coredns",
-                    "ports": [
-                        {"name": "dns", "containerPort": DNS_PORT, "protocol": "UDP"},
-                        {"name": "dns-tcp", "containerPort": DNS_PORT, "protocol": "TCP"},
-                        {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+    stand_in = Pod(
+        metadata=PodMeta(name="kube-dns pods", namespace=DNS_NAMESPACE, labels=dict(DNS_LABELS)),
+        spec=PodSpec(
+            containers=[
+                Container(
+                    name="coredns",
+                    ports=[
+                        ContainerPort(name="dns", container_port=DNS_PORT, protocol="UDP"),
+                        ContainerPort(name="dns-tcp", container_port=DNS_PORT, protocol="TCP"),
+                        ContainerPort(name="metrics", container_port=9153, protocol="TCP"),
                     ],
-                }
+                )
             ]
-        },
-    }
+        ),
+    )
     return [stand_in], True
 
 
@@ -1183,7 +1192,7 @@ def dns_allowed(snap: Snapshot) -> Iterator[Finding]:
     dns_pods, assumed = _dns_pods(snap)
     policies = _policies(snap)
     ks_labels = snap.data.namespace_labels(DNS_NAMESPACE)
-    blocked: dict[str, list[tuple[Obj, Decision, Decision]]] = {}
+    blocked: dict[str, list[tuple[Pod, Decision, Decision]]] = {}
     allowed_by: set[str] = set()
     for proto in ("UDP", "TCP"):
         for d in dns_pods:
@@ -1208,11 +1217,11 @@ def dns_allowed(snap: Snapshot) -> Iterator[Finding]:
 
 def _dns_blocked(
     snap: Snapshot,
-    client_pod: Obj,
+    client_pod: Pod,
     src: Peer,
-    dns_pods: Sequence[Obj],
+    dns_pods: Sequence[Pod],
     assumed: bool,
-    blocked: Mapping[str, Sequence[tuple[Obj, Decision, Decision]]],
+    blocked: Mapping[str, Sequence[tuple[Pod, Decision, Decision]]],
 ) -> Finding:
     policies = _policies(snap)
     udp = blocked.get("UDP", [])
@@ -1313,9 +1322,9 @@ def _denial(
     snap: Snapshot,
     direction: Direction,
     policies: Sequence[NetworkPolicy],
-    subject: Obj,
+    subject: Pod,
     other: Peer,
-    dst_pod: Obj,
+    dst_pod: Pod,
     pod_port: int,
     t: Target,
     decision: Decision,

@@ -11,13 +11,12 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import format_map, labels_of
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
-from kubediag.objects import Event
-from kubediag.snapshot import Snapshot, meta, name_of
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Event, Pod
+from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import (
     PodProblem,
     event_message,
@@ -51,7 +50,7 @@ def quote(text: str, limit: int = 300) -> str:
 
 @dataclass(frozen=True)
 class Hit:
-    pod: Obj
+    pod: Pod
     problem: PodProblem
 
 
@@ -60,7 +59,7 @@ class Scan:
     """The selected pods whose earliest problem is one category."""
 
     hits: tuple[Hit, ...]
-    population: tuple[Obj, ...]  # every selected pod
+    population: tuple[Pod, ...]  # every selected pod
     ready: int
 
     @property
@@ -68,7 +67,7 @@ class Scan:
         return len(self.population)
 
     @property
-    def pods(self) -> list[Obj]:
+    def pods(self) -> list[Pod]:
         return [h.pod for h in self.hits]
 
     @property
@@ -91,7 +90,7 @@ class Scan:
         return next(h for h in self.hits if (h.problem.reason, h.problem.detail) == best)
 
 
-def _problem(snap: Snapshot, pod: Obj) -> PodProblem | None:
+def _problem(snap: Snapshot, pod: Pod) -> PodProblem | None:
     """pod_problem, classified once per pod and data (seven checks ask about the same pods)."""
     key = ("pod-problem", id(pod))  # the data holds the pod, so its id is stable while the memo lives
     memo = snap.data.memo
@@ -142,13 +141,13 @@ def pod_evidence(snap: Snapshot, hits: Sequence[Hit], expected: str) -> list[Evi
     ]
 
 
-def workload_ref(pod: Obj) -> str:
+def workload_ref(pod: Pod) -> str:
     """`deployment/web` for a pod with a template owner, else `pod/<name>`."""
     o = template_owner(pod)
     return f"{o.kind.lower()}/{o.name}" if o else f"pod/{name_of(pod)}"
 
 
-def pod_events(snap: Snapshot, pod: Obj, reasons: Sequence[str], prefix: str = "") -> Event | None:
+def pod_events(snap: Snapshot, pod: Pod, reasons: Sequence[str], prefix: str = "") -> Event | None:
     """The newest event on `pod` with one of `reasons` (and a message starting with `prefix`), if events were read."""
     if snap.data.missing(Kind.EVENT) is not None:
         return None
@@ -174,14 +173,14 @@ class Placement:
     evidence: list[Evidence]
 
 
-def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
+def _placement(snap: Snapshot, pod: Pod, detail: str) -> Placement:
     """Why no node takes the pod: nodeSelector/affinity vs node labels, tolerations vs taints, cordons."""
     out = Placement([], [], [])
-    ns, spec = snap.namespace, pod.get("spec") or {}
+    ns, spec = snap.namespace, pod.spec
     ref = workload_ref(pod)
     patchable = not ref.startswith("pod/")
-    scheduler = str(spec.get("schedulerName") or "default-scheduler")
-    gates = [str(g.get("name")) for g in spec.get("schedulingGates") or []]
+    scheduler = spec.scheduler_name or "default-scheduler"
+    gates = [g.name for g in spec.scheduling_gates]
     if gates:
         out.notes.append(
             f"the pod has schedulingGates {', '.join(gates)}: the scheduler ignores it until a controller "
@@ -192,9 +191,7 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
         )
         out.evidence.append(Evidence("Pod", ns, name_of(pod), "spec.schedulingGates", ", ".join(gates), "[]"))
         return out
-    scheduled_cond = any(
-        c.get("type") == "PodScheduled" for c in (pod.get("status") or {}).get("conditions") or []
-    )
+    scheduled_cond = any(c.type == "PodScheduled" for c in pod.status.conditions)
     if not scheduled_cond:
         if scheduler != "default-scheduler":
             out.notes.append(
@@ -229,10 +226,10 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
         out.notes.append("the cluster has no nodes")
         out.fixes.append("Add nodes (kubectl get nodes shows none)")
         return out
-    sel_misses = {name_of(n): node_selector_misses(pod, n) for n in nodes}
+    sel_misses = {name_of(n): node_selector_misses(spec, n) for n in nodes}
     fitting = [n for n in nodes if not sel_misses[name_of(n)]]
     if not fitting:
-        wanted = dict(spec.get("nodeSelector") or {})
+        wanted = dict(spec.node_selector)
         per_node = [f"{name_of(n)} {', '.join(sel_misses[name_of(n)])}" for n in nodes[:3]]
         out.notes.append(
             f"no node matches the pod's placement rules ({format_map(wanted) if wanted else 'node affinity'}): "
@@ -269,7 +266,7 @@ def _placement(snap: Snapshot, pod: Obj, detail: str) -> Placement:
         if not absent:
             out.fixes.append(f"Fix spec.template.spec.affinity.nodeAffinity of {ref} to match node labels")
         return out
-    taints = {name_of(n): untolerated_taints(pod, n) for n in fitting}
+    taints = {name_of(n): untolerated_taints(spec, n) for n in fitting}
     untainted = [n for n in fitting if not taints[name_of(n)]]
     if not untainted:
         per_node = [
@@ -433,9 +430,9 @@ def pods_image_pull(snap: Snapshot) -> Iterator[Finding]:
         return
     main = s.main()
     found = waiting_status(main.pod, IMAGE_REASONS)
-    cname = str(found[1].get("name")) if found else "?"
-    spec_c = find_container(main.pod, cname) or {}
-    image = str(spec_c.get("image") or (found[1].get("image") if found else "") or "?")
+    cname = found[1].name if found else "?"
+    spec_c = find_container(main.pod, cname)
+    image = (spec_c.image if spec_c else "") or (found[1].image if found else "") or "?"
     meaning, kind = _image_hint(main.problem.reason, main.problem.detail)
     message = (
         f"{header(snap, s)} cannot pull image {quote(image)} (container {cname}, {main.problem.reason}): "
@@ -601,17 +598,18 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     main = s.main()
     ns, pod = snap.namespace, main.pod
     found = waiting_status(pod, ["CrashLoopBackOff"])
-    cs: Mapping[str, Any] = found[1] if found else {}
-    cname = str(cs.get("name") or "?")
-    last: Mapping[str, Any] = (cs.get("lastState") or {}).get("terminated") or {}
-    reason = str(last.get("reason") or "")
-    code = last.get("exitCode")
+    cs = found[1] if found else None
+    cname = (cs.name if cs else "") or "?"
+    last = cs.last_state.terminated if cs else None
+    reason = last.reason if last else ""
+    code = last.exit_code if last else None
     parts = [
-        f"{header(snap, s)} {s.be} crash-looping (container {cname}, restarts {cs.get('restartCount', 0)})"
+        f"{header(snap, s)} {s.be} crash-looping (container {cname}, restarts {cs.restart_count if cs else 0})"
     ]
     logs = f"kubectl -n {ns} logs {name_of(pod)} -c {cname} --previous"
     fixes = [logs]
-    limits = ((find_container(pod, cname) or {}).get("resources") or {}).get("limits") or {}
+    container = find_container(pod, cname)
+    limits = container.resources.limits if container else {}
     if reason == "OOMKilled":
         mem = str(limits.get("memory") or "")
         parts.append(
@@ -622,15 +620,15 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
             f"kubectl -n {ns} set resources {workload_ref(pod)} -c {cname} --limits=memory="
             f"{_doubled(mem) if mem else '<more>'}   # raise the memory limit",
         )
-    elif last:
-        meaning = _EXIT_CODES.get(int(code), "") if isinstance(code, int) else ""
+    elif last is not None:
+        meaning = _EXIT_CODES.get(last.exit_code, "")
         parts.append(
             f"last terminated: {reason or 'Error'} (exit code {code}{': ' + meaning if meaning else ''})"
         )
         if code in (126, 127):
             fixes.append(f"fix the command/args of container {cname} in {workload_ref(pod)} or the image")
-    if last.get("message"):
-        parts.append(f"termination message {quote(str(last['message']))}")
+    if last is not None and last.message:
+        parts.append(f"termination message {quote(last.message)}")
     killed = pod_events(snap, pod, ["Unhealthy"], "Liveness probe failed") or pod_events(
         snap, pod, ["Killing"], ""
     )
@@ -651,7 +649,7 @@ def pods_crashloop(snap: Snapshot) -> Iterator[Finding]:
     )
 
 
-def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Evidence], str]:
+def crash_log_evidence(snap: Snapshot, pods: Sequence[Pod]) -> tuple[list[Evidence], str]:
     """The crashed containers' last log lines the gatherer read (one pod per workload, `pods/log` with
     previous=true) as evidence, printed literally; a log that could not be read (forbidden, not found) is an
     evidence line saying so. Evidence only: `audit` reads no logs, and its verdicts and messages equal svc's.
@@ -694,26 +692,26 @@ def crash_log_evidence(snap: Snapshot, pods: Sequence[Obj]) -> tuple[list[Eviden
 # ---- KD305 -----------------------------------------------------------------------------------------------
 
 
-def _probe_port_notes(pod: Obj) -> list[str]:
+def _probe_port_notes(pod: Pod) -> list[str]:
     """Readiness probes aimed at ports their container does not declare (a frequent copy-paste slip)."""
     notes = []
     for c in serving_containers(pod):
-        probe = c.get("readinessProbe") or {}
-        action = probe.get("httpGet") or probe.get("tcpSocket") or probe.get("grpc")
-        declared = c.get("ports") or []
-        if not action or not declared or "port" not in action:
+        probe = c.readiness_probe
+        action = (probe.http_get or probe.tcp_socket or probe.grpc) if probe is not None else None
+        declared = c.ports
+        if action is None or not declared or action.port is None:
             continue
-        port = action["port"]
-        numbers = sorted({int(p.get("containerPort", 0)) for p in declared})
-        names = {str(p.get("name")) for p in declared if p.get("name")}
+        port = action.port
+        numbers = sorted({p.container_port for p in declared})
+        names = {p.name for p in declared if p.name}
         if isinstance(port, str) and not port.isdigit() and port not in names:
             notes.append(
-                f"container {c.get('name')}'s readiness probe names port {port!r}, which it does not declare "
+                f"container {c.name}'s readiness probe names port {port!r}, which it does not declare "
                 f"(declares {', '.join(sorted(names)) or 'no names'})"
             )
         elif (isinstance(port, int) or str(port).isdigit()) and int(port) not in numbers:
             notes.append(
-                f"container {c.get('name')}'s readiness probe targets port {port}, which it does not declare "
+                f"container {c.name}'s readiness probe targets port {port}, which it does not declare "
                 f"(declares {', '.join(map(str, numbers))})"
             )
     return notes
@@ -765,10 +763,11 @@ def pods_not_ready(snap: Snapshot) -> Iterator[Finding]:
         notes = _probe_port_notes(pod)
         parts.extend(notes)
         unstarted = [
-            str(cs.get("name"))
-            for cs in (pod.get("status") or {}).get("containerStatuses") or []
-            if cs.get("started") is False
-            and (find_container(pod, str(cs.get("name"))) or {}).get("startupProbe")
+            cs.name
+            for cs in pod.status.container_statuses
+            if cs.started is False
+            and (fc := find_container(pod, cs.name)) is not None
+            and fc.startup_probe is not None
         ]
         if unstarted:
             parts.append(f"the startupProbe of {', '.join(unstarted)} has not passed yet")
@@ -836,7 +835,7 @@ def pods_terminating(snap: Snapshot) -> Iterator[Finding]:
             evidence,
         )
         return
-    finalizers = sorted({str(f) for h in s.hits for f in meta(h.pod).get("finalizers") or []})
+    finalizers = sorted({f for h in s.hits for f in h.pod.metadata.finalizers})
     message = (
         f"{header(snap, s)} {s.be} terminating and no replacement pod is selected: the Service is losing "
         "its last endpoints"
@@ -896,7 +895,7 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
     if no_ip:
         sub = Scan(tuple(no_ip), s.population, s.ready)
         first = no_ip[0].pod
-        nodes = sorted({str((h.pod.get("spec") or {}).get("nodeName") or "?") for h in no_ip})
+        nodes = sorted({h.pod.spec.node_name or "?" for h in no_ip})
         message = (
             f"{header(snap, sub)} {sub.be} scheduled on {', '.join(nodes[:3])} but {'has' if len(no_ip) == 1 else 'have'} no IP: the pod sandbox or "
             "the CNI plugin did not set up their network"
@@ -913,9 +912,9 @@ def pods_no_ip(snap: Snapshot) -> Iterator[Finding]:
         )
     if terminal:
         sub = Scan(tuple(terminal), s.population, s.ready)
-        phases = Counter(str((h.pod.get("status") or {}).get("phase")) for h in terminal)
-        first_status = terminal[0].pod.get("status") or {}
-        why = ": ".join(str(first_status.get(k)) for k in ("reason", "message") if first_status.get(k))
+        phases = Counter(h.pod.status.phase for h in terminal)
+        first_status = terminal[0].pod.status
+        why = ": ".join(v for v in (first_status.reason, first_status.message) if v)
         message = (
             f"{header(snap, sub)} {sub.be} terminal ({', '.join(f'{n} {p}' for p, n in sorted(phases.items()))})"
             + (f": {quote(why)}" if why else "")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import ContainerPort, Pod
 from kubediag.snapshot import Snapshot, name_of
-from kubediag.workloads import container_ports, is_terminal, pods_phrase, port_protocol, template_owner
+from kubediag.workloads import container_ports, is_terminal, pods_phrase, template_owner
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def targets(snap: Snapshot) -> list[Target]:
     return out
 
 
-def live_pods(snap: Snapshot) -> list[Obj]:
+def live_pods(snap: Snapshot) -> list[Pod]:
     if snap.svc_type == "ExternalName":
         raise NotApplicable("an ExternalName Service has no pods")
     if not snap.selector:
@@ -72,14 +72,14 @@ class Resolution(enum.Enum):
     UNKNOWN = "unknown"  # numeric target, the pod declares no ports at all: legal, cannot judge
 
 
-def resolve(pod: Obj, t: Target) -> Resolution:
+def resolve(pod: Pod, t: Target) -> Resolution:
     """FindPort semantics: a named targetPort needs a container port with that name AND protocol."""
     declared = container_ports(pod)
     if t.named:
-        same = [p for _, p in declared if p.get("name") == t.value]
+        same = [p for _, p in declared if p.name == t.value]
     else:
-        same = [p for _, p in declared if int(p.get("containerPort") or 0) == t.value]
-    if any(port_protocol(p) == t.protocol for p in same):
+        same = [p for _, p in declared if p.container_port == t.value]
+    if any(p.protocol == t.protocol for p in same):
         return Resolution.OK
     if same:
         return Resolution.OTHER_PROTOCOL
@@ -88,20 +88,20 @@ def resolve(pod: Obj, t: Target) -> Resolution:
     return Resolution.NUMBER_UNDECLARED if declared else Resolution.UNKNOWN
 
 
-def declared_text(pod: Obj) -> str:
+def declared_text(pod: Pod) -> str:
     """`http=8080/TCP, metrics=9090/TCP (container web)` for messages and evidence."""
     declared = container_ports(pod)
     if not declared:
         return "no ports"
     containers = sorted({c for c, _ in declared})
     ports = ", ".join(
-        f"{str(p['name']) + '=' if p.get('name') else ''}{p.get('containerPort')}/{port_protocol(p)}"
+        f"{p.name + '=' if p.name else ''}{p.container_port}/{p.protocol}"
         for _, p in declared
     )
     return f"{ports} (container{'s' if len(containers) > 1 else ''} {', '.join(containers)})"
 
 
-def workload(pod: Obj) -> str:
+def workload(pod: Pod) -> str:
     o = template_owner(pod)
     return f"{o.kind.lower()}/{o.name}" if o else f"pod/{name_of(pod)}"
 
@@ -114,8 +114,8 @@ def patch_service(snap: Snapshot, path: str, value: int | str) -> str:
 @dataclass(frozen=True)
 class PortScan:
     target: Target
-    affected: tuple[Obj, ...]
-    population: tuple[Obj, ...]  # the live selected pods
+    affected: tuple[Pod, ...]
+    population: tuple[Pod, ...]  # the live selected pods
 
     @property
     def all(self) -> bool:
@@ -133,7 +133,7 @@ class PortScan:
         return Severity.CRITICAL if self.all else Severity.WARNING
 
 
-def _resolutions(snap: Snapshot) -> list[tuple[Target, tuple[Obj, ...], tuple[Resolution, ...]]]:
+def _resolutions(snap: Snapshot) -> list[tuple[Target, tuple[Pod, ...], tuple[Resolution, ...]]]:
     """Every target resolved on every live pod, once per Service and data (three checks ask)."""
     key = ("port-resolutions", snap.namespace, snap.name)
     memo = snap.data.memo
@@ -152,7 +152,7 @@ def scan_ports(snap: Snapshot, outcome: Resolution, named: bool | None = None) -
             yield PortScan(t, affected, pods)
 
 
-def port_evidence(snap: Snapshot, pods: Sequence[Obj], field: str, expected: str) -> list[Evidence]:
+def port_evidence(snap: Snapshot, pods: Sequence[Pod], field: str, expected: str) -> list[Evidence]:
     return [Evidence("Pod", snap.namespace, name_of(p), field, declared_text(p), expected) for p in pods[:5]]
 
 
@@ -161,10 +161,10 @@ def service_evidence(snap: Snapshot, t: Target, observed: str, expected: str) ->
     return Evidence("Service", snap.namespace, snap.name, field, observed, expected)
 
 
-def _common_candidates(pods: Sequence[Obj], protocol: str) -> list[Mapping[str, Any]]:
+def _common_candidates(pods: Sequence[Pod], protocol: str) -> list[ContainerPort]:
     """Ports (same protocol) that every one of `pods` declares with the same number: safe patch targets."""
     per_pod = [
-        {int(p.get("containerPort") or 0): p for _, p in container_ports(pod) if port_protocol(p) == protocol}
+        {p.container_port: p for _, p in container_ports(pod) if p.protocol == protocol}
         for pod in pods
     ]
     if not per_pod:
@@ -227,12 +227,12 @@ def named_port_not_found(snap: Snapshot) -> Iterator[Finding]:
         )
         if ps.all and len(candidates) == 1:
             c = candidates[0]
-            number = int(c.get("containerPort") or 0)
+            number = c.container_port
             names = {
-                str(p.get("name") or "")
+                p.name
                 for pod in ps.affected
                 for _, p in container_ports(pod)
-                if int(p.get("containerPort") or 0) == number and port_protocol(p) == t.protocol
+                if p.container_port == number and p.protocol == t.protocol
             }
             # the port's name when every pod uses the same one, else its number
             value: int | str = names.pop() if len(names) == 1 and "" not in names else number
@@ -310,10 +310,10 @@ def target_port_not_exposed(snap: Snapshot) -> Iterator[Finding]:
         confirm = f"confirm what the application listens on (kubectl -n {ns} logs {name_of(sample)})"
         if ps.all and len(candidates) == 1:
             fix = (
-                f"{patch_service(snap, field, int(candidates[0].get('containerPort') or 0))}   # or {confirm}"
+                f"{patch_service(snap, field, candidates[0].container_port)}   # or {confirm}"
             )
         elif ps.all:
-            nums = ", ".join(str(c.get("containerPort")) for c in candidates) or "none in common"
+            nums = ", ".join(str(c.container_port) for c in candidates) or "none in common"
             fix = f"Set {field.lstrip('/').replace('/', '.')} to the port the pods listen on ({nums}); {confirm}"
         else:
             fix = (
@@ -371,14 +371,14 @@ def protocol_mismatch(snap: Snapshot) -> Iterator[Finding]:
         if t.named:
             message += f"; the name does not resolve for {t.protocol}, so the port gets no endpoints there"
         other = next(
-            port_protocol(p)
+            p.protocol
             for _, p in container_ports(sample)
-            if (p.get("name") == t.value if t.named else int(p.get("containerPort") or 0) == t.value)
+            if (p.name == t.value if t.named else p.container_port == t.value)
         )
         number = next(
-            p.get("containerPort")
+            p.container_port
             for _, p in container_ports(sample)
-            if (p.get("name") == t.value if t.named else int(p.get("containerPort") or 0) == t.value)
+            if (p.name == t.value if t.named else p.container_port == t.value)
         )
         otherwise = patch_service(snap, f"/spec/ports/{t.index}/protocol", other)
         if t.named:

@@ -18,7 +18,8 @@ from kubediag.controllers import (
 )
 from kubediag.labels import format_map, labels_of
 from kubediag.labels import selector_matches as selector_matches_labels
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Pod
 from kubediag.remedy import is_placement_label
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import is_close
@@ -231,7 +232,7 @@ def _workload_candidate(snap: Snapshot, w: Workload) -> _Candidate | None:
     return _Candidate(0 if own else 3, w.ref, tuple(diffs), remediation, evidence, w.ref)
 
 
-def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Obj, int, Mapping[str, str]]]:
+def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, str]]]:
     """(owner, first pod, label-set id, labels) for each distinct (owner, label set) of the namespace's pods,
     in pod order (built once per namespace): a near miss depends only on the labels, so a later pod with the
     same owner and labels adds nothing."""
@@ -239,7 +240,7 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Obj, int, Mapping[str, 
     if key not in snap.data.memo:
         ids: dict[tuple[tuple[str, str], ...], int] = {}
         seen: set[tuple[str, int]] = set()
-        out: list[tuple[str, Obj, int, Mapping[str, str]]] = []
+        out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
         for pod in snap.namespace_pods:
             owner = _canon(snap, str(owner_of(pod) or f"pod/{name_of(pod)}"))
             labels = labels_of(pod)
@@ -397,11 +398,11 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
     yield selector_matches.finding(Severity.CRITICAL, "; ".join(parts), remediation, evidence)
 
 
-def _owners(snap: Snapshot) -> Mapping[str, list[Obj]]:
+def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
     """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
     key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
     if key not in snap.data.memo:
-        out: dict[str, list[Obj]] = defaultdict(list)
+        out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
             out[str(owner_of(p) or f"pod/{name_of(p)}")].append(p)
         snap.data.memo[key] = dict(out)

@@ -7,16 +7,16 @@ from collections.abc import Iterator, Sequence
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import labels_of
-from kubediag.model import Category, Evidence, Finding, Kind, Obj, Severity, Stage
-from kubediag.objects import Node
+from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
+from kubediag.objects import Node, Pod
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import is_ready, node_ready, node_schedulable
 
 EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
-def node_of(pod: Obj) -> str:
-    return str((pod.get("spec") or {}).get("nodeName") or "")
+def node_of(pod: Pod) -> str:
+    return pod.spec.node_name
 
 
 def _names(nodes: Sequence[Node], limit: int = 5) -> str:

@@ -105,25 +105,79 @@ def _skipped(chk: Check, reason: str) -> CheckResult:
     return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
 
 
+class _Step:
+    """One check of a chain over one ClusterData: what does not depend on the Service is decided once.
+    Results are immutable, so a result that is the same for every Service (a data gap, a pass without
+    findings, the same skip reason) is built once and shared by every report."""
+
+    __slots__ = (
+        "chk",
+        "func",
+        "independent",
+        "passed",
+        "required",
+        "skip_with_service",
+        "skip_without_service",
+        "skips",
+    )
+
+    def __init__(self, chk: Check, gaps: _Gaps) -> None:
+        self.chk = chk
+        self.func = chk.func
+        self.independent = chk.independent
+        self.required = gaps.required
+        # the skip decided before the check runs, when the Service exists and when it does not
+        first = gaps.unavailable if gaps.unavailable is not None else gaps.not_read
+        self.skip_with_service = None if first is None else _skipped(chk, first)
+        if gaps.unavailable is not None:
+            self.skip_without_service: CheckResult | None = self.skip_with_service
+        elif chk.id != EXISTENCE_CHECK:
+            self.skip_without_service = _skipped(chk, "the Service does not exist")
+        else:
+            self.skip_without_service = None if gaps.not_read is None else _skipped(chk, gaps.not_read)
+        self.passed = CheckResult(chk.id, chk.title, chk.stage, Outcome.PASSED, findings=(), notes=())
+        self.skips: dict[str, CheckResult] = {}
+
+    def skipped(self, reason: str) -> CheckResult:
+        res = self.skips.get(reason)
+        if res is None:
+            res = self.skips[reason] = _skipped(self.chk, reason)
+        return res
+
+    def run(self, snap: Snapshot, blocked_by: str | None) -> CheckResult:
+        """The check's function and its result (the skips decided before it runs are the caller's)."""
+        try:
+            found = tuple(self.func(snap))
+        except NotApplicable as exc:
+            return self.skipped(f"not applicable: {exc}")
+        if blocked_by is not None and not self.independent:
+            # what a dependent check sees after the broken link is a symptom, not a second diagnosis
+            return self.skipped(f"follows from the root cause {blocked_by}")
+        if not found:
+            return self.passed
+        chk = self.chk
+        problems = tuple(f for f in found if f.severity is not Severity.INFO)
+        notes = tuple(f.message for f in found if f.severity is Severity.INFO)
+        outcome = Outcome.FAILED if problems else Outcome.PASSED
+        return CheckResult(chk.id, chk.title, chk.stage, outcome, findings=found, notes=notes)
+
+
+def _steps(snap: Snapshot, chain: Sequence[Check]) -> list[_Step]:
+    """The chain's steps over this data, built once per chain (the steps hold the checks, so their ids
+    stay taken while the memo lives)."""
+    key = ("engine-steps", tuple(map(id, chain)))
+    memo = snap.data.memo
+    steps: list[_Step] | None = memo.get(key)
+    if steps is None:
+        steps = memo[key] = [_Step(chk, _gaps(snap, chk)) for chk in chain]
+    return steps
+
+
 def _run_one(chk: Check, snap: Snapshot, blocked_by: str | None) -> CheckResult:
-    gaps = _gaps(snap, chk)
-    if gaps.unavailable is not None:
-        return _skipped(chk, gaps.unavailable)
-    if snap.service is None and chk.id != EXISTENCE_CHECK:
-        return _skipped(chk, "the Service does not exist")
-    if gaps.not_read is not None:
-        return _skipped(chk, gaps.not_read)
-    try:
-        found = tuple(chk.func(snap))
-    except NotApplicable as exc:
-        return _skipped(chk, f"not applicable: {exc}")
-    if blocked_by is not None and not chk.independent:
-        # what a dependent check sees after the broken link is a symptom, not a second diagnosis
-        return _skipped(chk, f"follows from the root cause {blocked_by}")
-    problems = tuple(f for f in found if f.severity is not Severity.INFO)
-    notes = tuple(f.message for f in found if f.severity is Severity.INFO)
-    outcome = Outcome.FAILED if problems else Outcome.PASSED
-    return CheckResult(chk.id, chk.title, chk.stage, outcome, findings=found, notes=notes)
+    """One check of the chain over one Service, as `diagnose` runs it."""
+    step = _steps(snap, (chk,))[0]
+    pre = step.skip_with_service if snap.service is not None else step.skip_without_service
+    return pre if pre is not None else step.run(snap, blocked_by)
 
 
 def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
@@ -132,18 +186,19 @@ def diagnose(snap: Snapshot, checks: Sequence[Check] | None = None) -> Report:
     results: list[CheckResult] = []
     blocked_by: str | None = None
     status: Status | None = None
-    for chk in chain:
-        res = _run_one(chk, snap, blocked_by)
+    exists = snap.service is not None
+    skipped, failed, critical = Outcome.SKIPPED, Outcome.FAILED, Severity.CRITICAL
+    for step in _steps(snap, chain):
+        res = step.skip_with_service if exists else step.skip_without_service
+        if res is None:
+            res = step.run(snap, blocked_by)
         results.append(res)
-        data_gap = _gaps(snap, chk).required
-        if status is None and res.outcome is Outcome.SKIPPED and data_gap:
-            status = Status.UNKNOWN  # a data gap before any root cause: we cannot say
-        if (
-            res.outcome is Outcome.FAILED
-            and blocked_by is None
-            and any(f.severity is Severity.CRITICAL for f in res.findings)
-        ):
-            blocked_by = chk.id
+        outcome = res.outcome
+        if outcome is skipped:
+            if status is None and step.required:
+                status = Status.UNKNOWN  # a data gap before any root cause: we cannot say
+        elif outcome is failed and blocked_by is None and any(f.severity is critical for f in res.findings):
+            blocked_by = step.chk.id
             if status is None:
                 status = Status.BROKEN
     if snap.service is None and not any(r.check_id == EXISTENCE_CHECK and r.findings for r in results):

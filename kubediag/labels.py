@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from msgspec import Struct
+
 
 def labels_of(obj: Any) -> Mapping[str, str]:
     """The labels of a raw object (API JSON) or a typed one (kubediag.objects)."""
-    if not isinstance(obj, Mapping):
+    # dict and Struct first: both tests are far cheaper than the Mapping ABC's
+    if type(obj) is not dict and (issubclass(type(obj), Struct) or not isinstance(obj, Mapping)):
         return obj.metadata.labels  # type: ignore[no-any-return]
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}

@@ -11,11 +11,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from kubediag.labels import format_selector, labels_of
-from kubediag.model import Kind, Obj
+from kubediag.model import Kind
 from kubediag.objects import (
     APIService,
     EndpointSlice,
     Ingress,
+    KubeObject,
     LabelSelector,
     Pod,
     PodDNSConfig,
@@ -249,5 +250,5 @@ def uses_cluster_dns(data: ClusterData, pod: Pod) -> bool | None:
     return False
 
 
-def label_text(obj: Obj) -> str:
+def label_text(obj: KubeObject) -> str:
     return f"{ns_of(obj)}/{name_of(obj)}" if ns_of(obj) else name_of(obj)

@@ -1,8 +1,9 @@
 """Gathering: the only module that talks to the Kubernetes API (and imports `kubernetes`).
 
 The official client provides configuration (kubeconfig contexts, in-cluster service account, exec plugins),
-authentication and transport; responses are read as raw JSON (`_preload_content=False` style) because the
-client's model deserialisation of large lists is slow and the checks read plain dicts anyway.
+authentication and transport; responses are read as bytes (`_preload_content=False`) and decoded straight
+into each kind's pruned Struct (kubediag.kinds), because the client's model deserialisation of large lists
+is slow and keeps every field.
 Every request is a read (GET); nothing is ever written.
 """
 
@@ -45,8 +46,17 @@ from kubediag.kinds import (
     warm_decoders,
 )
 from kubediag.labels import labels_of
-from kubediag.model import Kind, Obj, Unavailable
-from kubediag.objects import EndpointSlice, Event, Ingress, NetworkPolicy, Pod, Service, ServiceSpec
+from kubediag.model import Kind, Unavailable
+from kubediag.objects import (
+    EndpointSlice,
+    Event,
+    Ingress,
+    KubeObject,
+    NetworkPolicy,
+    Pod,
+    Service,
+    ServiceSpec,
+)
 from kubediag.retry import DeadlineExceeded, call_with_retry, classify, http_status
 from kubediag.snapshot import ClusterData, name_of, ns_of
 
@@ -297,7 +307,7 @@ class Client:
         return call_with_retry(lambda: self._get_once(path, query, decode), min(deadline, self.deadline))
 
     def get_object(self, kind: Kind, namespace: str | None, name: str) -> Any:
-        """One object of `kind` by name, decoded into its Struct (or raw JSON for untyped kinds)."""
+        """One object of `kind` by name, decoded into its Struct."""
         path = f"{api_path(kind, namespace, self.served_versions.get(kind))}/{quote(name, safe='')}"
         return self.get(path, None, lambda body: decode_object(kind, body))
 
@@ -488,7 +498,7 @@ def discover_kinds(client: Client) -> Discovery:
 
 @dataclass
 class _Gathered:
-    lists: dict[Kind, list[Any]] = field(default_factory=dict)  # a kind's Structs, or raw JSON
+    lists: dict[Kind, list[Any]] = field(default_factory=dict)  # a kind's Structs
     unavailable: dict[Kind, Unavailable] = field(default_factory=dict)
     partial: dict[Kind, str] = field(default_factory=dict)
     coverage: dict[Kind, frozenset[str]] = field(default_factory=dict)
@@ -496,7 +506,7 @@ class _Gathered:
 
 def _fetch_kinds(
     client: Client,
-    jobs: Mapping[Kind, Callable[[], list[Obj]]],
+    jobs: Mapping[Kind, Callable[[], list[KubeObject]]],
     namespace: str | None,
     required: Iterable[Kind],
     out: _Gathered,
@@ -544,7 +554,7 @@ def gather_service(
     out = _Gathered()
     service: list[Service] = []
 
-    def get_service() -> list[Obj]:
+    def get_service() -> list[KubeObject]:
         try:
             return [client.get_object(Kind.SERVICE, namespace, name)]
         except Exception as exc:
@@ -552,10 +562,10 @@ def gather_service(
                 return []
             raise
 
-    def ns_list(kind: Kind, **query: str) -> Callable[[], list[Obj]]:
+    def ns_list(kind: Kind, **query: str) -> Callable[[], list[KubeObject]]:
         return lambda: client.list(kind, namespace, query, page=0)
 
-    phase1: dict[Kind, Callable[[], list[Obj]]] = {
+    phase1: dict[Kind, Callable[[], list[KubeObject]]] = {
         Kind.SERVICE: get_service,
         Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
         Kind.POD: ns_list(Kind.POD),
@@ -584,7 +594,7 @@ def gather_service(
     extra: dict[str, Any] = {}
 
     # ---- phase 2: only what this Service's situation calls for --------------------------------------
-    phase2: dict[Kind, Callable[[], list[Obj]]] = {}
+    phase2: dict[Kind, Callable[[], list[KubeObject]]] = {}
     spec = service[0].spec if service else ServiceSpec()
     selector = spec.selector
     from kubediag.snapshot import ClusterData as _CD
@@ -648,7 +658,7 @@ def gather_service(
         read=frozenset(k for k in WORKLOAD_KINDS if k in out.lists and k not in out.unavailable),
     )
     templates = template_matches(workloads, namespace, selector) if service and selector else ()
-    phase3: dict[Kind, Callable[[], list[Obj]]] = {}
+    phase3: dict[Kind, Callable[[], list[KubeObject]]] = {}
     if any(w.desired == 0 and w.scalable for w in templates) and not serving:
         phase3[Kind.HPA] = ns_list(Kind.HPA)
     if any(w.desired == 0 and not w.scalable for w in templates) and not serving and Kind.NODE not in out.lists:
@@ -821,7 +831,7 @@ def _gather_routes(
             out.unavailable[kind] = Unavailable(kind, "error", discovery.error)
         return
 
-    def cluster_wide(kind: Kind) -> list[Obj]:
+    def cluster_wide(kind: Kind) -> list[KubeObject]:
         try:
             return client.list(kind, None, page=500)
         except Exception as exc:
@@ -836,7 +846,7 @@ def _gather_routes(
         out.coverage[kind] = frozenset({namespace})
         return items
 
-    jobs: dict[Kind, Callable[[], list[Obj]]] = {
+    jobs: dict[Kind, Callable[[], list[KubeObject]]] = {
         kind: (lambda kind=kind: cluster_wide(kind))  # type: ignore[misc]
         for kind in wanted
         if kind in discovery.served
@@ -861,7 +871,7 @@ def _gather_route_parents(
     parent_ns = sorted(
         {p.namespace or b.route_ns for b in refs for p in b.route.spec.parent_refs if _is_gateway(p)}
     )
-    jobs: list[tuple[Kind, str | None, Callable[[], list[Obj]]]] = []
+    jobs: list[tuple[Kind, str | None, Callable[[], list[KubeObject]]]] = []
     if parent_ns and Kind.GATEWAY in discovery.served:
         where: str | None = parent_ns[0] if len(parent_ns) == 1 else None  # several: one cluster-wide LIST
         jobs.append((Kind.GATEWAY, where, lambda: client.list(Kind.GATEWAY, where, page=500)))
@@ -885,13 +895,13 @@ def _gather_route_parents(
 
 
 def _fetch_each(
-    client: Client, jobs: Sequence[tuple[Kind, str | None, Callable[[], list[Obj]]]], out: _Gathered
+    client: Client, jobs: Sequence[tuple[Kind, str | None, Callable[[], list[KubeObject]]]], out: _Gathered
 ) -> None:
     """`_fetch_kinds` for jobs in different namespaces (each failure names its own namespace), concurrently."""
     if not jobs:
         return
 
-    def one(kind: Kind, ns: str | None, fn: Callable[[], list[Obj]]) -> _Gathered:
+    def one(kind: Kind, ns: str | None, fn: Callable[[], list[KubeObject]]) -> _Gathered:
         got = _Gathered()
         _fetch_kinds(client, {kind: fn}, ns, [], got)
         return got
@@ -1020,11 +1030,11 @@ def gather_scope(
             jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
     jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS if kind not in skip]
 
-    def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[Obj]:
+    def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[KubeObject]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
         return list_paged(client, kind, ns, query, page, on_page)
 
-    lists: dict[Kind, list[Obj]] = {kind: [] for kind, _, _ in jobs}
+    lists: dict[Kind, list[KubeObject]] = {kind: [] for kind, _, _ in jobs}
     failures: dict[Kind, list[tuple[str | None, BaseException]]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="kubediag-list")
     futures = {pool.submit(run, *job): job for job in jobs}

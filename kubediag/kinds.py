@@ -3,8 +3,6 @@ into, and what it is read for (shown by `kubediag rbac`).
 
 Adding a kind is one Struct in `kubediag.objects`, one `Kind` member and one `KindSpec` here: the gatherer,
 the snapshot store (`ClusterData.of`), the fixtures loader and the RBAC rules all read this table.
-Kinds whose `struct` is None are still decoded to plain JSON (dicts) until their checks move to typed
-attributes.
 
 Kinds served at a version chosen at run time (`discovered=True`: the Gateway API CRDs, which a cluster may
 serve at v1, v1beta1 or v1alpha2, or not at all) still have one Struct and one path template: `versions`
@@ -16,7 +14,7 @@ passes that version to `path`; a kind the server does not serve is never request
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +38,7 @@ class KindSpec:
     version: str
     purpose: str
     cluster_scoped: bool = False
-    struct: type[Any] | None = None  # a kubediag.objects Struct, or None for raw JSON
+    struct: type[Any] = field(kw_only=True)  # the kubediag.objects Struct its objects decode into
     # Never required for a diagnosis: forbidden or missing means the checks needing it are skipped.
     optional: bool = True
     # Served version chosen at run time by API discovery among `versions` (preferred first); see above.
@@ -215,8 +213,8 @@ class _ListMeta(msgspec.Struct):
 
 @cache
 def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
-    """Decodes a LIST response body of `kind` straight into its Structs (or raw dicts when untyped)."""
-    item: Any = SPECS[kind].struct or dict[str, Any]
+    """Decodes a LIST response body of `kind` straight into its Structs."""
+    item: Any = SPECS[kind].struct
     body = msgspec.defstruct(
         f"{SPECS[kind].kind}List",
         [("items", list[item] | None, None), ("metadata", _ListMeta, msgspec.field(default_factory=_ListMeta))],
@@ -226,7 +224,7 @@ def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
 
 @cache
 def object_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(SPECS[kind].struct or dict[str, Any])
+    return msgspec.json.Decoder(SPECS[kind].struct)
 
 
 def warm_decoders(kinds: Iterable[Kind] = ()) -> None:
@@ -240,34 +238,15 @@ def warm_decoders(kinds: Iterable[Kind] = ()) -> None:
 
 
 def decode_list(kind: Kind, body: bytes) -> tuple[list[Any], str]:
-    """(items, continue token). Raw items get their kind/apiVersion back (a List's items carry neither) and
-    lose metadata.managedFields."""
+    """(items, continue token): the page's items as the kind's Structs, every undeclared field skipped."""
     doc = list_decoder(kind).decode(body)
-    items: list[Any] = doc.items or []
-    spec = SPECS[kind]
-    if spec.struct is None:
-        api_version = f"{spec.group}/{spec.version}" if spec.group else spec.version
-        for it in items:
-            it.setdefault("kind", spec.kind)
-            it.setdefault("apiVersion", api_version)
-            md = it.get("metadata")
-            if isinstance(md, dict):
-                md.pop("managedFields", None)  # typed kinds skip them unless their Struct uses ManagedMeta
-    return items, doc.metadata.continue_
+    return doc.items or [], doc.metadata.continue_
 
 
 def decode_object(kind: Kind, body: bytes) -> Any:
-    obj = object_decoder(kind).decode(body)
-    spec = SPECS[kind]
-    if spec.struct is None and isinstance(obj, dict):
-        obj.setdefault("kind", spec.kind)
-        obj.setdefault("apiVersion", f"{spec.group}/{spec.version}" if spec.group else spec.version)
-    return obj
+    return object_decoder(kind).decode(body)
 
 
 def from_builtin(kind: Kind, obj: Mapping[str, Any]) -> Any:
-    """A fixture object (YAML) as the gatherer would hold it: the kind's Struct, or the dict itself."""
-    struct = SPECS[kind].struct
-    if struct is None:
-        return obj
-    return msgspec.convert(obj, struct)
+    """A fixture object (YAML) as the gatherer would hold it: the kind's Struct."""
+    return msgspec.convert(obj, SPECS[kind].struct)

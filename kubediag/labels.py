@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from msgspec import Struct
+from kubediag.objects import KubeObject
 
 
-def labels_of(obj: Any) -> Mapping[str, str]:
-    """The labels of a raw object (API JSON) or a typed one (kubediag.objects)."""
-    # dict and Struct first: both tests are far cheaper than the Mapping ABC's
-    if type(obj) is not dict and (issubclass(type(obj), Struct) or not isinstance(obj, Mapping)):
-        return obj.metadata.labels  # type: ignore[no-any-return]
-    meta = obj.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    if type(labels) is dict:  # the common case, without the slower Mapping ABC check
-        return labels
-    return labels if isinstance(labels, Mapping) else {}
+def labels_of(obj: KubeObject) -> Mapping[str, str]:
+    return obj.metadata.labels
 
 
 def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

@@ -6,12 +6,8 @@ Nothing here does I/O; everything is immutable so a report can be built and rend
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-# A Kubernetes object as the API server returned it (JSON, camelCase). Checks read these; never mutate.
-Obj = Mapping[str, Any]
 
 
 class ExitCode(enum.IntEnum):

@@ -10,7 +10,7 @@ Adding a kind: one Struct here and one entry in `kubediag.kinds.SPECS`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
@@ -57,6 +57,13 @@ class ObjectMeta(Base, frozen=True):
     @property
     def controller(self) -> OwnerReference | None:
         return next((o for o in self.owner_references if o.controller), None)
+
+
+class KubeObject(Protocol):
+    """Any kind's Struct, as the generic helpers (name_of, ns_of, labels_of, the store) read it."""
+
+    @property
+    def metadata(self) -> ObjectMeta: ...
 
 
 class ManagedMeta(ObjectMeta, frozen=True):

@@ -1,6 +1,6 @@
 """The immutable snapshot the checks judge: what was read from the API, indexed, plus per-Service views.
 
-`ClusterData` holds raw objects (API JSON) for one namespace (`svc`) or the whole scope (`audit`), with
+`ClusterData` holds the typed objects (kubediag.objects Structs) of one namespace (`svc`) or the whole scope (`audit`), with
 indexes built once so that diagnosing N Services is O(services + pods), not O(services x pods).
 `Snapshot` is one Service's view of it. Both are pure: no I/O, no clock.
 """
@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from msgspec import Struct
-
 from kubediag.labels import map_selector_matches
-from kubediag.model import REQUIRED_KINDS, Kind, Obj, Unavailable
+from kubediag.model import REQUIRED_KINDS, Kind, Unavailable
 from kubediag.objects import (
     Deployment,
     EndpointSlice,
     Event,
     Ingress,
+    KubeObject,
     Namespace,
     NetworkPolicy,
     Node,
@@ -37,39 +36,20 @@ if TYPE_CHECKING:
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-# These run hundreds of thousands of times per audit: a plain dict (what the API's JSON decodes to) skips the
-# slower Mapping ABC check; anything else takes the general path with the same result.
-def meta(obj: Obj) -> Mapping[str, Any]:
-    m = obj.get("metadata")
-    if type(m) is dict:
-        return m
-    return m if isinstance(m, Mapping) else {}
+def name_of(obj: KubeObject) -> str:
+    return obj.metadata.name
 
 
-def name_of(obj: Any) -> str:
-    """The name of a raw object (API JSON) or a typed one (kubediag.objects)."""
-    # dict and Struct first: both tests are far cheaper than the Mapping ABC's
-    if type(obj) is not dict and (issubclass(type(obj), Struct) or not isinstance(obj, Mapping)):
-        return str(obj.metadata.name)
-    m = obj.get("metadata")
-    v = (m if type(m) is dict else meta(obj)).get("name")
-    return v if type(v) is str else str(v or "")
-
-
-def ns_of(obj: Any) -> str:
-    if type(obj) is not dict and (issubclass(type(obj), Struct) or not isinstance(obj, Mapping)):
-        return str(obj.metadata.namespace)
-    m = obj.get("metadata")
-    v = (m if type(m) is dict else meta(obj)).get("namespace")
-    return v if type(v) is str else str(v or "")
+def ns_of(obj: KubeObject) -> str:
+    return obj.metadata.namespace
 
 
 @dataclass(frozen=True)
 class ClusterData:
     """Everything read from the API for a scope. Kinds never requested are in neither `read` nor `unavailable`."""
 
-    # The store: every object read, per kind (a kind's Struct from kubediag.objects, or raw JSON for kinds
-    # not yet typed). `of(kind)` reads it; the named properties below are shorthands for the raw kinds.
+    # The store: every object read, per kind, as the kind's Struct (kubediag.objects). `of(kind)` reads it;
+    # the named properties below are typed shorthands.
     objects: Mapping[Kind, tuple[Any, ...]] = field(default_factory=dict)
     read: frozenset[Kind] = frozenset()
     unavailable: Mapping[Kind, Unavailable] = field(default_factory=dict)
@@ -158,7 +138,7 @@ class ClusterData:
         return self.of(Kind.DEPLOYMENT)
 
     def by_namespace(self, kind: Kind) -> Mapping[str, tuple[Any, ...]]:
-        """Objects of `kind` per namespace (typed or raw), built once per kind."""
+        """Objects of `kind` per namespace, built once per kind."""
         key = ("by_namespace", kind)
         if key not in self.memo:
             out: dict[str, list[Any]] = defaultdict(list)
@@ -240,8 +220,8 @@ class ClusterData:
     def events_for(self, kind: str, namespace: str, name: str) -> tuple[Event, ...]:
         return self.events_by_object.get((namespace, kind, name), ())
 
-    def _by_ns(self, objs: tuple[Obj, ...]) -> Mapping[str, tuple[Obj, ...]]:
-        out: dict[str, list[Obj]] = defaultdict(list)
+    def _by_ns(self, objs: tuple[KubeObject, ...]) -> Mapping[str, tuple[KubeObject, ...]]:
+        out: dict[str, list[KubeObject]] = defaultdict(list)
         for o in objs:
             out[ns_of(o)].append(o)
         return {k: tuple(v) for k, v in out.items()}

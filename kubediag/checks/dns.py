@@ -25,9 +25,8 @@ from kubediag.dependents import (
     ready_endpoints,
     uses_cluster_dns,
 )
-from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.objects import Pod
+from kubediag.objects import Deployment, Pod
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import json_pointer, template_owner
 
@@ -302,26 +301,20 @@ def cluster_dns_available(snap: Snapshot) -> Iterator[Finding]:
     )
 
 
-# Deployments may be raw JSON or a typed Struct (the workloads work types them): read both shapes.
-def _name(d: Any) -> str:
-    return d.metadata.name if hasattr(d, "metadata") else name_of(d)
+def _name(d: Deployment) -> str:
+    return d.metadata.name
 
 
-def _replicas(d: Any) -> int:
-    if hasattr(d, "spec") and not isinstance(d, dict):
-        value = getattr(d.spec, "replicas", 1)
-    else:
-        value = (d.get("spec") or {}).get("replicas", 1)
-    return 1 if value is None else int(value)
+def _replicas(d: Deployment) -> int:
+    return d.spec.replicas
 
 
-def _dns_deployments(snap: Snapshot) -> list[Any]:
+def _dns_deployments(snap: Snapshot) -> list[Deployment]:
     """kube-system Deployments of the cluster DNS, when they were read (audit)."""
     if snap.data.missing(Kind.DEPLOYMENT) is not None:
         return []
     out = []
     for d in snap.data.by_namespace(Kind.DEPLOYMENT).get(DNS_NAMESPACE, ()):
-        labels = d.metadata.labels if hasattr(d, "metadata") else labels_of(d)
-        if labels.get("k8s-app") == "kube-dns":
+        if d.metadata.labels.get("k8s-app") == "kube-dns":
             out.append(d)
     return sorted(out, key=_name)

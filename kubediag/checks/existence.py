@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.callers import consumers_of_missing, unreadable
@@ -11,7 +10,7 @@ from kubediag.checks.consumers import likely_meant
 from kubediag.checks.routes import route_referrers
 from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.objects import Service
+from kubediag.objects import Deployment, Service
 from kubediag.remedy import expose_command
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import closest, is_dns1123_subdomain, is_ip_address
@@ -143,12 +142,9 @@ def _selector(services: list[Service], name: str) -> dict[str, str]:
     return {}
 
 
-def _exposing_services(deployment: Any, services: list[Service]) -> list[str]:
+def _exposing_services(deployment: Deployment, services: list[Service]) -> list[str]:
     """Services of the namespace whose selector matches the Deployment's pod template labels."""
-    if hasattr(deployment, "spec") and not isinstance(deployment, dict):
-        labels = dict(deployment.spec.template.metadata.labels)
-    else:
-        labels = (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    labels = deployment.spec.template.metadata.labels
     out = []
     for s in sorted(services, key=name_of):
         sel = _selector(services, name_of(s))

@@ -215,7 +215,7 @@ def _failed_create_events(data: ClusterData, kind: str, namespace: str, name: st
 
 def _replica_failure(kind: str, name: str, conditions: list[Condition]) -> list[CreateFailure]:
     return [
-        CreateFailure(kind, name, "status.conditions[ReplicaFailure]", c.message, c.last_transition_time[:19])
+        CreateFailure(kind, name, "status.conditions[ReplicaFailure]", c.message, (c.last_transition_time or "")[:19])
         for c in conditions
         if c.type == "ReplicaFailure" and c.status == "True" and c.message
     ]

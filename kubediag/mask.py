@@ -16,6 +16,7 @@ import msgspec
 from kubediag.engine import Report
 from kubediag.labels import labels_of
 from kubediag.model import CheckResult, Evidence, Finding, Kind
+from kubediag.objects import KubeObject
 from kubediag.snapshot import ClusterData
 
 # IPv4 (also before ":port" or a full stop) and IPv6 (also bracketed), optionally with a prefix length.
@@ -63,22 +64,18 @@ class Masker:
     @classmethod
     def from_data(cls, data: ClusterData) -> Masker:
         m = cls()
-        objs: Iterable[Any] = (
-            *(msgspec.to_builtins(p) for p in data.pods),
-            *map(msgspec.to_builtins, data.services),
+        objs: Iterable[KubeObject] = (
+            *data.pods,
+            *data.services,
             *data.nodes,
-            *(
-                msgspec.to_builtins(o)
-                for kind in (Kind.DEPLOYMENT, Kind.REPLICASET, Kind.STATEFULSET, Kind.DAEMONSET)
-                for o in data.of(kind)
-            ),
+            *(o for kind in (Kind.DEPLOYMENT, Kind.REPLICASET, Kind.STATEFULSET, Kind.DAEMONSET) for o in data.of(kind)),
             *data.namespaces,
-            *(msgspec.to_builtins(p) for p in data.networkpolicies),
+            *data.networkpolicies,
         )
         values: set[str] = set()
         for o in objs:
             values.update(str(v) for v in labels_of(o).values() if len(str(v)) >= 2)
-            values.update(v for v in _label_values(o) if len(v) >= 2)
+            values.update(v for v in _label_values(msgspec.to_builtins(o)) if len(v) >= 2)
         for v in sorted(values, key=lambda s: (-len(s), s)):
             m._token(v, "label")
         for n in data.nodes:

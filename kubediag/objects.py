@@ -78,7 +78,8 @@ class Condition(Base, frozen=True):
     status: str = ""
     reason: str = ""
     message: str = ""
-    last_transition_time: str = ""
+    # null when a controller patched the condition in without it (a real API server serves that as null)
+    last_transition_time: str | None = None
 
 
 class LabelSelectorRequirement(Base, frozen=True):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from kubediag.gather import list_paged
 from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object
 from kubediag.model import Kind
@@ -38,6 +40,16 @@ def test_pod_condition_without_timestamps_decodes() -> None:
     body = json.dumps({"items": [{"metadata": {"name": "p"}, "status": {"conditions": [cond]}}]}).encode()
     items, _ = decode_list(Kind.POD, body)
     assert [(c.type, c.status) for c in items[0].status.conditions] == [("example.com/gate", "False")]
+
+
+@pytest.mark.parametrize("kind", [Kind.DEPLOYMENT, Kind.REPLICASET, Kind.STATEFULSET, Kind.NODE])
+def test_shared_condition_without_timestamps_decodes(kind: Kind) -> None:
+    """The shared Condition (workloads, nodes) also reads a null lastTransitionTime as unset."""
+    cond = {"lastTransitionTime": None, "status": "False", "type": "ReplicaFailure", "message": "m"}
+    body = json.dumps({"items": [{"metadata": {"name": "x"}, "status": {"conditions": [cond]}}]}).encode()
+    items, _ = decode_list(kind, body)
+    c = items[0].status.conditions[0]
+    assert (c.type, c.message, c.last_transition_time) == ("ReplicaFailure", "m", None)
 
 
 def test_last_page_and_empty_items() -> None:

@@ -573,7 +573,9 @@ def gather_service(
             discovering = side.submit(client.discover)
             _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
         discovery = discovering.result()
-        dns: tuple[list[Obj], list[EndpointSlice], str] | None = dns_job.result() if dns_job is not None else None
+        dns: tuple[list[Obj], list[EndpointSlice], str] | None = (
+            dns_job.result() if dns_job is not None else None
+        )
     finally:
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)

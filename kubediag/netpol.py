@@ -522,7 +522,8 @@ def _decide(
         for i, rule in enumerate(rules_of(pol, direction)):
             elems = rule.peers
             if elems:
-                j = next((j for j, e in enumerate(elems) if peer_matches(pol.metadata.namespace, e, other)), None)
+                pns = pol.metadata.namespace
+                j = next((j for j, e in enumerate(elems) if peer_matches(pns, e, other)), None)
                 if j is None:
                     continue
             else:
@@ -718,7 +719,9 @@ class Admission:
         return not self.isolated or any(a.matches(peer) for a in self.allowed)
 
 
-def ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str = "TCP") -> Admission:
+def ingress_admission(
+    policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str = "TCP"
+) -> Admission:
     if isinstance(policies, PolicySet):
         return policies.admission(dst_pod, port, protocol)
     return _ingress_admission(policies, dst_pod, port, protocol)
@@ -736,7 +739,9 @@ def _names_a_port(policy: NetworkPolicy) -> bool:
 _NOT_ISOLATED = Admission(isolated=False)
 
 
-def _ingress_admission(policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str) -> Admission:
+def _ingress_admission(
+    policies: Iterable[NetworkPolicy], dst_pod: Obj, port: int, protocol: str
+) -> Admission:
     isolating = isolating_policies(policies, ns_of(dst_pod), labels_of(dst_pod), INGRESS)
     if not isolating:
         return Admission(isolated=False)

@@ -442,7 +442,7 @@ class EndpointConditions(Base, frozen=True):
 
 
 class EndpointTargetRef(Base, frozen=True):
-    kind: str = ""  # "" = unset: KD401 counts such an endpoint as a pod, the prober (kubediag.probes) does not
+    kind: str = ""  # "" = unset: KD401 counts such an endpoint as a pod, kubediag.probes does not
     name: str = ""
 
 

@@ -453,7 +453,9 @@ def _without_nulls(value: Any) -> Any:
 
 
 typed_slice_st = slice_st.map(_without_nulls).map(_typed(Kind.ENDPOINTSLICE)).filter(lambda s: s is not None)
-typed_netpol_st = netpol_st.map(_without_nulls).map(_typed(Kind.NETWORKPOLICY)).filter(lambda p: p is not None)
+typed_netpol_st = (
+    netpol_st.map(_without_nulls).map(_typed(Kind.NETWORKPOLICY)).filter(lambda p: p is not None)
+)
 statefulset_st = obj(
     {"kind": st.just("StatefulSet"), "metadata": metadata()},
     {
@@ -591,9 +593,9 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     n_real = draw(st.sampled_from([0, 1, 2, 2, 3, 4, 5]))
     pods = [draw(real_pod(i, selector)) for i in range(n_real)] + draw(st.lists(pod_st, max_size=2))
     services += draw(st.lists(other_service_st, max_size=1))
-    slices = (
-        [from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans())))] if draw(st.booleans()) else []
-    )
+    slices = []
+    if draw(st.booleans()):
+        slices.append(from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans()))))
     slices += draw(st.lists(typed_slice_st, max_size=2))
     lists: dict[str, tuple[dict[str, Any], ...]] = {
         "services": tuple(services),

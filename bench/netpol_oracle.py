@@ -66,7 +66,10 @@ def run_case(case: dict[str, Any], indexed: bool) -> list[str]:
         for pol in step.get("create") or []:
             policies[(pol["ns"], pol["name"])] = from_builtin(
                 Kind.NETWORKPOLICY,
-                {"metadata": {"namespace": pol["ns"], "name": pol["name"]}, "spec": _subst(pol["spec"], pods)},
+                {
+                    "metadata": {"namespace": pol["ns"], "name": pol["name"]},
+                    "spec": _subst(pol["spec"], pods),
+                },
             )
         for key, labels in (step.get("pod_labels") or {}).items():
             pod_labels[key].update(labels)

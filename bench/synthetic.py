@@ -541,14 +541,17 @@ def _ordered(obj: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 def _selector_wire(sel: dict[str, Any]) -> dict[str, Any]:
     out = _ordered(sel, ("matchLabels", "matchExpressions"))
     if "matchExpressions" in out:
-        out["matchExpressions"] = [_ordered(e, ("key", "operator", "values")) for e in out["matchExpressions"]]
+        out["matchExpressions"] = [
+            _ordered(e, ("key", "operator", "values")) for e in out["matchExpressions"]
+        ]
     return out
 
 
 def _netpol_wire_form(pol: dict[str, Any]) -> None:
     """A policy as written (by the plan or the variety shapes) in the form a LIST returns it: the API's field
     order, `protocol` defaulted to TCP on every port, empty lists omitted. `policyTypes` stays as written
-    (the API server would default it) so that the comparison keeps the egress-only-without-policyTypes shape."""
+    (the API server would default it) so that the comparison keeps the egress-only shape without
+    policyTypes."""
     spec = pol["spec"]
     for direction, peers in (("ingress", "from"), ("egress", "to")):
         rules = []

@@ -522,7 +522,8 @@ def _decide(
         for i, rule in enumerate(rules_of(pol, direction)):
             elems = rule.peers
             if elems:
-                j = next((j for j, e in enumerate(elems) if peer_matches(pol.metadata.namespace, e, other)), None)
+                pns = pol.metadata.namespace
+                j = next((j for j, e in enumerate(elems) if peer_matches(pns, e, other)), None)
                 if j is None:
                     continue
             else:

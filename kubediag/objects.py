@@ -689,7 +689,7 @@ class EndpointConditions(Base, frozen=True):
 
 
 class EndpointTargetRef(Base, frozen=True):
-    kind: str = ""  # "" = unset (the checks of a slice's endpoints say what unset means to them)
+    kind: str = ""  # "" = unset: KD401 counts such an endpoint as a pod, kubediag.probes does not
     name: str = ""
 
 
@@ -779,7 +779,6 @@ class NetworkPolicySpec(Base, frozen=True):
 class NetworkPolicy(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
     spec: NetworkPolicySpec = NetworkPolicySpec()
-
 
 
 # ---- core/v1 Event (and events.k8s.io/v1 fields), Node, Namespace; networking.k8s.io/v1 Ingress -------------

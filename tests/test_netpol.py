@@ -75,9 +75,8 @@ def pod(
 
 def pol(name: str, ns: str = "default", **spec: Any) -> NetworkPolicy:
     spec.setdefault("podSelector", {})
-    policy: NetworkPolicy = from_builtin(
-        Kind.NETWORKPOLICY, {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
-    )
+    raw = {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    policy: NetworkPolicy = from_builtin(Kind.NETWORKPOLICY, raw)
     return policy
 
 

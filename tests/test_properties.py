@@ -607,9 +607,9 @@ def cluster_data(draw: st.DrawFn) -> ClusterData:
     n_real = draw(st.sampled_from([0, 1, 2, 2, 3, 4, 5]))
     pods = [draw(real_pod(i, selector)) for i in range(n_real)] + draw(st.lists(pod_st, max_size=2))
     services += draw(st.lists(other_service_st, max_size=1))
-    slices = (
-        [from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans())))] if draw(st.booleans()) else []
-    )
+    slices = []
+    if draw(st.booleans()):
+        slices.append(from_builtin(Kind.ENDPOINTSLICE, real_slice(pods, draw(st.booleans()))))
     slices += draw(st.lists(typed_slice_st, max_size=2))
     lists: dict[str, tuple[Any, ...]] = {
         "services": tuple(t for s in services if (t := _typed_service(s)) is not None),

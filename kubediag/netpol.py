@@ -261,8 +261,14 @@ class PolicySet(tuple[NetworkPolicy, ...]):
             frozen = frozenset(labels.items())
         except TypeError:  # unhashable label values (never from the API): no memo
             return _ingress_admission(self, dst_pod, port, protocol)
+        key = (ns, frozen, port, protocol)
+        memo = self.__dict__.setdefault("_admissions", {})
+        found: Admission | None = memo.get(key)
+        if found is not None:  # only answers that do not depend on the pod itself are kept
+            return found
         isolating = self.isolating(ns, labels, INGRESS, frozen)
         if not isolating:
+            memo[key] = _NOT_ISOLATED
             return _NOT_ISOLATED
         named = self.__dict__.setdefault("_names_a_port", {})
         for p in isolating:
@@ -270,11 +276,8 @@ class PolicySet(tuple[NetworkPolicy, ...]):
                 named[id(p)] = _names_a_port(p)  # the policy is an item of this tuple: its id is stable
             if named[id(p)]:
                 return _ingress_admission(self, dst_pod, port, protocol)
-        key = (ns, frozen, port, protocol)
-        memo = self.__dict__.setdefault("_admissions", {})
-        if key not in memo:
-            memo[key] = _ingress_admission(self, dst_pod, port, protocol)
-        return memo[key]  # type: ignore[no-any-return]
+        found = memo[key] = _ingress_admission(self, dst_pod, port, protocol)
+        return found
 
     def _by_namespace(self, namespace: str, direction: Direction) -> dict[tuple[str, str] | None, list[int]]:
         """For the policies of `namespace` isolating `direction`: their positions, keyed by one

@@ -16,10 +16,10 @@ from kubediag.dependents import (
     DEFAULT_CLASS_ANNOTATION,
     WebhookRef,
     apiservice_refs,
+    backend_services,
     ingress_address,
     ingress_class,
     ready_endpoints,
-    routes_to,
     webhook_refs,
     webhook_scope,
 )
@@ -34,6 +34,21 @@ from kubediag.text import closest
 def _class_patch(ns: str, ing: str, cls: str) -> str:
     body = json.dumps({"spec": {"ingressClassName": cls}}, separators=(",", ":"))
     return f"kubectl -n {ns} patch ingress {ing} --type=merge -p '{body}'"
+
+
+def _routing_ingresses(snap: Snapshot) -> list[Ingress]:
+    """The Ingresses of the Service's namespace that route to it, in the store's order. The namespace's
+    Ingresses are indexed by the Services they route to once per namespace, not scanned once per Service
+    (`backend_services` yields every Service name `routes_to` compares with)."""
+    key = ("kd904-routing", snap.namespace)
+    memo = snap.data.memo
+    if key not in memo:
+        index: dict[str, list[Ingress]] = {}
+        for ing in snap.data.ingresses_by_ns.get(snap.namespace, ()):
+            for name in dict.fromkeys(svc for _, svc in backend_services(ing)):
+                index.setdefault(name, []).append(ing)
+        memo[key] = index
+    return list(memo[key].get(snap.name, ()))
 
 
 @check(
@@ -68,7 +83,7 @@ controller for that class, or, for a class without any address, check that its c
 )
 def ingress_class_claimed(snap: Snapshot) -> Iterator[Finding]:
     ns = snap.namespace
-    routing = [i for i in snap.data.ingresses_by_ns.get(ns, ()) if routes_to(i, snap.name)]
+    routing = _routing_ingresses(snap)
     if not routing:
         raise NotApplicable(f"no Ingress in {ns} routes to Service {snap.name}")
     waiting = sorted((i for i in routing if not ingress_address(i)), key=name_of)

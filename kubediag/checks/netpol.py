@@ -116,7 +116,11 @@ def _targets(snap: Snapshot, backends: tuple[Pod, ...]) -> list[Target]:
     for sp in snap.ports:
         proto, port, raw = sp.protocol, sp.port, sp.target_port
         target: int | str = raw if raw is not None and raw not in ("", 0) else port
-        resolved = tuple((b, pp) for b in backends if (pp := resolve_port(b, target, proto)) is not None)
+        number = resolve_port(None, target, proto)  # a number is every backend's pod port; a name is looked up
+        if number is not None:
+            resolved = tuple((b, number) for b in backends)
+        else:
+            resolved = tuple((b, pp) for b in backends if (pp := resolve_port(b, target, proto)) is not None)
         if resolved:
             out.append(Target(port, sp.name, proto, target, resolved))
     if not out:
@@ -710,12 +714,15 @@ def _ingress_for_anyone(snap: Snapshot, targets: list[Target]) -> Iterator[Findi
         any_isolated = True
         reach: dict[RuleRef, Reach] = {}
         dead: list[tuple[Pod, int]] = []
+        admits: dict[int, bool] = {}  # per Admission (backends of one workload share theirs): admits someone
         for b, pp, adm in isolated:
-            for ap in adm.allowed:
-                if ap.rule not in reach:  # one resolution per rule (pure: the same for every backend)
-                    reach[ap.rule] = _resolve(snap, ap)
-            resolved = [(ap, reach[ap.rule]) for ap in adm.allowed]
-            if not any(r.exists for _, r in resolved):
+            alive = admits.get(id(adm))
+            if alive is None:
+                for ap in adm.allowed:
+                    if ap.rule not in reach:  # one resolution per rule (pure: the same for every backend)
+                        reach[ap.rule] = _resolve(snap, ap)
+                alive = admits[id(adm)] = any(reach[ap.rule].exists for ap in adm.allowed)
+            if not alive:
                 dead.append((b, pp))
         isolating = sorted({p for _, _, a in isolated for p in a.isolating})
         open_pods = [b for b, _, a in admissions if not a.isolated]

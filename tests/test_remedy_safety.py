@@ -128,10 +128,16 @@ def suggested_service_selectors(f: Finding) -> Iterator[tuple[str, dict[str, str
 
 # ---- the rules --------------------------------------------------------------------------------------------
 def _labels(o: Any) -> Mapping[str, str]:
-    return labels_of(o)  # raw objects (API JSON) and typed ones (kubediag.objects)
+    """Labels of a typed object (kubediag.objects) or of a suggested manifest (YAML parsed to a dict)."""
+    if isinstance(o, dict):
+        return (o.get("metadata") or {}).get("labels") or {}
+    return labels_of(o)
 
 
 def _name(o: Any) -> str:
+    """Name of a typed object or of a suggested manifest."""
+    if isinstance(o, dict):
+        return str((o.get("metadata") or {}).get("name") or "")
     return name_of(o)
 
 

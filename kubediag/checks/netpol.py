@@ -242,12 +242,8 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Obj]:
     memo = snap.data.memo
     if key not in memo:
         policies = _policy_set(snap, (ns,))
-        memo[key] = tuple(
-            p
-            for p in snap.data.pods_by_ns.get(ns, ())
-            if not is_terminal(p)
-            and selector_matches(sel, labels_of(p))
-            and not isolating_policies(policies, ns, labels_of(p), direction)
+        memo[key] = tuple(  # the live pods `sel` selects (through the label index), in the namespace's order
+            p for p in _live_pods(snap, ns, sel) if not isolating_policies(policies, ns, labels_of(p), direction)
         )
     return list(memo[key])
 
@@ -860,11 +856,23 @@ def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...
     key = ("netpol-labelled-pods", namespace)
     memo = snap.data.memo
     if key not in memo:
-        memo[key] = tuple(
-            (name_of(p), format_map(labels))
-            for p in _live_pods(snap, namespace, None)
-            if (labels := stable_labels(labels_of(p)))
-        )
+        texts: dict[frozenset[tuple[str, str]], str] = {}  # per label set: pods of a workload share theirs
+        out: list[tuple[str, str]] = []
+        for p in _live_pods(snap, namespace, None):
+            labels = labels_of(p)
+            try:
+                items = frozenset(labels.items())
+            except TypeError:  # unhashable label values (never from the API)
+                items = None
+            text = texts.get(items) if items is not None else None
+            if text is None:
+                stable = stable_labels(labels)
+                text = format_map(stable) if stable else ""
+                if items is not None:
+                    texts[items] = text
+            if text:
+                out.append((name_of(p), text))
+        memo[key] = tuple(out)
     return memo[key]  # type: ignore[no-any-return]
 
 

@@ -16,7 +16,6 @@ import msgspec
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.selection import near_miss
 from kubediag.labels import format_map, labels_of
-from kubediag.labels import selector_matches as dict_selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.netpol import (
     EGRESS,
@@ -257,12 +256,10 @@ def _newly_isolated(snap: Snapshot, manifest: Mapping[str, Any]) -> list[Pod]:
     memo = snap.data.memo
     if key not in memo:
         policies = _policy_set(snap, (ns,))
-        memo[key] = tuple(
+        memo[key] = tuple(  # the live pods `sel` selects (through the label index), in the namespace's order
             p
-            for p in snap.data.pods_by_ns.get(ns, ())
-            if not is_terminal(p)
-            and dict_selector_matches(sel, labels_of(p))  # a suggested manifest's podSelector
-            and not isolating_policies(policies, ns, labels_of(p), direction)
+            for p in _live_pods(snap, ns, msgspec.convert(sel, LabelSelector))
+            if not isolating_policies(policies, ns, labels_of(p), direction)
         )
     return list(memo[key])
 
@@ -880,11 +877,23 @@ def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...
     key = ("netpol-labelled-pods", namespace)
     memo = snap.data.memo
     if key not in memo:
-        memo[key] = tuple(
-            (name_of(p), format_map(labels))
-            for p in _live_pods(snap, namespace, None)
-            if (labels := stable_labels(labels_of(p)))
-        )
+        texts: dict[frozenset[tuple[str, str]], str] = {}  # per label set: pods of a workload share theirs
+        out: list[tuple[str, str]] = []
+        for p in _live_pods(snap, namespace, None):
+            labels = labels_of(p)
+            try:
+                items = frozenset(labels.items())
+            except TypeError:  # unhashable label values (never from the API)
+                items = None
+            text = texts.get(items) if items is not None else None
+            if text is None:
+                stable = stable_labels(labels)
+                text = format_map(stable) if stable else ""
+                if items is not None:
+                    texts[items] = text
+            if text:
+                out.append((name_of(p), text))
+        memo[key] = tuple(out)
     return memo[key]  # type: ignore[no-any-return]
 
 

@@ -433,11 +433,15 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
     _needs_selector(snap)
     if not snap.selected_pods:
         raise NotApplicable("no pod is selected")
-    selected_names = {name_of(p) for p in snap.selected_pods}
+    selected_names: set[str] | None = None
     for owner, pods in sorted(_owners(snap).items()):
         if owner.startswith("pod/"):
             continue
         siblings = snap.data.pods_by_owner.get((snap.namespace, owner), ())
+        if len(siblings) == len(pods):
+            continue  # the owner's selected pods are among its pods: as many means all of them
+        if selected_names is None:
+            selected_names = {name_of(p) for p in snap.selected_pods}
         missed = [p for p in siblings if name_of(p) not in selected_names]
         if not missed:
             continue

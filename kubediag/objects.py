@@ -887,17 +887,10 @@ class IngressSpec(Base, frozen=True):
     rules: list[IngressRule] = []
 
 
-class IngressLoadBalancerIngress(Base, frozen=True):
-    ip: str = ""
-    hostname: str = ""
-
-
-class IngressLoadBalancerStatus(Base, frozen=True):
-    ingress: list[IngressLoadBalancerIngress] = []
-
-
 class IngressStatus(Base, frozen=True):
-    load_balancer: IngressLoadBalancerStatus = IngressLoadBalancerStatus()
+    """IngressLoadBalancerStatus: the fields read have the same shape as a Service's load-balancer status."""
+
+    load_balancer: LoadBalancerStatus = LoadBalancerStatus()
 
 
 class Ingress(Base, frozen=True):

@@ -121,6 +121,22 @@ PEER_ARGV: dict[str, list[str]] = {
 }
 
 
+def peer_errors(name: str, out: bytes) -> list[str]:
+    """The errors a peer reports in its own JSON output: a resource it failed to read is left out of its
+    scan, so such a run is incomplete, not a figure (Popeye's client gives each request 30 s, hard-coded:
+    on a loaded machine its one LIST of every pod times out and Popeye reports no pods at all)."""
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return [f"no JSON on stdout ({len(out)} bytes)"]
+    errs = (doc.get("popeye") or {}).get("errors") if name == "popeye" else doc.get("errors")
+    if not errs:
+        return []
+    if isinstance(errs, dict):
+        return [f"{k}: {v}" for k, v in errs.items()]
+    return [str(e) for e in errs]
+
+
 def peer_binaries() -> dict[str, str]:
     out = subprocess.run(
         ["bash", str(HERE / "peers.sh"), "--print"], capture_output=True, text=True, check=False
@@ -128,21 +144,115 @@ def peer_binaries() -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-def measure_peers(runs: int, timeout: float) -> dict[str, Any]:
-    """Wall time and peak RSS of each peer tool present (absent ones are listed as such)."""
+def mem_available_mib() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def default_peer_cap_mib() -> float:
+    """16 GiB, or what the machine has available less 4 GiB for everything else, at least 1 GiB."""
+    avail = mem_available_mib()
+    return max(1024.0, min(16384.0, (avail - 4096) if avail else 16384.0))
+
+
+def run_capped(argv: list[str], timeout: float, cap_mib: float) -> dict[str, Any]:
+    """Run argv under a memory cap: its resident set is read from /proc every 20 ms and
+    the process is killed (SIGKILL) once it passes `cap_mib`, or after `timeout` seconds. (A userspace cap:
+    this machine's cgroup v2 has no memory controller; a Go peer grows by far less than the cap in 20 ms.)
+    {wall_s, peak_rss_mb, exit_code, killed: None | "memory cap" | "timeout", stdout, stderr_tail}"""
+    page = os.sysconf("SC_PAGE_SIZE")
+    cap_bytes = cap_mib * 2**20
+    killed = None
+    rss_at_kill = 0.0
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdout:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        statm = f"/proc/{proc.pid}/statm"
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if killed is None:
+                try:
+                    with open(statm) as f:
+                        rss = int(f.read().split()[1]) * page
+                except (OSError, IndexError, ValueError):
+                    rss = 0
+                if rss > cap_bytes:
+                    killed, rss_at_kill = "memory cap", rss / 1e6
+                    proc.kill()
+                elif time.monotonic() > deadline:
+                    killed = "timeout"
+                    proc.kill()
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        tail = err.read()[-2000:].decode("utf-8", "replace")
+        stdout.seek(0)
+        text = stdout.read()
+    out: dict[str, Any] = {
+        "stdout": text,
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "killed": killed,
+    }
+    if killed == "memory cap":
+        out["rss_mb_at_kill"] = round(rss_at_kill, 1)
+    if killed or out["exit_code"] != 0:
+        out["stderr_tail"] = tail
+    return out
+
+
+def measure_peers(runs: int, timeout: float, cap_mib: float) -> dict[str, Any]:
+    """Wall time and peak RSS of each peer tool present (absent ones are listed as such), each run under a
+    memory cap and a timeout: a peer killed by either is reported as killed, and not run again."""
     res: dict[str, Any] = {}
     found = peer_binaries()
     for name, argv in PEER_ARGV.items():
         if name not in found:
             res[name] = {"absent": "run bench/peers.sh to build it"}
             continue
+        n = max(1, min(runs, 3))
+        log(f"peers: {n} run(s) of {name} {' '.join(argv)} (memory cap {cap_mib / 1024:.1f} GiB, timeout {timeout:.0f}s)")
         walls, rss, codes = [], [], []
-        for _ in range(max(1, min(runs, 3))):
-            wall, maxrss, code, _err = run_timed([found[name], *argv], timeout=timeout)
-            walls.append(wall)
-            rss.append(maxrss / 1024)
-            codes.append(code)
-        res[name] = {"wall_s": stat(walls), "peak_rss_mb": stat(rss, 0), "exit_codes": codes}
+        incomplete: list[dict[str, Any]] = []
+        kill = None
+        for i in range(n):
+            r = run_capped([found[name], *argv], timeout, cap_mib)
+            log(
+                f"  {name} {i + 1}/{n}: {r['wall_s']:.1f}s, peak RSS {r['peak_rss_mb']:.0f} MB, exit {r['exit_code']}"
+                + (f", KILLED ({r['killed']})" if r["killed"] else "")
+            )
+            if r["killed"]:
+                kill = r
+                break
+            errs = peer_errors(name, r["stdout"])
+            if errs:
+                log(f"  {name} {i + 1}/{n}: INCOMPLETE, its output reports: {'; '.join(errs)[:500]}")
+                incomplete.append({"run": i + 1, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "errors": errs})
+                continue
+            walls.append(r["wall_s"])
+            rss.append(r["peak_rss_mb"])
+            codes.append(r["exit_code"])
+            if r["exit_code"] != 0:
+                log(f"  {name} exited {r['exit_code']}: {r.get('stderr_tail', '')[-300:]}")
+        m: dict[str, Any] = {"cap_mib": round(cap_mib), "timeout_s": timeout, "exit_codes": codes}
+        if walls:
+            m.update(wall_s=stat(walls), peak_rss_mb=stat(rss, 0))
+        if incomplete:
+            m["incomplete_runs"] = incomplete
+        if kill:
+            m["killed"] = {k: kill[k] for k in ("killed", "wall_s", "peak_rss_mb", "rss_mb_at_kill") if k in kill}
+            m["killed"]["run"] = len(walls) + 1
+        res[name] = m
     return res
 
 
@@ -192,11 +302,11 @@ def measure_audit(kube: Kube, runs: int, timeout: float, floor: bool) -> dict[st
             if code not in (0, 1, 4):
                 raise RuntimeError(f"kubediag audit exited {code}: {err[-2000:]}")
             walls.append(wall)
-            rsss.append(rss / 1024)
+            rsss.append(rss * 1024 / 1e6)  # ru_maxrss is in KiB; MB here, as the targets
             if i == runs - 1:
                 out.seek(0)
                 out_doc = json.load(out)
-        note = f"  round {i + 1}/{runs}: audit {wall:.2f}s, peak RSS {rss / 1024:.0f} MB, exit {code}"
+        note = f"  round {i + 1}/{runs}: audit {wall:.2f}s, peak RSS {rss * 1024 / 1e6:.0f} MB, exit {code}"
         if once is not None:
             took, detail = once(False)
             fwalls.append(took)
@@ -213,6 +323,7 @@ def measure_audit(kube: Kube, runs: int, timeout: float, floor: bool) -> dict[st
         "argv": argv[1:],
         "wall_s": stat(walls),
         "peak_rss_mb": stat(rsss, 1),
+        "peak_rss_mib": stat([x * 1e6 / 2**20 for x in rsss], 1),
         "requests": total,
         "requests_logged": len(reqs),
         "debug_total_line": total is not None,
@@ -312,13 +423,14 @@ def save_snapshot(data: Any, path: Path) -> None:
 
     from kubediag.model import Kind
 
-    doc: dict[str, Any] = {f: msgspec.to_builtins(list(data.of(Kind(f)))) for f in snap_fields()}
+    # encoded straight from the objects (typed or plain): no second copy of a 150,000-pod snapshot as dicts
+    doc: dict[str, Any] = {f: data.of(Kind(f)) for f in snap_fields()}
     doc["read"] = sorted(k.value for k in data.read)
     doc["unavailable"] = {
         k.value: {"reason": u.reason, "detail": u.detail} for k, u in data.unavailable.items()
     }
     doc["server"] = data.server
-    path.write_text(json.dumps(doc, separators=(",", ":")))
+    path.write_bytes(msgspec.json.encode(doc))
 
 
 def load_snapshot(path: Path) -> Any:
@@ -566,6 +678,9 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "{:.0f}",
             )
         )
+        rows.append(
+            row("audit: peak RSS, highest run (MiB)", a["peak_rss_mib"]["max"], "", None, "{:.0f}")
+        )
         rows.append(row("audit: API requests", a["requests"], "", None, "{}"))
     if f:
         rows.append(row("floor: same LISTs, bytes only (s)", f["wall_s"]["median"], "", None))
@@ -628,9 +743,28 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(row(f"{label}, largest ns: requests", n, "<= 8", n is not None and n <= 8, "{}"))
     p = res.get("peers") or {}
     for name, m in p.items():
+        k = m.get("killed")
+        if k and k["killed"] == "memory cap":
+            what = f"killed at the {m['cap_mib'] / 1024:.1f} GiB memory cap after {k['wall_s']:.0f} s (run {k['run']})"
+        elif k:
+            what = f"killed: not done after {m['timeout_s']:.0f} s (run {k['run']})"
+        inc = m.get("incomplete_runs") or []
+        if inc:
+            rows.append(
+                row(
+                    f"{name}: incomplete runs (not counted)",
+                    f"{len(inc)}: {inc[0]['errors'][0][:60]}",
+                    "",
+                    None,
+                )
+            )
         if "wall_s" not in m:
-            rows.append(row(f"{name}: -A scan", "absent", "", None))
+            rows.append(row(f"{name}: -A scan", what if k else ("no complete run" if inc else "absent"), "", None))
             continue
+        if k:
+            rows.append(row(f"{name}: -A scan", what, "", None))
+        if any(m.get("exit_codes") or ()):
+            rows.append(row(f"{name}: exit codes", " ".join(map(str, m["exit_codes"])), "", None))
         rows.append(row(f"{name}: wall (s)", m["wall_s"]["median"], "", None))
         rows.append(row(f"{name}: peak RSS (MB)", m["peak_rss_mb"]["median"], "", None, "{:.0f}"))
         if a:
@@ -740,6 +874,14 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)"
     )
     ap.add_argument(
+        "--peer-mem-cap",
+        type=float,
+        default=None,
+        help="GiB; a peer tool whose RSS passes it is killed and reported as such "
+        "(default: 16, or the memory available less 4 GiB)",
+    )
+    ap.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per peer run (default 1800)")
+    ap.add_argument(
         "--snapshot", type=Path, help="re-time the diagnosis stage on this saved snapshot (no cluster)"
     )
     ap.add_argument(
@@ -839,7 +981,8 @@ def main(argv: list[str] | None = None) -> int:
             if typo:
                 res["svc_broken"] = measure_svc(ns, typo.name, runs, "selector typo")
         if "peers" in only:
-            res["peers"] = measure_peers(runs, timeout * 10)
+            cap = args.peer_mem_cap * 1024 if args.peer_mem_cap else default_peer_cap_mib()
+            res["peers"] = measure_peers(runs, args.peer_timeout, cap)
     except (Exception, KeyboardInterrupt) as exc:  # keep what was measured: table and JSON of the rest
         res["error"] = f"{type(exc).__name__}: {exc}"
         log(f"ERROR: {res['error']} (the figures measured so far are still written)")
@@ -860,6 +1003,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if res.get("found_per_kind"):
         print_found(res["found_per_kind"])
+    if res.get("audit"):
+        r = res["audit"]["peak_rss_mib"]
+        print(
+            f"\nPeak RSS of `kubediag audit -A -o json` at size {size.name}: highest {r['max']:.0f} MiB, "
+            f"median {r['median']:.0f} MiB over {len(r['runs'])} runs "
+            "(deploy/base/cronjob.yaml's memory request and limit follow the xl figure)"
+        )
     if res.get("error"):
         print(f"\nIncomplete run: {res['error']}")
     write(res, args.out, stamp, size.name)

@@ -31,6 +31,7 @@ PLAN_LABEL = "kubediag.io/bench-plan"  # digest of the seeded objects: a changed
 COMPLETE_LABEL = "kubediag.io/bench-complete"
 KIND_LABEL = "kubediag.io/bench-kind"  # on each Service: healthy or the way it is broken
 NODE_PREFIX = "bench-node-"
+KWOK_BACKLOG = 3000  # pods created but not yet Running (kwok) before the seed pauses creating more
 ZONES = ("zone-a", "zone-b", "zone-c")
 PREFIXES = ("web", "api", "cart", "auth", "search", "orders", "media", "billing", "users", "report")
 
@@ -442,8 +443,16 @@ class Creator:
     def _post_raw(self, obj: dict[str, Any]) -> None:
         self.kube.json("POST", create_path(obj), body=obj, ok=(409,))
 
-    def create(self, objs: Sequence[dict[str, Any]], what: str, deadline: float) -> float:
-        """Create `objs`; returns seconds. Progress every ~2 s."""
+    def create(
+        self,
+        objs: Sequence[dict[str, Any]],
+        what: str,
+        deadline: float,
+        throttle: Callable[[], None] | None = None,
+        chunk: int = 2000,
+    ) -> float:
+        """Create `objs`; returns seconds. Progress every ~2 s. `throttle`, if given, is called after every
+        `chunk` objects (and may wait: see `seed`'s kwok backlog)."""
         start = time.monotonic()
         if self.method == "kubectl":
             self._create_kubectl(objs, what, deadline)
@@ -469,9 +478,13 @@ class Creator:
                     last[0] = now
                     log(f"  {what}: {done}/{len(objs)} ({done / (now - start):.0f}/s)")
 
+        step = chunk if throttle else max(1, len(objs))
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bench-seed") as pool:
-            for fut in [pool.submit(one, o) for o in objs]:
-                fut.result()
+            for i in range(0, len(objs), step):
+                for fut in [pool.submit(one, o) for o in objs[i : i + step]]:
+                    fut.result()
+                if throttle and i + step < len(objs):
+                    throttle()
         took = time.monotonic() - start
         log(
             f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)"
@@ -511,16 +524,22 @@ class Creator:
 
 # ---- waits ----------------------------------------------------------------------------------------------------
 def wait_until(
-    what: str, probe: Callable[[], tuple[bool, str]], timeout: float, interval: float = 1.0
+    what: str,
+    probe: Callable[[], tuple[bool, str]],
+    timeout: float,
+    interval: float = 1.0,
+    quiet: bool = False,
 ) -> float:
-    """Poll `probe` (bounded; the interval grows to 5 s) until it says done; returns seconds."""
+    """Poll `probe` (bounded; the interval grows to 5 s) until it says done; returns seconds. `quiet`: no
+    'done' line unless it waited."""
     start = time.monotonic()
     last_note = 0.0
     while True:
         done, note = probe()
         now = time.monotonic()
         if done:
-            log(f"  {what}: done in {now - start:.1f}s ({note})")
+            if not quiet or now - start > 1:
+                log(f"  {what}: done in {now - start:.1f}s ({note})")
             return now - start
         if now - start > timeout:
             raise TimeoutError(f"{what}: not done after {timeout:.0f}s ({note})")
@@ -554,6 +573,31 @@ def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
 
 
 # ---- seeding --------------------------------------------------------------------------------------------------
+def interleaved(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every namespace's objects spread evenly over the whole list (namespace 000 holds 10% of them): the
+    API server's per-namespace work (admission, the EndpointSlice controller's queue) is spread too."""
+    keyed = [((i + 0.5) / len(objs), ns, i) for ns, objs in by_ns.items() for i in range(len(objs))]
+    keyed.sort()
+    return [by_ns[ns][i] for _, ns, i in keyed]
+
+
+def missing(kube: Kube, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`objs` minus the ones already there (metadata-only LISTs of the bench label): a resumed seed does
+    not spend a 409 per object it created before."""
+    have: set[tuple[str, str, str]] = set()
+    for kind in sorted({o["kind"] for o in objs}):
+        path = PLURAL[kind].replace("/namespaces/{ns}", "")
+        have.update(
+            (kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+            for o in kube.list(path, {"labelSelector": BENCH_LABEL}, meta_only=True, page=5000)
+        )
+    if not have:
+        return objs
+    left = [o for o in objs if (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) not in have]
+    log(f"  {len(objs) - len(left)} of {len(objs)} already there (a previous seed's); creating {len(left)}")
+    return left
+
+
 @dataclass
 class SeedReport:
     reused: bool = False
@@ -630,13 +674,13 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     log(f"seed: {len(plan.nodes)} nodes")
     t = time.monotonic()
-    raw.create([node_obj(i) for i in range(len(plan.nodes))], "nodes", deadline)
+    raw.create(missing(kube, [node_obj(i) for i in range(len(plan.nodes))]), "nodes", deadline)
     wait_until("nodes Ready", lambda: _nodes_ready(kube, plan.nodes), max(30.0, deadline - time.monotonic()))
     rep.steps["nodes"] = time.monotonic() - t
 
     log(f"seed: {len(plan.namespaces)} namespaces")
     t = time.monotonic()
-    raw.create([namespace_obj(plan, ns) for ns in plan.namespaces], "namespaces", deadline)
+    raw.create(missing(kube, [namespace_obj(plan, ns) for ns in plan.namespaces]), "namespaces", deadline)
     want = set(plan.namespaces)
 
     def sa_ready() -> tuple[bool, str]:
@@ -651,35 +695,53 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
     wait_until("default ServiceAccounts", sa_ready, max(30.0, deadline - time.monotonic()), 0.3)
     rep.steps["namespaces"] = time.monotonic() - t
 
-    pods = [o for ns in plan.namespaces for o in plan.objects["pods"][ns]]
-    log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
-    rep.steps["pods: create"] = creator.create(pods, "pods", deadline)
+    # the unschedulable pods last: every pod bound before them would send them back to the scheduler,
+    # which tries each against every node (1,500 for xl) and writes FailedScheduling events
+    pods = sorted(missing(kube, interleaved(plan.objects["pods"])), key=lambda o: "nodeName" not in o["spec"])
     prefix = f"bench-{size.name}-"
 
-    def pods_started() -> tuple[bool, str]:
-        # bound pods kwok has not handled yet (bench pods carry no Pending simulation); one page per poll:
-        # listing tens of thousands of pending pods every few seconds would slow kwok's own writes down
+    def pending(limit: int) -> tuple[int, bool]:
+        """Bound pods kwok has not handled yet (bench pods carry no Pending simulation), counted up to
+        `limit` in one page: listing tens of thousands of pending pods every few seconds would slow kwok's
+        own writes down. (count, more than that)"""
         body = kube.json(
             "GET",
             "/api/v1/pods",
             {
                 "labelSelector": BENCH_LABEL,
                 "fieldSelector": "status.phase=Pending,spec.nodeName!=",
-                "limit": "500",
+                "limit": str(limit),
             },
             headers={"Accept": META_LIST},
         )
         left = sum(
             1 for o in body.get("items") or [] if o["metadata"].get("namespace", "").startswith(prefix)
         )
-        more = bool((body.get("metadata") or {}).get("continue"))
+        return left, bool((body.get("metadata") or {}).get("continue"))
+
+    def pods_started() -> tuple[bool, str]:
+        left, more = pending(500)
         return left == 0 and not more, f"{'500+' if more else left} bound pods still Pending"
+
+    def kwok_backlog() -> None:
+        """Pause creating while kwok is more than KWOK_BACKLOG pods behind: every pod costs two writes (ours
+        and kwok's status), and a flood of ours starves kwok's, including its node Lease renewals (with
+        1,500 nodes, leases then expire and the controller manager would taint the nodes)."""
+
+        def ok() -> tuple[bool, str]:
+            left, more = pending(KWOK_BACKLOG)
+            return not more, f"{left}{'+' if more else ''} bound pods not Running yet"
+
+        wait_until("kwok backlog", ok, max(60.0, deadline - time.monotonic()), 2.0, quiet=True)
+
+    log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
+    rep.steps["pods: create"] = creator.create(pods, "pods", deadline, throttle=kwok_backlog)
 
     rep.steps["pods: kwok status"] = wait_until(
         "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
     )
 
-    rest = [o for ns in plan.namespaces for o in plan.objects["services"][ns]]
+    rest = missing(kube, interleaved(plan.objects["services"]))
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
     rep.steps["services: create"] = creator.create(rest, "services+policies+ingresses", deadline)
     n_svc = len(plan.services)

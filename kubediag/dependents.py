@@ -150,7 +150,7 @@ def _rule_text(rule: RuleWithOperations) -> str:
 
 
 def _selector_text(sel: LabelSelector) -> str:
-    return format_selector(sel.as_dict()) if (sel.match_labels or sel.match_expressions) else ""
+    return format_selector(sel) if (sel.match_labels or sel.match_expressions) else ""
 
 
 def webhook_scope(wh: Webhook, data: ClusterData | None = None) -> str:
@@ -164,7 +164,7 @@ def webhook_scope(wh: Webhook, data: ClusterData | None = None) -> str:
         names = sorted(
             name_of(n)
             for n in data.namespaces
-            if selector_matches(wh.namespace_selector.as_dict(), data.namespace_labels(name_of(n)))
+            if selector_matches(wh.namespace_selector, data.namespace_labels(name_of(n)))
         )
         where += f" ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else " (none today)"
     obj_sel = _selector_text(wh.object_selector)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from kubediag.objects import KubeObject
+from kubediag.objects import KubeObject, LabelSelector, LabelSelectorRequirement
 
 
 def labels_of(obj: KubeObject) -> Mapping[str, str]:
@@ -17,14 +16,13 @@ def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, str])
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key = str(expr.get("key", ""))
-    op = expr.get("operator")
-    values = [str(v) for v in (expr.get("values") or [])]
+def expression_matches(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    """One matchExpressions term (In, NotIn, Exists, DoesNotExist)."""
+    key, op = req.key, req.operator
     if op == "In":
-        return key in labels and labels[key] in values
+        return key in labels and labels[key] in req.values
     if op == "NotIn":
-        return key not in labels or labels[key] not in values
+        return key not in labels or labels[key] not in req.values
     if op == "Exists":
         return key in labels
     if op == "DoesNotExist":
@@ -32,30 +30,29 @@ def expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bo
     return False  # an unknown operator selects nothing (the API server rejects it anyway)
 
 
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
     """metav1.LabelSelector semantics: None selects nothing, {} selects everything; terms are ANDed."""
     if selector is None:
         return False
-    match_labels = selector.get("matchLabels") or {}
-    if not map_selector_matches(match_labels, labels):
+    if not map_selector_matches(selector.match_labels, labels):
         return False
-    return all(expression_matches(e, labels) for e in (selector.get("matchExpressions") or []))
+    return all(expression_matches(e, labels) for e in selector.match_expressions)
 
 
-def format_selector(selector: Mapping[str, Any] | None) -> str:
+def format_selector(selector: LabelSelector | None) -> str:
     """kubectl-style text: app=web,tier in (a,b),!legacy. `{}` is '<all>'."""
     if selector is None:
         return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for e in selector.get("matchExpressions") or []:
-        key, op, vals = e.get("key"), e.get("operator"), ",".join(e.get("values") or [])
+    parts = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
+    for e in selector.match_expressions:
+        key, op, vals = e.key, e.operator, ",".join(e.values)
         parts.append(
             {
                 "In": f"{key} in ({vals})",
                 "NotIn": f"{key} notin ({vals})",
                 "Exists": f"{key}",
                 "DoesNotExist": f"!{key}",
-            }.get(str(op), f"{key} {op} ({vals})")
+            }.get(op, f"{key} {op} ({vals})")
         )
     return ",".join(parts) if parts else "<all>"
 

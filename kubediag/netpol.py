@@ -33,11 +33,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from kubediag.labels import labels_of, map_selector_matches
+from kubediag.labels import format_selector, labels_of, selector_matches
 from kubediag.objects import (
     IPBlock,
     LabelSelector,
-    LabelSelectorRequirement,
     NetworkPolicy,
     NetworkPolicyEgressRule,
     NetworkPolicyIngressRule,
@@ -57,48 +56,6 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 _TYPE = {INGRESS: "Ingress", EGRESS: "Egress"}
 _PEERS = {INGRESS: "from", EGRESS: "to"}
 Rule = NetworkPolicyIngressRule | NetworkPolicyEgressRule
-
-
-# ---- label selectors (metav1.LabelSelector, typed) --------------------------------------------------------
-# The semantics of kubediag.labels.selector_matches / format_selector, on the typed selector.
-def _requirement_matches(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
-    key, op = req.key, req.operator
-    if op == "In":
-        return key in labels and labels[key] in req.values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in req.values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False  # an unknown operator selects nothing (the API server rejects it anyway)
-
-
-def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
-    """None selects nothing, {} selects everything; terms are ANDed."""
-    if selector is None:
-        return False
-    if not map_selector_matches(selector.match_labels, labels):
-        return False
-    return all(_requirement_matches(e, labels) for e in selector.match_expressions)
-
-
-def format_selector(selector: LabelSelector | None) -> str:
-    """kubectl-style text: app=web,tier in (a,b),!legacy. `{}` is '<all>'."""
-    if selector is None:
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
-    for e in selector.match_expressions:
-        key, op, vals = e.key, e.operator, ",".join(e.values)
-        parts.append(
-            {
-                "In": f"{key} in ({vals})",
-                "NotIn": f"{key} notin ({vals})",
-                "Exists": f"{key}",
-                "DoesNotExist": f"!{key}",
-            }.get(op, f"{key} {op} ({vals})")
-        )
-    return ",".join(parts) if parts else "<all>"
 
 
 # ---- peers ---------------------------------------------------------------------------------------------

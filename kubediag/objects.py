@@ -92,10 +92,6 @@ class LabelSelector(Base, frozen=True):
     match_labels: dict[str, str] = {}
     match_expressions: list[LabelSelectorRequirement] = []
 
-    def as_dict(self) -> dict[str, Any]:
-        """The selector in API form, for the label-expression matcher shared with NetworkPolicy peers."""
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
-
 
 class PodTemplateMeta(Base, frozen=True):
     labels: dict[str, str] = {}
@@ -781,7 +777,7 @@ class NetworkPolicy(Base, frozen=True):
     spec: NetworkPolicySpec = NetworkPolicySpec()
 
 
-# ---- core/v1 Event (and events.k8s.io/v1 fields), Node, Namespace; networking.k8s.io/v1 Ingress -------------
+# ---- core/v1 Event, Node, Namespace; networking.k8s.io/v1 Ingress ---------------------------------------------------
 # Only core/v1 Events are read (the gatherer lists /api/v1 events), so events.k8s.io/v1's own names
 # (regarding, note, reportingController, deprecatedLastTimestamp) are not declared. The timestamps are null in
 # the API's JSON when unset (metav1.Time), hence `str | None`.

@@ -325,7 +325,7 @@ def _node_requirement_matches(expr: LabelSelectorRequirement, labels: Mapping[st
     key, op = expr.key, expr.operator
     values = expr.values
     if op in ("In", "NotIn", "Exists", "DoesNotExist"):
-        return expression_matches({"key": key, "operator": op, "values": values}, labels)
+        return expression_matches(expr, labels)
     if op in ("Gt", "Lt") and key in labels and values:
         try:
             have, want = int(labels[key]), int(values[0])

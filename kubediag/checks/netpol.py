@@ -15,7 +15,7 @@ import msgspec
 
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.selection import near_miss
-from kubediag.labels import format_map, labels_of
+from kubediag.labels import format_map, format_selector, labels_of, selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.netpol import (
     EGRESS,
@@ -34,7 +34,6 @@ from kubediag.netpol import (
     dns_label,
     egress_decision,
     explain_denial,
-    format_selector,
     ingress_admission,
     ingress_decision,
     ip_block_empty,
@@ -43,7 +42,6 @@ from kubediag.netpol import (
     policy_manifest,
     resolve_port,
     rules_of,
-    selector_matches,
     service_port_rules,
     spec_json,
     stable_labels,

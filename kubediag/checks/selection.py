@@ -205,9 +205,7 @@ def _workload_candidate(snap: Snapshot, w: Workload) -> _Candidate | None:
     # (A) the template gets the selector's labels: possible when no changed key is fixed by the workload's
     # own (immutable) selector, safe when no other Service starts selecting its pods
     new_labels = {**tl, **sel}
-    template_ok = all(k not in w.selector_labels for k in differ) and selector_matches_labels(
-        w.obj.spec.selector.as_dict(), new_labels
-    )
+    template_ok = all(k not in w.selector_labels for k in differ) and selector_matches_labels(w.obj.spec.selector, new_labels)
     newly_claimed = sorted(set(_claimed_by(snap, new_labels)) - set(_claimed_by(snap, tl)))
     template_fix = ""
     if template_ok and not newly_claimed and (own or on_meta):

@@ -166,3 +166,30 @@ def test_every_fixture_report_is_schema_valid(path: Any) -> None:
     assert doc["status"] in {"healthy", "degraded", "broken", "unknown"}
     md = to_markdown(report)
     assert f"`{fx.snapshot.namespace}/{fx.snapshot.name}`" in md
+
+
+def test_reports_over_shared_data_equal_reports_over_fresh_data() -> None:
+    # the engine decides per data what does not depend on the Service and shares immutable results between
+    # reports: Services diagnosed one after another over one ClusterData (audit) get exactly the reports
+    # they get alone, whatever their root causes and in whatever order
+    web_pods = [pod("web-1", {"app": "web"})]
+    api_pods = [pod("api-1", {"app": "api"}, ip="10.244.0.7")]
+    objects = [
+        svc("web", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 9999, "protocol": "TCP"}]),
+        svc("api", selector={"app": "apii"}),
+        svc("ok", selector={"app": "web"}),
+        *web_pods,
+        *api_pods,
+        slice_for("web", web_pods),
+        slice_for("ok", web_pods),
+    ]
+    names = ["web", "api", "ok", "gone", "api", "web", "gone", "ok"]
+    shared = build_data(objects, None)
+    together = [diagnose(Snapshot("shop", n, shared)) for n in names]
+    alone = [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
+    assert together == alone
+    roots = {n: r.root_cause.check_id if r.root_cause else None for n, r in zip(names, together, strict=True)}
+    assert roots == {"web": "KD502", "api": "KD201", "ok": None, "gone": "KD101"}
+    for n, r in zip(names, together, strict=True):
+        follows = {x.reason for x in r.results if x.reason.startswith("follows from")}
+        assert follows <= {f"follows from the root cause {roots[n]}"}

@@ -204,19 +204,29 @@ def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
     refs = routes_to(data, snap.namespace, snap.name)
     if refs:
         return refs
-    read = [k for k in served if data.missing(k) is None]
-    partial = "; ".join(f"{SPECS[k].kind}s: {data.partial[k]}" for k in read if k in data.partial)
-    unread = [k for k in served if data.missing(k) is not None]
-    reason = f"no {' or '.join(SPECS[k].kind for k in read) or 'route'} names Service {snap.namespace}/{snap.name}"
-    if unread:
-        gaps = [m for k in unread if (m := data.missing(k)) is not None and m.reason != "not-read"]
-        if gaps:
-            reason += f"; {_kinds_text(unread)} not read ({'; '.join(m.describe() for m in gaps)})"
-        else:
-            reason += f" (svc reads {_kinds_text(unread)} only for ports that suggest their protocol)"
-    if partial:
-        reason += f"; {partial}"
-    raise NotApplicable(reason)
+    kinds, tail = _no_route_reason(data, tuple(served))
+    raise NotApplicable(f"no {kinds} names Service {snap.namespace}/{snap.name}{tail}")
+
+
+def _no_route_reason(data: ClusterData, served: tuple[Kind, ...]) -> tuple[str, str]:
+    """The route kinds read ("HTTPRoute or GRPCRoute") and what follows the Service's name in the reason
+    (kinds not read, kinds read in part): the same for every Service of the data, so built once."""
+    key = ("route-skip-reason", served)
+    if key not in data.memo:
+        read = [k for k in served if data.missing(k) is None]
+        partial = "; ".join(f"{SPECS[k].kind}s: {data.partial[k]}" for k in read if k in data.partial)
+        unread = [k for k in served if data.missing(k) is not None]
+        tail = ""
+        if unread:
+            gaps = [m for k in unread if (m := data.missing(k)) is not None and m.reason != "not-read"]
+            if gaps:
+                tail += f"; {_kinds_text(unread)} not read ({'; '.join(m.describe() for m in gaps)})"
+            else:
+                tail += f" (svc reads {_kinds_text(unread)} only for ports that suggest their protocol)"
+        if partial:
+            tail += f"; {partial}"
+        data.memo[key] = (" or ".join(SPECS[k].kind for k in read) or "route", tail)
+    return data.memo[key]  # type: ignore[no-any-return]
 
 
 def _unread_note(snap: Snapshot) -> Finding | None:

@@ -23,7 +23,6 @@ from kubediag.objects import Pod
 from kubediag.remedy import is_placement_label
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.text import is_close
-from kubediag.workloads import owner_of
 
 
 def _needs_selector(snap: Snapshot) -> None:
@@ -134,6 +133,16 @@ def _claimed_by(snap: Snapshot, labels: Mapping[str, str]) -> list[str]:
     return [n for n in snap.data.memo[key] if n != snap.name]
 
 
+def _owner_keys(snap: Snapshot) -> Mapping[int, str]:
+    """id(pod) -> its owner as `ClusterData.pods_by_owner` keys it ("replicaset/web-5d8f", "pod/NAME" for a pod
+    without owner), for every pod of the data: read from that index once instead of from each pod again."""
+    key = ("owner-key-by-pod",)
+    memo = snap.data.memo
+    if key not in memo:  # the data holds the pods, so their ids are stable while the memo lives
+        memo[key] = {id(p): owner for (_, owner), pods in snap.data.pods_by_owner.items() for p in pods}
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def _canon(snap: Snapshot, owner: str) -> str:
     """`replicaset/web-5d8f` -> `deployment/web` when Deployment web exists (a pod without its
     pod-template-hash label is otherwise attributed to its ReplicaSet)."""
@@ -152,7 +161,8 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
         return "an empty selector"
     owner = _canon(snap, owner)
     pods = snap.data.pods_matching(snap.namespace, selector)
-    owners = {_canon(snap, str(owner_of(p) or f"pod/{name_of(p)}")) for p in pods}
+    keys = _owner_keys(snap)
+    owners = {_canon(snap, keys[id(p)]) for p in pods}
     if owners - {owner}:
         return f"it would also select pods of {', '.join(sorted(owners - {owner}))}"
     templates = {w.ref for w in template_matches(snap.data, snap.namespace, selector)}
@@ -237,10 +247,11 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, 
     key = ("owner_label_sets", snap.namespace)
     if key not in snap.data.memo:
         ids: dict[tuple[tuple[str, str], ...], int] = {}
+        keys = _owner_keys(snap)
         seen: set[tuple[str, int]] = set()
         out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
         for pod in snap.namespace_pods:
-            owner = _canon(snap, str(owner_of(pod) or f"pod/{name_of(pod)}"))
+            owner = _canon(snap, keys[id(pod)])
             labels = labels_of(pod)
             labels_id = ids.setdefault(tuple(labels.items()), len(ids))
             if (owner, labels_id) not in seen:
@@ -400,9 +411,10 @@ def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
     """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
     key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
     if key not in snap.data.memo:
+        keys = _owner_keys(snap)
         out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
-            out[str(owner_of(p) or f"pod/{name_of(p)}")].append(p)
+            out[keys[id(p)]].append(p)
         snap.data.memo[key] = dict(out)
     return snap.data.memo[key]  # type: ignore[no-any-return]
 

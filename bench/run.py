@@ -234,7 +234,8 @@ def measure_peers(runs: int, timeout: float, cap_mib: float) -> dict[str, Any]:
             if r["killed"]:
                 kill = r
                 break
-            errs = peer_errors(name, r["stdout"])
+            code = r["exit_code"]
+            errs = [f"killed by signal {-code} (not by the bench)"] if code < 0 else peer_errors(name, r["stdout"])
             if errs:
                 log(f"  {name} {i + 1}/{n}: INCOMPLETE, its output reports: {'; '.join(errs)[:500]}")
                 incomplete.append({"run": i + 1, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "errors": errs})
@@ -869,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--method", choices=("api", "raw", "kubectl"), default="raw", help="seeding transport")
     ap.add_argument("--threads", type=int, default=16, help="seeding threads (kubectl: processes)")
-    ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 600, 1800 for large)")
+    ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 900; large 3600, xl 10800)")
     ap.add_argument(
         "--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)"
     )
@@ -941,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
                 plan,
                 args.method,
                 args.threads,
-                args.seed_timeout or (3600.0 if size.name == "xl" else 1800.0 if size.name == "large" else 600.0),
+                args.seed_timeout or {"xl": 10800.0, "large": 3600.0}.get(size.name, 900.0),
             )
             res["seed"] = rep.as_dict()
         if args.seed_only:

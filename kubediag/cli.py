@@ -540,7 +540,9 @@ def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn, stats: Any = N
     from kubediag.render import junit, markdown, text
 
     if output is AuditOutput.json:
-        sys.stdout.write(render_json.audit(result) + "\n")
+        for chunk in render_json.audit_chunks(result):  # piecewise: never the whole document in memory
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
     elif output is AuditOutput.jsonl:
         for line in render_json.audit_lines(result):
             sys.stdout.write(line + "\n")

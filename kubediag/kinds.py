@@ -28,6 +28,7 @@ from kubediag.objects import (
     IngressClass,
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
+    interning_hook,
 )
 
 
@@ -212,19 +213,23 @@ class _ListMeta(msgspec.Struct):
 
 
 @cache
-def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
-    """Decodes a LIST response body of `kind` straight into its Structs."""
+def list_type(kind: Kind) -> Any:
+    """The Struct a LIST response body of `kind` decodes into (its items as the kind's Structs)."""
     item: Any = SPECS[kind].struct
-    body = msgspec.defstruct(
+    return msgspec.defstruct(
         f"{SPECS[kind].kind}List",
         [("items", list[item] | None, None), ("metadata", _ListMeta, msgspec.field(default_factory=_ListMeta))],
     )
-    return msgspec.json.Decoder(body)
 
 
-@cache
+def list_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
+    """Decodes ONE LIST response body of `kind` straight into its Structs. A new decoder per body (about a
+    microsecond): its `interning_hook` shares the repeated string values of that body, then goes with it."""
+    return msgspec.json.Decoder(list_type(kind), dec_hook=interning_hook())
+
+
 def object_decoder(kind: Kind) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(SPECS[kind].struct)
+    return msgspec.json.Decoder(SPECS[kind].struct, dec_hook=interning_hook())
 
 
 def warm_decoders(kinds: Iterable[Kind] = ()) -> None:
@@ -249,4 +254,4 @@ def decode_object(kind: Kind, body: bytes) -> Any:
 
 def from_builtin(kind: Kind, obj: Mapping[str, Any]) -> Any:
     """A fixture object (YAML) as the gatherer would hold it: the kind's Struct."""
-    return msgspec.convert(obj, SPECS[kind].struct)
+    return msgspec.convert(obj, SPECS[kind].struct, dec_hook=interning_hook())

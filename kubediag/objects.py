@@ -10,19 +10,71 @@ Adding a kind: one Struct here and one entry in `kubediag.kinds.SPECS`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
+# ---- interned strings -----------------------------------------------------------------------------------
+# msgspec gives every string VALUE of a document its own object (it caches short dict keys only), yet most
+# values repeat across a LIST's items: "True" in every pod condition, "TCP", "NoExecute", label values, the
+# node name, the image. A field declared `IStr` (or `IStrOrNull` for `str | None`) holds a plain `str` that
+# the decoder shares among every equal value of the same response (`interning_hook`): 150,000 pods hold a
+# few hundred distinct such strings, not millions. Names, uids and IPs, which rarely repeat, stay `str`.
+# For type checkers both are `str` (resp. `str | None`); at run time they are marker classes that accept
+# exactly what `str` (resp. `str | None`) accepts, so the Structs hold plain `str` objects only (never a
+# subclass that YAML or JSON writers would treat differently).
+if TYPE_CHECKING:
+    IStr = str
+    IStrOrNull = str | None
+else:
 
-class Base(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    """Common options: immutable, camelCase on the wire, unknown fields ignored."""
+    class _StrType(type):
+        def __instancecheck__(cls, obj: object) -> bool:
+            return isinstance(obj, str) or (cls.nullable and obj is None)
+
+    class IStr(metaclass=_StrType):
+        """A `str` field whose values are interned per decoded document (see `interning_hook`)."""
+
+        nullable = False
+
+    class IStrOrNull(metaclass=_StrType):
+        """A `str | None` field whose values are interned per decoded document."""
+
+        nullable = True
+
+
+_JSON_TYPE = {type(None): "null", list: "array", dict: "object"}
+
+
+def interning_hook() -> Callable[[Any, Any], Any]:
+    """A msgspec `dec_hook` with a fresh cache: every `IStr` value it sees becomes the first equal string it
+    saw. One per decode (a LIST page, a fixture), so the cache lives no longer than that document. A value of
+    another type fails with msgspec's own message for a `str` (or `str | None`) field."""
+    seen: dict[str, str] = {}
+    share = seen.setdefault
+
+    def hook(tp: Any, obj: Any) -> Any:
+        if type(obj) is str:
+            return share(obj, obj)
+        if isinstance(obj, str) or (obj is None and tp is IStrOrNull):
+            return obj
+        expected = "str | null" if tp is IStrOrNull else "str"
+        raise TypeError(f"Expected `{expected}`, got `{_JSON_TYPE.get(type(obj), type(obj).__name__)}`")
+
+    return hook
+
+
+class Base(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True, gc=False):
+    """Common options: immutable, camelCase on the wire, unknown fields ignored. `gc=False`: decoded JSON holds
+    no reference cycles, so the cycle collector need not track (nor scan) the millions of Structs of a large
+    snapshot, and each saves the collector's 16-byte header."""
 
 
 class OwnerReference(Base, frozen=True):
-    kind: str = ""
-    name: str = ""
-    uid: str = ""
+    kind: IStr = ""
+    name: IStr = ""
+    uid: IStr = ""
     controller: bool = False
 
 
@@ -45,12 +97,12 @@ class ManagedFieldsEntry(Base, frozen=True):
 
 class ObjectMeta(Base, frozen=True):
     name: str = ""
-    namespace: str = ""
+    namespace: IStr = ""
     uid: str = ""
-    labels: dict[str, str] = {}
+    labels: dict[str, IStr] = {}
     annotations: dict[str, str] = {}
     owner_references: list[OwnerReference] = []
-    creation_timestamp: str = ""
+    creation_timestamp: IStr = ""
     deletion_timestamp: str = ""
     generation: int = 0
 
@@ -74,12 +126,12 @@ class ManagedMeta(ObjectMeta, frozen=True):
 
 
 class Condition(Base, frozen=True):
-    type: str = ""
-    status: str = ""
-    reason: str = ""
-    message: str = ""
+    type: IStr = ""
+    status: IStr = ""
+    reason: IStr = ""
+    message: IStr = ""
     # null when a controller patched the condition in without it (a real API server serves that as null)
-    last_transition_time: str | None = None
+    last_transition_time: IStrOrNull = None
 
 
 class LabelSelectorRequirement(Base, frozen=True):
@@ -94,7 +146,7 @@ class LabelSelector(Base, frozen=True):
 
 
 class PodTemplateMeta(Base, frozen=True):
-    labels: dict[str, str] = {}
+    labels: dict[str, IStr] = {}
     annotations: dict[str, str] = {}
 
 
@@ -441,19 +493,19 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 class PodMeta(ObjectMeta, frozen=True):
     """ObjectMeta with finalizers (which hold a terminating pod)."""
 
-    finalizers: list[str] = []
+    finalizers: list[IStr] = []
 
 
 class ContainerPort(Base, frozen=True):
-    name: str = ""
+    name: IStr = ""
     container_port: int = 0
-    protocol: str = "TCP"
+    protocol: IStr = "TCP"
 
 
 class HTTPGetAction(Base, frozen=True):
-    path: str = "/"
+    path: IStr = "/"
     port: int | str | None = None
-    scheme: str = "HTTP"
+    scheme: IStr = "HTTP"
 
 
 class TCPSocketAction(Base, frozen=True):
@@ -465,7 +517,7 @@ class GRPCAction(Base, frozen=True):
 
 
 class ExecAction(Base, frozen=True):
-    command: list[str] = []
+    command: list[IStr] = []
 
 
 class Probe(Base, frozen=True):
@@ -478,8 +530,8 @@ class Probe(Base, frozen=True):
 class EnvVar(Base, frozen=True):
     """A literal env value ("" for valueFrom: the checks read literal values only)."""
 
-    name: str = ""
-    value: str = ""
+    name: IStr = ""
+    value: IStr = ""
 
 
 class ResourceRequirements(Base, frozen=True):
@@ -487,32 +539,32 @@ class ResourceRequirements(Base, frozen=True):
 
 
 class Container(Base, frozen=True):
-    name: str = ""
-    image: str = ""
-    command: list[str] = []
-    args: list[str] = []
+    name: IStr = ""
+    image: IStr = ""
+    command: list[IStr] = []
+    args: list[IStr] = []
     ports: list[ContainerPort] = []
     env: list[EnvVar] = []
     resources: ResourceRequirements = ResourceRequirements()
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
-    restart_policy: str = ""  # init containers: "Always" makes a native sidecar
+    restart_policy: IStr = ""  # init containers: "Always" makes a native sidecar
 
 
 class PodReadinessGate(Base, frozen=True):
-    condition_type: str = ""
+    condition_type: IStr = ""
 
 
 class PodSchedulingGate(Base, frozen=True):
-    name: str = ""
+    name: IStr = ""
 
 
 class Toleration(Base, frozen=True):
-    key: str = ""
-    operator: str = "Equal"
-    value: str = ""
-    effect: str = ""
+    key: IStr = ""
+    operator: IStr = "Equal"
+    value: IStr = ""
+    effect: IStr = ""
 
 
 class NodeSelectorTerm(Base, frozen=True):
@@ -549,15 +601,15 @@ class PodDNSConfig(Base, frozen=True):
 class PodSpec(Base, frozen=True):
     containers: list[Container] = []
     init_containers: list[Container] = []
-    node_name: str = ""
-    node_selector: dict[str, str] = {}
+    node_name: IStr = ""
+    node_selector: dict[str, IStr] = {}
     affinity: Affinity = Affinity()
     tolerations: list[Toleration] = []
-    scheduler_name: str = "default-scheduler"
+    scheduler_name: IStr = "default-scheduler"
     scheduling_gates: list[PodSchedulingGate] = []
     readiness_gates: list[PodReadinessGate] = []
     host_network: bool = False
-    dns_policy: str = "ClusterFirst"
+    dns_policy: IStr = "ClusterFirst"
     dns_config: PodDNSConfig = PodDNSConfig()
     enable_service_links: bool = True
     hostname: str = ""
@@ -565,18 +617,18 @@ class PodSpec(Base, frozen=True):
 
 
 class ContainerStateWaiting(Base, frozen=True):
-    reason: str = ""
-    message: str = ""
+    reason: IStr = ""
+    message: IStr = ""
 
 
 class ContainerStateRunning(Base, frozen=True):
-    started_at: str | None = None  # a metav1.Time: null when unset
+    started_at: IStrOrNull = None  # a metav1.Time: null when unset
 
 
 class ContainerStateTerminated(Base, frozen=True):
     exit_code: int = 0
-    reason: str = ""
-    message: str = ""
+    reason: IStr = ""
+    message: IStr = ""
 
 
 class ContainerState(Base, frozen=True):
@@ -586,8 +638,8 @@ class ContainerState(Base, frozen=True):
 
 
 class ContainerStatus(Base, frozen=True):
-    name: str = ""
-    image: str = ""
+    name: IStr = ""
+    image: IStr = ""
     restart_count: int = 0
     started: bool | None = None
     state: ContainerState = ContainerState()
@@ -602,20 +654,20 @@ class PodCondition(Base, frozen=True):
     """A pod condition without its timestamps (unread): a condition a controller patched in without
     lastTransitionTime comes back with `"lastTransitionTime": null`, which a `str` field would refuse."""
 
-    type: str = ""
-    status: str = ""
-    reason: str = ""
-    message: str = ""
+    type: IStr = ""
+    status: IStr = ""
+    reason: IStr = ""
+    message: IStr = ""
 
 
 class PodStatus(Base, frozen=True):
-    phase: str = "Pending"
-    reason: str = ""
-    message: str = ""
+    phase: IStr = "Pending"
+    reason: IStr = ""
+    message: IStr = ""
     conditions: list[PodCondition] = []
     pod_ip: str = msgspec.field(default="", name="podIP")
     pod_ips: list[PodIP] = msgspec.field(default_factory=list, name="podIPs")
-    host_ip: str = msgspec.field(default="", name="hostIP")
+    host_ip: IStr = msgspec.field(default="", name="hostIP")
     init_container_statuses: list[ContainerStatus] = []
     container_statuses: list[ContainerStatus] = []
 
@@ -629,13 +681,13 @@ class Pod(Base, frozen=True):
 
 # ---- core/v1 Service ------------------------------------------------------------------------------------
 class ServicePort(Base, frozen=True):
-    name: str = ""
-    protocol: str = "TCP"
+    name: IStr = ""
+    protocol: IStr = "TCP"
     port: int = 0
     # None: not set. The API server sets it to `port` on create; fixtures may leave it out. See `target`.
     target_port: int | str | None = None
     node_port: int = 0  # 0: no node port allocated
-    app_protocol: str = ""
+    app_protocol: IStr = ""
 
     @property
     def target(self) -> int | str:
@@ -644,15 +696,15 @@ class ServicePort(Base, frozen=True):
 
 
 class ServiceSpec(Base, frozen=True):
-    type: str = "ClusterIP"
-    selector: dict[str, str] = {}
+    type: IStr = "ClusterIP"
+    selector: dict[str, IStr] = {}
     ports: list[ServicePort] = []
     cluster_ip: str = msgspec.field(default="", name="clusterIP")  # "None": headless; "" for ExternalName
     cluster_ips: list[str] = msgspec.field(default_factory=list, name="clusterIPs")
     external_ips: list[str] = msgspec.field(default_factory=list, name="externalIPs")
     external_name: str = ""
-    external_traffic_policy: str = ""  # the API server defaults it to Cluster for NodePort/LoadBalancer
-    internal_traffic_policy: str = ""  # and to Cluster for every type but ExternalName
+    external_traffic_policy: IStr = ""  # the API server defaults it to Cluster for NodePort/LoadBalancer
+    internal_traffic_policy: IStr = ""  # and to Cluster for every type but ExternalName
     load_balancer_class: str = ""
 
 
@@ -685,7 +737,7 @@ class EndpointConditions(Base, frozen=True):
 
 
 class EndpointTargetRef(Base, frozen=True):
-    kind: str = ""  # "" = unset: KD401 counts such an endpoint as a pod, kubediag.probes does not
+    kind: IStr = ""  # "" = unset: KD401 counts such an endpoint as a pod, kubediag.probes does not
     name: str = ""
 
 
@@ -695,12 +747,12 @@ class SliceEndpoint(Base, frozen=True):
     addresses: list[str] = []
     conditions: EndpointConditions = EndpointConditions()
     target_ref: EndpointTargetRef | None = None
-    node_name: str = ""
+    node_name: IStr = ""
 
 
 class EndpointPort(Base, frozen=True):
-    name: str = ""
-    protocol: str = "TCP"
+    name: IStr = ""
+    protocol: IStr = "TCP"
     port: int | None = None  # unset: every port (the controller resolves a named targetPort per pod)
 
 
@@ -784,13 +836,13 @@ class NetworkPolicy(Base, frozen=True):
 
 
 class InvolvedObject(Base, frozen=True):
-    kind: str = ""
-    namespace: str = ""
+    kind: IStr = ""
+    namespace: IStr = ""
     name: str = ""
 
 
 class EventSource(Base, frozen=True):
-    component: str = ""
+    component: IStr = ""
 
 
 class EventSeries(Base, frozen=True):
@@ -801,16 +853,16 @@ class EventSeries(Base, frozen=True):
 class Event(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
     involved_object: InvolvedObject = InvolvedObject()
-    reason: str = ""
+    reason: IStr = ""
     message: str = ""
-    type: str = ""  # "Normal" | "Warning"; never empty in the API's JSON when set (omitempty)
+    type: IStr = ""  # "Normal" | "Warning"; never empty in the API's JSON when set (omitempty)
     count: int = 0
     series: EventSeries | None = None
     first_timestamp: str | None = None
     last_timestamp: str | None = None
     event_time: str | None = None
     source: EventSource = EventSource()
-    reporting_component: str = ""
+    reporting_component: IStr = ""
 
 
 class Taint(Base, frozen=True):

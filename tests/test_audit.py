@@ -387,6 +387,20 @@ def test_json_is_schema_valid_and_has_the_contract_keys() -> None:
         jsonschema.validate(entry, SVC_SCHEMA)
 
 
+def test_json_written_in_pieces_is_the_whole_document_formatted() -> None:
+    """`audit -o json` is written one Service at a time: byte for byte what formatting the whole dict gives,
+    with nested empty lists and dicts, non-ASCII and control characters, one Service and none."""
+    from kubediag.jsontext import dumps
+
+    odd = healthy("caf\u00e9", "w\u00e9b\U0001f600", "10.244.9")
+    odd[0]["metadata"]["labels"] = {"note": "line\nbreak \x1b \"q\" \u2028"}
+    cases = [result(), result(data(odd)), result(data([])), result(data(healthy("x", "one", "10.244.8")))]
+    for res in cases:
+        assert render_json.audit(res) == dumps(render_json.audit_dict(res), indent=2)
+        assert "".join(render_json.audit_chunks(res)) == render_json.audit(res)
+    assert not cases[2].reports and len(cases[3].reports) == 1
+
+
 def test_schema_rejects_a_service_entry_that_is_not_a_svc_report() -> None:
     doc = json.loads(render_json.audit(result()))
     doc["services"][0].pop("checks")

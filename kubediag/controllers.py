@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,7 +213,7 @@ def _failed_create_events(data: ClusterData, kind: str, namespace: str, name: st
     return out
 
 
-def _replica_failure(kind: str, name: str, conditions: list[Condition]) -> list[CreateFailure]:
+def _replica_failure(kind: str, name: str, conditions: Sequence[Condition]) -> list[CreateFailure]:
     return [
         CreateFailure(kind, name, "status.conditions[ReplicaFailure]", c.message, (c.last_transition_time or "")[:19])
         for c in conditions

@@ -39,13 +39,13 @@ def _label_values(node: Any) -> Iterable[str]:
                 isinstance(v, str) for v in value.values()
             ):
                 yield from value.values()  # a Service's map selector
-            elif key == "matchExpressions" and isinstance(value, list):
+            elif key == "matchExpressions" and isinstance(value, list | tuple):
                 for expr in value:
                     if isinstance(expr, Mapping):
                         yield from (str(v) for v in expr.get("values") or [])
             else:
                 yield from _label_values(value)
-    elif isinstance(node, list):
+    elif isinstance(node, list | tuple):  # msgspec.to_builtins keeps the Structs' tuples
         for item in node:
             yield from _label_values(item)
 

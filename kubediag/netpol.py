@@ -853,13 +853,13 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
         lines: list[str] = []
         for k, v in value.items():
             key = _scalar(k)
-            if isinstance(v, Mapping | list) and v:
+            if isinstance(v, Mapping | list | tuple) and v:
                 lines.append(f"{pad}{key}:")
                 lines.extend(_yaml_lines(v, indent + 2))
             else:
                 lines.append(f"{pad}{key}: {_flow(v)}")
         return lines
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # tuples: msgspec.to_builtins keeps the Structs' tuples
         if not value:
             return [pad + "[]"]
         lines = []
@@ -878,7 +878,7 @@ def _flow(value: Any) -> str:
             if not value
             else "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
         )
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     return _scalar(value)
 

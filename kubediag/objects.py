@@ -11,6 +11,7 @@ Adding a kind: one Struct here and one entry in `kubediag.kinds.SPECS`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
@@ -29,19 +30,20 @@ if TYPE_CHECKING:
     IStrOrNull = str | None
 else:
 
+    # msgspec checks what the hook returns with isinstance(value, IStr): the check must accept a plain `str`,
+    # and in C (a Python __instancecheck__ would double the cost of decoding a pod).
     class _StrType(type):
+        __instancecheck__ = staticmethod(partial(type.__instancecheck__, str))
+
+    class _StrOrNullType(type):
         def __instancecheck__(cls, obj: object) -> bool:
-            return isinstance(obj, str) or (cls.nullable and obj is None)
+            return obj is None or isinstance(obj, str)
 
     class IStr(metaclass=_StrType):
         """A `str` field whose values are interned per decoded document (see `interning_hook`)."""
 
-        nullable = False
-
-    class IStrOrNull(metaclass=_StrType):
+    class IStrOrNull(metaclass=_StrOrNullType):
         """A `str | None` field whose values are interned per decoded document."""
-
-        nullable = True
 
 
 _JSON_TYPE = {type(None): "null", list: "array", dict: "object"}
@@ -101,7 +103,7 @@ class ObjectMeta(Base, frozen=True):
     uid: str = ""
     labels: dict[str, IStr] = {}
     annotations: dict[str, str] = {}
-    owner_references: list[OwnerReference] = []
+    owner_references: tuple[OwnerReference, ...] = ()
     creation_timestamp: IStr = ""
     deletion_timestamp: str = ""
     generation: int = 0
@@ -122,7 +124,7 @@ class ManagedMeta(ObjectMeta, frozen=True):
     """ObjectMeta with managedFields, for the few kinds whose checks say who set a field (spec.replicas).
     Every other kind's Struct uses ObjectMeta, so managedFields are skipped while decoding."""
 
-    managed_fields: list[ManagedFieldsEntry] = []
+    managed_fields: tuple[ManagedFieldsEntry, ...] = ()
 
 
 class Condition(Base, frozen=True):
@@ -137,12 +139,12 @@ class Condition(Base, frozen=True):
 class LabelSelectorRequirement(Base, frozen=True):
     key: str = ""
     operator: str = ""
-    values: list[str] = []
+    values: tuple[str, ...] = ()
 
 
 class LabelSelector(Base, frozen=True):
     match_labels: dict[str, str] = {}
-    match_expressions: list[LabelSelectorRequirement] = []
+    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
 
 
 class PodTemplateMeta(Base, frozen=True):
@@ -158,7 +160,7 @@ class PodTemplate(Base, frozen=True):
     spec: PodSpec | None = None
 
 
-def conditions_get(conditions: list[Condition], ctype: str) -> Condition | None:
+def conditions_get(conditions: tuple[Condition, ...], ctype: str) -> Condition | None:
     return next((c for c in conditions if c.type == ctype), None)
 
 
@@ -191,10 +193,10 @@ class WebhookClientConfig(Base, frozen=True):
 
 
 class RuleWithOperations(Base, frozen=True):
-    api_groups: list[str] = []
-    api_versions: list[str] = []
-    operations: list[str] = []
-    resources: list[str] = []
+    api_groups: tuple[str, ...] = ()
+    api_versions: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
     scope: str = "*"
 
 
@@ -206,18 +208,18 @@ class Webhook(Base, frozen=True):
     name: str = ""
     namespace_selector: LabelSelector = LabelSelector()
     object_selector: LabelSelector = LabelSelector()
-    rules: list[RuleWithOperations] = []
+    rules: tuple[RuleWithOperations, ...] = ()
     timeout_seconds: int = 10
 
 
 class ValidatingWebhookConfiguration(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
-    webhooks: list[Webhook] = []
+    webhooks: tuple[Webhook, ...] = ()
 
 
 class MutatingWebhookConfiguration(Base, frozen=True):
     metadata: ObjectMeta = ObjectMeta()
-    webhooks: list[Webhook] = []
+    webhooks: tuple[Webhook, ...] = ()
 
 
 class APIServiceSpec(Base, frozen=True):
@@ -227,7 +229,7 @@ class APIServiceSpec(Base, frozen=True):
 
 
 class APIServiceStatus(Base, frozen=True):
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class APIService(Base, frozen=True):
@@ -262,23 +264,23 @@ class BackendRef(Base, frozen=True):
 
 class RouteRule(Base, frozen=True):
     name: str = ""
-    backend_refs: list[BackendRef] = []
+    backend_refs: tuple[BackendRef, ...] = ()
 
 
 class RouteSpec(Base, frozen=True):
-    parent_refs: list[ParentReference] = []
-    hostnames: list[str] = []
-    rules: list[RouteRule] = []
+    parent_refs: tuple[ParentReference, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    rules: tuple[RouteRule, ...] = ()
 
 
 class RouteParentStatus(Base, frozen=True):
     parent_ref: ParentReference = ParentReference()
     controller_name: str = ""
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class RouteStatus(Base, frozen=True):
-    parents: list[RouteParentStatus] = []
+    parents: tuple[RouteParentStatus, ...] = ()
 
 
 class Route(Base, frozen=True):
@@ -323,8 +325,8 @@ class ReferenceGrantTo(Base, frozen=True):
 
 
 class ReferenceGrantSpec(Base, frozen=True):
-    from_: list[ReferenceGrantFrom] = msgspec.field(default_factory=list, name="from")
-    to: list[ReferenceGrantTo] = []
+    from_: tuple[ReferenceGrantFrom, ...] = msgspec.field(default=(), name="from")
+    to: tuple[ReferenceGrantTo, ...] = ()
 
 
 class ReferenceGrant(Base, frozen=True):
@@ -349,11 +351,11 @@ class Listener(Base, frozen=True):
 
 class GatewaySpec(Base, frozen=True):
     gateway_class_name: str = ""
-    listeners: list[Listener] = []
+    listeners: tuple[Listener, ...] = ()
 
 
 class ConditionsStatus(Base, frozen=True):
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class Gateway(Base, frozen=True):
@@ -393,7 +395,7 @@ class DeploymentStatus(Base, frozen=True):
     ready_replicas: int = 0
     available_replicas: int = 0
     unavailable_replicas: int = 0
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class Deployment(Base, frozen=True):
@@ -411,7 +413,7 @@ class ReplicaSetSpec(Base, frozen=True):
 class ReplicaSetStatus(Base, frozen=True):
     replicas: int = 0
     ready_replicas: int = 0
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class ReplicaSet(Base, frozen=True):
@@ -430,7 +432,7 @@ class StatefulSetSpec(Base, frozen=True):
 class StatefulSetStatus(Base, frozen=True):
     replicas: int = 0
     ready_replicas: int = 0
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class StatefulSet(Base, frozen=True):
@@ -449,7 +451,7 @@ class DaemonSetStatus(Base, frozen=True):
     current_number_scheduled: int = 0
     number_ready: int = 0
     observed_generation: int = 0
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class DaemonSet(Base, frozen=True):
@@ -473,7 +475,7 @@ class HPASpec(Base, frozen=True):
 class HPAStatus(Base, frozen=True):
     current_replicas: int = 0
     desired_replicas: int = 0
-    conditions: list[Condition] = []
+    conditions: tuple[Condition, ...] = ()
 
 
 class HorizontalPodAutoscaler(Base, frozen=True):
@@ -493,7 +495,7 @@ class HorizontalPodAutoscaler(Base, frozen=True):
 class PodMeta(ObjectMeta, frozen=True):
     """ObjectMeta with finalizers (which hold a terminating pod)."""
 
-    finalizers: list[IStr] = []
+    finalizers: tuple[IStr, ...] = ()
 
 
 class ContainerPort(Base, frozen=True):
@@ -517,7 +519,7 @@ class GRPCAction(Base, frozen=True):
 
 
 class ExecAction(Base, frozen=True):
-    command: list[IStr] = []
+    command: tuple[IStr, ...] = ()
 
 
 class Probe(Base, frozen=True):
@@ -541,10 +543,10 @@ class ResourceRequirements(Base, frozen=True):
 class Container(Base, frozen=True):
     name: IStr = ""
     image: IStr = ""
-    command: list[IStr] = []
-    args: list[IStr] = []
-    ports: list[ContainerPort] = []
-    env: list[EnvVar] = []
+    command: tuple[IStr, ...] = ()
+    args: tuple[IStr, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+    env: tuple[EnvVar, ...] = ()
     resources: ResourceRequirements = ResourceRequirements()
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
@@ -570,12 +572,12 @@ class Toleration(Base, frozen=True):
 class NodeSelectorTerm(Base, frozen=True):
     """Node requirements share LabelSelectorRequirement's shape (key, operator, values; plus Gt/Lt)."""
 
-    match_expressions: list[LabelSelectorRequirement] = []
-    match_fields: list[LabelSelectorRequirement] = []
+    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+    match_fields: tuple[LabelSelectorRequirement, ...] = ()
 
 
 class NodeSelector(Base, frozen=True):
-    node_selector_terms: list[NodeSelectorTerm] = []
+    node_selector_terms: tuple[NodeSelectorTerm, ...] = ()
 
 
 class NodeAffinity(Base, frozen=True):
@@ -593,21 +595,21 @@ class PodDNSConfigOption(Base, frozen=True):
 class PodDNSConfig(Base, frozen=True):
     """None: the key is absent (a fix removes only the keys that are there)."""
 
-    nameservers: list[str] | None = None
-    searches: list[str] | None = None
-    options: list[PodDNSConfigOption] | None = None
+    nameservers: tuple[str, ...] | None = None
+    searches: tuple[str, ...] | None = None
+    options: tuple[PodDNSConfigOption, ...] | None = None
 
 
 class PodSpec(Base, frozen=True):
-    containers: list[Container] = []
-    init_containers: list[Container] = []
+    containers: tuple[Container, ...] = ()
+    init_containers: tuple[Container, ...] = ()
     node_name: IStr = ""
     node_selector: dict[str, IStr] = {}
     affinity: Affinity = Affinity()
-    tolerations: list[Toleration] = []
+    tolerations: tuple[Toleration, ...] = ()
     scheduler_name: IStr = "default-scheduler"
-    scheduling_gates: list[PodSchedulingGate] = []
-    readiness_gates: list[PodReadinessGate] = []
+    scheduling_gates: tuple[PodSchedulingGate, ...] = ()
+    readiness_gates: tuple[PodReadinessGate, ...] = ()
     host_network: bool = False
     dns_policy: IStr = "ClusterFirst"
     dns_config: PodDNSConfig = PodDNSConfig()
@@ -664,12 +666,12 @@ class PodStatus(Base, frozen=True):
     phase: IStr = "Pending"
     reason: IStr = ""
     message: IStr = ""
-    conditions: list[PodCondition] = []
+    conditions: tuple[PodCondition, ...] = ()
     pod_ip: str = msgspec.field(default="", name="podIP")
-    pod_ips: list[PodIP] = msgspec.field(default_factory=list, name="podIPs")
+    pod_ips: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
     host_ip: IStr = msgspec.field(default="", name="hostIP")
-    init_container_statuses: list[ContainerStatus] = []
-    container_statuses: list[ContainerStatus] = []
+    init_container_statuses: tuple[ContainerStatus, ...] = ()
+    container_statuses: tuple[ContainerStatus, ...] = ()
 
 
 class Pod(Base, frozen=True):
@@ -698,10 +700,10 @@ class ServicePort(Base, frozen=True):
 class ServiceSpec(Base, frozen=True):
     type: IStr = "ClusterIP"
     selector: dict[str, IStr] = {}
-    ports: list[ServicePort] = []
+    ports: tuple[ServicePort, ...] = ()
     cluster_ip: str = msgspec.field(default="", name="clusterIP")  # "None": headless; "" for ExternalName
-    cluster_ips: list[str] = msgspec.field(default_factory=list, name="clusterIPs")
-    external_ips: list[str] = msgspec.field(default_factory=list, name="externalIPs")
+    cluster_ips: tuple[str, ...] = msgspec.field(default=(), name="clusterIPs")
+    external_ips: tuple[str, ...] = msgspec.field(default=(), name="externalIPs")
     external_name: str = ""
     external_traffic_policy: IStr = ""  # the API server defaults it to Cluster for NodePort/LoadBalancer
     internal_traffic_policy: IStr = ""  # and to Cluster for every type but ExternalName
@@ -714,7 +716,7 @@ class LoadBalancerIngress(Base, frozen=True):
 
 
 class LoadBalancerStatus(Base, frozen=True):
-    ingress: list[LoadBalancerIngress] = []
+    ingress: tuple[LoadBalancerIngress, ...] = ()
 
 
 class ServiceStatus(Base, frozen=True):
@@ -744,7 +746,7 @@ class EndpointTargetRef(Base, frozen=True):
 class SliceEndpoint(Base, frozen=True):
     """One endpoint of an EndpointSlice (the API's `Endpoint`; renamed beside kubediag.probes.Endpoint)."""
 
-    addresses: list[str] = []
+    addresses: tuple[str, ...] = ()
     conditions: EndpointConditions = EndpointConditions()
     target_ref: EndpointTargetRef | None = None
     node_name: IStr = ""
@@ -761,16 +763,16 @@ class EndpointSlice(Base, frozen=True):
     Service without ready pods): the Struct keeps that as None, the properties read it as empty."""
 
     metadata: ObjectMeta = ObjectMeta()
-    endpoints_or_null: list[SliceEndpoint] | None = msgspec.field(default=None, name="endpoints")
-    ports_or_null: list[EndpointPort] | None = msgspec.field(default=None, name="ports")
+    endpoints_or_null: tuple[SliceEndpoint, ...] | None = msgspec.field(default=None, name="endpoints")
+    ports_or_null: tuple[EndpointPort, ...] | None = msgspec.field(default=None, name="ports")
 
     @property
-    def endpoints(self) -> list[SliceEndpoint]:
-        return self.endpoints_or_null or []
+    def endpoints(self) -> tuple[SliceEndpoint, ...]:
+        return self.endpoints_or_null or ()
 
     @property
-    def ports(self) -> list[EndpointPort]:
-        return self.ports_or_null or []
+    def ports(self) -> tuple[EndpointPort, ...]:
+        return self.ports_or_null or ()
 
 
 # ---- networking.k8s.io/v1 NetworkPolicy -------------------------------------------------------------------
@@ -780,7 +782,7 @@ class EndpointSlice(Base, frozen=True):
 
 class IPBlock(Base, frozen=True):
     cidr: str = ""
-    except_: list[str] = msgspec.field(default_factory=list, name="except")
+    except_: tuple[str, ...] = msgspec.field(default=(), name="except")
 
 
 class NetworkPolicyPeer(Base, frozen=True):
@@ -796,28 +798,28 @@ class NetworkPolicyPort(Base, frozen=True):
 
 
 class NetworkPolicyIngressRule(Base, frozen=True):
-    ports: list[NetworkPolicyPort] = []
-    from_: list[NetworkPolicyPeer] = msgspec.field(default_factory=list, name="from")
+    ports: tuple[NetworkPolicyPort, ...] = ()
+    from_: tuple[NetworkPolicyPeer, ...] = msgspec.field(default=(), name="from")
 
     @property
-    def peers(self) -> list[NetworkPolicyPeer]:
+    def peers(self) -> tuple[NetworkPolicyPeer, ...]:
         return self.from_
 
 
 class NetworkPolicyEgressRule(Base, frozen=True):
-    ports: list[NetworkPolicyPort] = []
-    to: list[NetworkPolicyPeer] = []
+    ports: tuple[NetworkPolicyPort, ...] = ()
+    to: tuple[NetworkPolicyPeer, ...] = ()
 
     @property
-    def peers(self) -> list[NetworkPolicyPeer]:
+    def peers(self) -> tuple[NetworkPolicyPeer, ...]:
         return self.to
 
 
 class NetworkPolicySpec(Base, frozen=True):
     pod_selector: LabelSelector = LabelSelector()  # not a pointer: absent is {} (every pod of the namespace)
-    ingress: list[NetworkPolicyIngressRule] = []
-    egress: list[NetworkPolicyEgressRule] = []
-    policy_types: list[str] = []  # [] = unset: kubediag.netpol applies the API server's defaulting
+    ingress: tuple[NetworkPolicyIngressRule, ...] = ()
+    egress: tuple[NetworkPolicyEgressRule, ...] = ()
+    policy_types: tuple[str, ...] = ()  # [] = unset: kubediag.netpol applies the API server's defaulting
 
     def peers(self) -> list[NetworkPolicyPeer]:
         """Every `from` and `to` element of every rule."""
@@ -873,7 +875,7 @@ class Taint(Base, frozen=True):
 
 class NodeSpec(Base, frozen=True):
     unschedulable: bool = False
-    taints: list[Taint] = []
+    taints: tuple[Taint, ...] = ()
 
 
 class NodeAddress(Base, frozen=True):
@@ -882,8 +884,8 @@ class NodeAddress(Base, frozen=True):
 
 
 class NodeStatus(Base, frozen=True):
-    conditions: list[Condition] = []
-    addresses: list[NodeAddress] = []
+    conditions: tuple[Condition, ...] = ()
+    addresses: tuple[NodeAddress, ...] = ()
 
 
 class Node(Base, frozen=True):
@@ -921,7 +923,7 @@ class HTTPIngressPath(Base, frozen=True):
 
 
 class HTTPIngressRuleValue(Base, frozen=True):
-    paths: list[HTTPIngressPath] = []
+    paths: tuple[HTTPIngressPath, ...] = ()
 
 
 class IngressRule(Base, frozen=True):
@@ -932,7 +934,7 @@ class IngressRule(Base, frozen=True):
 class IngressSpec(Base, frozen=True):
     ingress_class_name: str = ""
     default_backend: IngressBackend = IngressBackend()
-    rules: list[IngressRule] = []
+    rules: tuple[IngressRule, ...] = ()
 
 
 class IngressStatus(Base, frozen=True):

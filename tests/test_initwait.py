@@ -16,7 +16,7 @@ from kubediag.objects import Container, Pod
 
 
 def cmd(*words: str) -> Container:
-    return Container(name="wait", command=list(words))
+    return Container(name="wait", command=tuple(words))
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ LB_FAILURES = ("SyncLoadBalancerFailed", "UpdateLoadBalancerFailed", "UnAvailabl
 LB_SUCCESSES = ("EnsuredLoadBalancer", "UpdatedLoadBalancer")
 
 
-def lb_ingress(snap: Snapshot) -> list[LoadBalancerIngress]:
-    return snap.service.status.load_balancer.ingress if snap.service is not None else []
+def lb_ingress(snap: Snapshot) -> tuple[LoadBalancerIngress, ...]:
+    return snap.service.status.load_balancer.ingress if snap.service is not None else ()
 
 
 def ingress_text(ingress: Sequence[LoadBalancerIngress]) -> str:

@@ -1133,16 +1133,16 @@ def _dns_pods(snap: Snapshot) -> tuple[list[Pod], bool]:
     stand_in = Pod(
         metadata=PodMeta(name="kube-dns pods", namespace=DNS_NAMESPACE, labels=dict(DNS_LABELS)),
         spec=PodSpec(
-            containers=[
+            containers=(
                 Container(
                     name="coredns",
-                    ports=[
+                    ports=(
                         ContainerPort(name="dns", container_port=DNS_PORT, protocol="UDP"),
                         ContainerPort(name="dns-tcp", container_port=DNS_PORT, protocol="TCP"),
                         ContainerPort(name="metrics", container_port=9153, protocol="TCP"),
-                    ],
-                )
-            ]
+                    ),
+                ),
+            )
         ),
     )
     return [stand_in], True

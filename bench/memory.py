@@ -35,8 +35,7 @@ from typing import Any
 
 import msgspec
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # seed, synthetic; kubediag as installed (or PYTHONPATH)
 
 
 def walk(roots: Any, seen: set[int]) -> tuple[Counter[str], Counter[str]]:
@@ -211,6 +210,7 @@ def audit_child(tmp: str) -> None:
     from kubediag.snapshot import ClusterData
 
     _mark("imports", t0, c0)
+    print(f"kubediag from {Path(cli.__file__).parent}", file=sys.stderr)
     warm()
     store: dict[Kind, list[Any]] = {kind: [] for kind in SPECS}
     with cli._gc_paused():

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from kubediag.gather import list_paged
-from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object
+from kubediag.kinds import KIND_BY_NAME, SPECS, decode_list, decode_object, from_builtin
 from kubediag.model import Kind
 from kubediag.objects import Ingress, Pod
 
@@ -62,7 +63,6 @@ def test_object_decodes_into_its_struct() -> None:
     assert isinstance(obj, Ingress) and obj.metadata.name == "web" and obj.spec.ingress_class_name == "nginx"
 
 
-
 # ---- list_paged: pages decoded as they arrive, the next one requested meanwhile ----------------------------
 class PagedServer:
     """Answers LIST pages as bytes, like Client.get with a decoder; can cut one page once."""
@@ -105,3 +105,75 @@ def test_a_page_cut_halfway_is_fetched_again() -> None:
     items = list_paged(server, Kind.POD, "shop", page=3)  # type: ignore[arg-type]
     assert len(items) == 9
     assert [c.get("continue") for c in server.calls].count("p1") == 2
+
+
+# ---- memory: interned strings, shared parts -----------------------------------------------------------------
+def _pod(name: str, image: str = "web:1", status: str = "True") -> dict[str, Any]:
+    port = {"name": "http", "containerPort": 8080, "protocol": "TCP"}
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}}
+    return {
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "web", "tier": "front"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": image,
+                    "ports": [port],
+                    "env": [{"name": "A", "value": "1"}],
+                    "readinessProbe": probe,
+                    "livenessProbe": probe,
+                    "resources": {"limits": {"memory": "64Mi"}},
+                }
+            ],
+            "tolerations": [
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}
+            ],
+            "nodeName": "node-1",
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": status}],
+            "podIP": f"10.0.0.{name[-1]}",
+        },
+    }
+
+
+def test_pods_of_a_page_share_equal_strings_and_parts_and_decode_as_before() -> None:
+    pods = [_pod("web-1"), _pod("web-2"), _pod("web-3", image="web:2", status="False")]
+    items, _ = decode_list(Kind.POD, json.dumps({"items": pods}).encode())
+    a, b, c = items
+    assert items == [from_builtin(Kind.POD, p) for p in pods]  # equal field by field to the unshared Structs
+    assert all(type(p.spec.node_name) is str for p in items)  # plain str, never a subclass
+    assert a.metadata.labels["app"] is b.metadata.labels["app"] and a.spec.node_name is c.spec.node_name
+    assert a.status.conditions is b.status.conditions and a.status.conditions != c.status.conditions
+    assert a.spec.tolerations is c.spec.tolerations
+    assert a.spec.containers[0].ports is c.spec.containers[0].ports
+    assert a.spec.containers[0].readiness_probe is b.spec.containers[0].liveness_probe
+    assert a.spec.containers[0].resources is not b.spec.containers[0].resources  # holds a dict: never shared
+    assert a.spec.containers[0].image is not c.spec.containers[0].image
+    assert a.status.pod_ip != b.status.pod_ip
+    # another page shares nothing with this one: each page's cache goes with it
+    (again,), _ = decode_list(Kind.POD, json.dumps({"items": [_pod("web-4")]}).encode())
+    assert (
+        again.status.conditions == a.status.conditions and again.status.conditions is not a.status.conditions
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "`str`, got `int`"),
+        (None, "`str`, got `null`"),
+        ([1], "`str`, got `array`"),
+        ({}, "`str`, got `object`"),
+    ],
+)
+def test_interned_fields_reject_what_str_fields_reject(value: Any, expected: str) -> None:
+    body = json.dumps({"items": [{"spec": {"nodeName": value}}]}).encode()
+    with pytest.raises(
+        msgspec.ValidationError, match=f"Expected {expected} - at `\\$.items\\[0\\].spec.nodeName`"
+    ):
+        decode_list(Kind.POD, body)
+    started = {"status": {"containerStatuses": [{"state": {"running": {"startedAt": 5}}}]}}
+    with pytest.raises(msgspec.ValidationError, match="Expected `str \\| null`, got `int`"):
+        decode_list(Kind.POD, json.dumps({"items": [started]}).encode())

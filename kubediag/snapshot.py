@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kubediag.labels import map_selector_matches
+from kubediag.labels import map_selector_filter
 from kubediag.model import REQUIRED_KINDS, Kind, Unavailable
 from kubediag.objects import (
     Deployment,
@@ -195,7 +195,7 @@ class ClusterData:
             return ()
         idx = self._pod_label_index
         candidates = min((idx.get((namespace, k, str(v)), ()) for k, v in selector.items()), key=len)
-        return tuple(p for p in candidates if map_selector_matches(selector, p.metadata.labels))
+        return map_selector_filter(selector, candidates)
 
     def pods_matching_any_ns(self, selector: Mapping[str, str]) -> tuple[Pod, ...]:
         return tuple(p for ns in self.pods_by_ns for p in self.pods_matching(ns, selector))

@@ -22,7 +22,6 @@ from kubediag.workloads import (
     event_message,
     find_container,
     format_taint,
-    is_ready,
     is_terminal,
     json_pointer,
     newest_event,
@@ -31,6 +30,7 @@ from kubediag.workloads import (
     node_selector_misses,
     pod_problem,
     pods_phrase,
+    selection,
     serving_containers,
     template_owner,
     untolerated_taints,
@@ -118,12 +118,12 @@ def _classified(snap: Snapshot) -> tuple[Mapping[Category, tuple[Hit, ...]], int
     key = ("pod-scan", snap.namespace, tuple(snap.selector.items()))
     memo = snap.data.memo
     if key not in memo:
-        pods = snap.selected_pods
+        sel = selection(snap)
         by: dict[Category, list[Hit]] = {}
-        for p in sorted(pods, key=name_of):
+        for p in sel.by_name:
             if (pr := _problem(snap, p)) is not None:
                 by.setdefault(pr.category, []).append(Hit(p, pr))
-        memo[key] = ({c: tuple(h) for c, h in by.items()}, sum(1 for p in pods if is_ready(p)))
+        memo[key] = ({c: tuple(h) for c, h in by.items()}, len(sel.ready))
     return memo[key]  # type: ignore[no-any-return]
 
 

@@ -55,14 +55,18 @@ def endpoints_missing(snap: Snapshot) -> Iterator[Finding]:
     if not ready:
         raise NotApplicable("no selected pod is ready with an IP")
     listed_names: dict[str, bool] = {}  # pod name -> listed as ready in some slice
+    for s in snap.slices:
+        for e in s.endpoints:
+            ref = e.target_ref
+            if ref is not None and ref.kind in ("Pod", "") and ref.name:  # an unset kind counts as a pod
+                name = ref.name
+                listed_names[name] = listed_names.get(name, False) or e.conditions.ready is not False
+    if all(listed_names.get(name_of(p)) for p in ready):
+        return  # every ready pod is listed as ready by name (the usual case): its addresses cannot change that
     listed_ips: dict[str, bool] = {}
     for s in snap.slices:
         for e in s.endpoints:
             ok = e.conditions.ready is not False  # nil means ready
-            ref = e.target_ref
-            if ref is not None and ref.kind in ("Pod", "") and ref.name:  # an unset kind counts as a pod
-                name = ref.name
-                listed_names[name] = listed_names.get(name, False) or ok
             for a in e.addresses:
                 listed_ips[a] = listed_ips.get(a, False) or ok
 

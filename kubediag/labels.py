@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kubediag.objects import KubeObject, LabelSelector, LabelSelectorRequirement
 
@@ -14,6 +15,20 @@ def labels_of(obj: KubeObject) -> Mapping[str, str]:
 def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """A Service selector: every key=value must be present. (An empty selector is handled by the caller.)"""
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def map_selector_filter(selector: Mapping[str, str], objs: Iterable[KubeObject]) -> tuple[Any, ...]:
+    """The objects whose labels `map_selector_matches` the selector, in order (one loop, no call per object)."""
+    pairs = tuple(selector.items())
+    out = []
+    for o in objs:
+        labels = o.metadata.labels
+        for k, v in pairs:
+            if labels.get(k) != v:
+                break
+        else:
+            out.append(o)
+    return tuple(out)
 
 
 def expression_matches(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:

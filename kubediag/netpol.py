@@ -213,13 +213,16 @@ class PolicySet(tuple[NetworkPolicy, ...]):
     def admission(self, dst_pod: Pod, port: int, protocol: str) -> Admission:
         """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
         a port (a named port resolves on the pod itself: then it is computed for the pod)."""
-        ns, labels = ns_of(dst_pod), labels_of(dst_pod)
+        md = dst_pod.metadata
+        ns, labels = md.namespace, md.labels
         try:
             frozen = frozenset(labels.items())
         except TypeError:  # unhashable label values (never from the API): no memo
             return _ingress_admission(self, dst_pod, port, protocol)
         key = (ns, frozen, port, protocol)
-        memo = self.__dict__.setdefault("_admissions", {})
+        memo = self.__dict__.get("_admissions")
+        if memo is None:
+            memo = self.__dict__["_admissions"] = {}
         found: Admission | None = memo.get(key)
         if found is not None:  # only answers that do not depend on the pod itself are kept
             return found

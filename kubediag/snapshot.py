@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kubediag.labels import map_selector_matches
+from kubediag.labels import map_selector_filter
 from kubediag.model import REQUIRED_KINDS, Kind, Unavailable
 from kubediag.objects import (
     Deployment,
@@ -31,7 +31,30 @@ from kubediag.objects import (
 )
 
 if TYPE_CHECKING:
+    from functools import cached_property as _view
+
     from kubediag.probes import DataPlane
+else:
+
+    class _view:
+        """functools.cached_property without its per-instance lock (Python 3.11 takes an RLock on every first
+        read; an audit reads about ten views of each of 10,000 Snapshots): the value is computed on the first
+        read and stored in the instance's __dict__, which later reads find first. Snapshots are read by one
+        thread at a time."""
+
+        def __init__(self, func):
+            self.func = func
+            self.attrname = func.__name__
+            self.__doc__ = func.__doc__
+
+        def __set_name__(self, owner, name):
+            self.attrname = name
+
+        def __get__(self, instance, owner=None):
+            if instance is None:
+                return self
+            value = instance.__dict__[self.attrname] = self.func(instance)
+            return value
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -195,7 +218,7 @@ class ClusterData:
             return ()
         idx = self._pod_label_index
         candidates = min((idx.get((namespace, k, str(v)), ()) for k, v in selector.items()), key=len)
-        return tuple(p for p in candidates if map_selector_matches(selector, p.metadata.labels))
+        return map_selector_filter(selector, candidates)
 
     def pods_matching_any_ns(self, selector: Mapping[str, str]) -> tuple[Pod, ...]:
         return tuple(p for ns in self.pods_by_ns for p in self.pods_matching(ns, selector))
@@ -297,43 +320,43 @@ class Snapshot:
     data: ClusterData
     client: ClientRef | None = None
 
-    @cached_property
+    @_view
     def service(self) -> Service | None:
         return self.data.services_by_key.get((self.namespace, self.name))
 
-    @cached_property
+    @_view
     def spec(self) -> ServiceSpec:
         return self.service.spec if self.service is not None else _NO_SPEC
 
-    @cached_property
+    @_view
     def svc_type(self) -> str:
         return self.spec.type or "ClusterIP"
 
-    @cached_property
+    @_view
     def selector(self) -> Mapping[str, str]:
         return self.spec.selector
 
-    @cached_property
+    @_view
     def ports(self) -> tuple[ServicePort, ...]:
         return tuple(self.spec.ports)
 
-    @cached_property
+    @_view
     def headless(self) -> bool:
         return self.spec.cluster_ip == "None"
 
-    @cached_property
+    @_view
     def selected_pods(self) -> tuple[Pod, ...]:
         return self.data.pods_matching(self.namespace, self.selector)
 
-    @cached_property
+    @_view
     def namespace_pods(self) -> tuple[Pod, ...]:
         return self.data.pods_by_ns.get(self.namespace, ())
 
-    @cached_property
+    @_view
     def slices(self) -> tuple[EndpointSlice, ...]:
         return self.data.slices_by_service.get((self.namespace, self.name), ())
 
-    @cached_property
+    @_view
     def client_pod(self) -> Pod | None:
         if self.client is None:
             return None

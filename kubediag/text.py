@@ -36,16 +36,33 @@ def is_close(a: str, b: str, max_distance: int = 2) -> bool:
 
 
 def _within(a: str, b: str, k: int) -> bool:
-    """edit_distance(a, b) <= k, giving up as soon as a whole row exceeds k."""
-    prev = list(range(len(b) + 1))
+    """edit_distance(a, b) <= k, giving up as soon as a whole row exceeds k. Only the cells within k of the
+    diagonal are computed (any other is more than k), and values are capped at k + 1: the answer is the same."""
+    lb = len(b)
+    if abs(len(a) - lb) > k:
+        return False
+    big = k + 1
+    prev = [j if j <= k else big for j in range(lb + 1)]
     for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > k:
+        cur = [big] * (lb + 1)
+        if i <= k:
+            cur[0] = i
+        row_min = cur[0]
+        for j in range(max(1, i - k), min(lb, i + k) + 1):
+            v = prev[j - 1] + (ca != b[j - 1])
+            if prev[j] + 1 < v:
+                v = prev[j] + 1
+            if cur[j - 1] + 1 < v:
+                v = cur[j - 1] + 1
+            if v > big:
+                v = big
+            cur[j] = v
+            if v < row_min:
+                row_min = v
+        if row_min > k:
             return False
         prev = cur
-    return prev[-1] <= k
+    return prev[lb] <= k
 
 
 def closest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:

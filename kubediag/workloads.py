@@ -24,7 +24,7 @@ from kubediag.objects import (
     Taint,
     Toleration,
 )
-from kubediag.snapshot import name_of
+from kubediag.snapshot import Snapshot, name_of
 
 
 @dataclass(frozen=True, order=True)
@@ -75,14 +75,17 @@ def port_protocol(port: Mapping[str, Any]) -> str:
 
 
 def condition(pod: Pod, ctype: str) -> PodCondition | None:
-    return next((c for c in pod.status.conditions if c.type == ctype), None)
+    for c in pod.status.conditions:
+        if c.type == ctype:
+            return c
+    return None
 
 
 def is_ready(pod: Pod) -> bool:
-    c = condition(pod, "Ready")
-    if not c or c.status != "True":
-        return False
-    return not pod.metadata.deletion_timestamp
+    for c in pod.status.conditions:  # the first Ready condition decides
+        if c.type == "Ready":
+            return c.status == "True" and not pod.metadata.deletion_timestamp
+    return False
 
 
 def pod_ip(pod: Pod) -> str:
@@ -91,6 +94,37 @@ def pod_ip(pod: Pod) -> str:
 
 def is_terminal(pod: Pod) -> bool:
     return pod.status.phase in ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A Service's selected pods, classified once per (namespace, selector) and data (the pod, endpoint, port,
+    traffic and policy checks all ask). Read only: the tuples are shared by every Service of that selection."""
+
+    by_name: tuple[Pod, ...]  # every selected pod, sorted by name
+    ready: tuple[Pod, ...]  # the ready ones (`is_ready`), in selection order
+    serving: tuple[Pod, ...]  # ready with a pod IP, sorted by name
+    live: tuple[Pod, ...]  # not terminal, sorted by name
+
+
+def selection(snap: Snapshot) -> Selection:
+    """`Selection` of the Service's selected pods (which depend only on the namespace, the selector and the
+    data); memoised per data."""
+    key = ("selection", snap.namespace, tuple(snap.selector.items()))
+    memo = snap.data.memo
+    found: Selection | None = memo.get(key)
+    if found is None:
+        pods = snap.selected_pods
+        ready = tuple(p for p in pods if is_ready(p))
+        ready_ids = {id(p) for p in ready}
+        by_name = tuple(sorted(pods, key=name_of))  # sorting is stable: filtering after it keeps the order
+        found = memo[key] = Selection(
+            by_name,
+            ready,
+            tuple(p for p in by_name if id(p) in ready_ids and pod_ip(p)),
+            tuple(p for p in by_name if not is_terminal(p)),
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -134,7 +168,15 @@ def pod_problem(pod: Pod) -> PodProblem | None:
             f"pod is {phase} ({status.reason or 'terminal'}); terminal pods are never endpoints",
             "status.phase",
         )
-    sched = condition(pod, "PodScheduled")
+    sched: PodCondition | None = None
+    ready: PodCondition | None = None
+    for c in status.conditions:  # the first condition of each type counts, as `condition` reads it
+        ctype = c.type
+        if ctype == "PodScheduled":
+            if sched is None:
+                sched = c
+        elif ctype == "Ready" and ready is None:
+            ready = c
     if sched is not None and sched.status == "False":
         return PodProblem(
             Category.PODS_UNSCHEDULABLE,
@@ -144,35 +186,49 @@ def pod_problem(pod: Pod) -> PodProblem | None:
         )
     if not pod.spec.node_name and status.phase == "Pending":
         return PodProblem(Category.PODS_UNSCHEDULABLE, "Pending", "no node assigned yet", "spec.nodeName")
-    for key, cs in _statuses(pod):
-        waiting = cs.state.waiting
-        reason = waiting.reason if waiting is not None else ""
-        where = f"status.{key}[{cs.name}].state.waiting"
-        if waiting is not None and reason in _IMAGE_REASONS:
-            detail = waiting.message or f"image {cs.image}"
-            return PodProblem(Category.PODS_IMAGE_PULL, reason, detail, where)
-        if waiting is not None and reason in _CONFIG_REASONS:
-            return PodProblem(Category.PODS_CONFIG_ERROR, reason, waiting.message or reason, where)
-    for key, cs in _statuses(pod):
-        waiting = cs.state.waiting
-        if waiting is not None and waiting.reason == "CrashLoopBackOff":
-            last = cs.last_state.terminated
-            detail = f"restarts {cs.restart_count}"
-            if last is not None:
-                detail += f", last terminated: {last.reason or 'Error'} (exit code {last.exit_code})"
-            return PodProblem(
-                Category.PODS_CRASHLOOP,
-                "CrashLoopBackOff",
-                detail,
-                f"status.{key}[{cs.name}].lastState.terminated",
-            )
-    if (held := _init_problem(pod)) is not None:
+    # image and config errors of any container come first, then the first crash loop (one pass)
+    crash: tuple[str, ContainerStatus] | None = None
+    for key, statuses in (
+        ("initContainerStatuses", status.init_container_statuses),
+        ("containerStatuses", status.container_statuses),
+    ):
+        for cs in statuses:
+            waiting = cs.state.waiting
+            if waiting is None:
+                continue
+            reason = waiting.reason
+            if reason in _IMAGE_REASONS:
+                detail = waiting.message or f"image {cs.image}"
+                return PodProblem(
+                    Category.PODS_IMAGE_PULL, reason, detail, f"status.{key}[{cs.name}].state.waiting"
+                )
+            if reason in _CONFIG_REASONS:
+                return PodProblem(
+                    Category.PODS_CONFIG_ERROR,
+                    reason,
+                    waiting.message or reason,
+                    f"status.{key}[{cs.name}].state.waiting",
+                )
+            if reason == "CrashLoopBackOff" and crash is None:
+                crash = (key, cs)
+    if crash is not None:
+        key, cs = crash
+        last = cs.last_state.terminated
+        detail = f"restarts {cs.restart_count}"
+        if last is not None:
+            detail += f", last terminated: {last.reason or 'Error'} (exit code {last.exit_code})"
+        return PodProblem(
+            Category.PODS_CRASHLOOP,
+            "CrashLoopBackOff",
+            detail,
+            f"status.{key}[{cs.name}].lastState.terminated",
+        )
+    if pod.spec.init_containers and (held := _init_problem(pod)) is not None:
         return held
     if not pod_ip(pod):
         return PodProblem(
             Category.PODS_NO_IP, "NoPodIP", "scheduled but has no IP (sandbox/CNI not ready)", "status.podIP"
         )
-    ready = condition(pod, "Ready")
     if not ready or ready.status != "True":
         reason = (ready.reason if ready else "") or "NotReady"
         gates = [g.condition_type for g in pod.spec.readiness_gates]

@@ -193,3 +193,33 @@ def test_reports_over_shared_data_equal_reports_over_fresh_data() -> None:
     for n, r in zip(names, together, strict=True):
         follows = {x.reason for x in r.results if x.reason.startswith("follows from")}
         assert follows <= {f"follows from the root cause {roots[n]}"}
+
+
+def test_services_sharing_a_selector_over_shared_data_equal_fresh_data() -> None:
+    # the selected pods are classified once per (namespace, selector) and data (ready, serving, live, by
+    # name) and shared by every Service of that selection: Services that share a selector but differ in ports,
+    # type or slices, and a Service whose selector differs only in key order or in one pair, get exactly the
+    # reports they get alone, in any order
+    mix = {"app": "mix", "tier": "web"}
+    pods = [
+        pod("mix-c", mix),
+        pod("mix-a", mix, ready=False),
+        pod("mix-b", mix, phase="Succeeded"),
+        pod("mix-d", mix, ip=""),
+        pod("mix-e", {"app": "mix", "tier": "db"}),
+    ]
+    objects = [
+        svc("one", selector=mix),
+        svc("two", selector={"tier": "web", "app": "mix"}, ports=[{"port": 81, "targetPort": 9090, "protocol": "TCP"}]),
+        svc("three", selector={"app": "mix"}, type="NodePort"),
+        svc("four", selector=mix, externalTrafficPolicy="Local", type="NodePort"),
+        *pods,
+        slice_for("one", pods[:1]),
+        slice_for("three", pods),
+    ]
+    names = ["one", "two", "three", "four", "two", "one", "four", "three"]
+    shared = build_data(objects, None)
+    together = [diagnose(Snapshot("shop", n, shared)) for n in names]
+    alone = [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
+    assert together == alone
+    assert together[::-1] == [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names[::-1]]

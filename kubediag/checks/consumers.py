@@ -414,11 +414,15 @@ def _discovery_readers(snap: Snapshot) -> tuple[Pod, ...]:
 
         def mentions(pod: Pod) -> bool:
             spec = pod.spec
-            for c in [*spec.init_containers, *spec.containers]:
-                texts = [e.value for e in c.env if e.value]
-                texts += [*c.command, *c.args]
-                if any("_SERVICE_" in t for t in texts):
-                    return True
+            for containers in (spec.init_containers, spec.containers):
+                for c in containers:
+                    for e in c.env:
+                        if e.value and "_SERVICE_" in e.value:
+                            return True
+                    for texts in (c.command, c.args):
+                        for t in texts:
+                            if "_SERVICE_" in t:
+                                return True
             return False
 
         memo[key] = tuple(sorted((p for p in snap.namespace_pods if mentions(p)), key=name_of))

@@ -8,7 +8,7 @@ from kubediag.checks.base import NotApplicable, check
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.objects import Pod
 from kubediag.snapshot import SERVICE_NAME_LABEL, Snapshot, name_of
-from kubediag.workloads import is_ready, owner_label, pod_ip
+from kubediag.workloads import owner_label, pod_ip, selection
 
 
 def pod_ips(pod: Pod) -> set[str]:
@@ -51,24 +51,31 @@ def endpoints_missing(snap: Snapshot) -> Iterator[Finding]:
         raise NotApplicable("an ExternalName Service has no endpoints by design")
     if not snap.selector:
         raise NotApplicable("the Service has no selector")
-    ready = sorted((p for p in snap.selected_pods if is_ready(p) and pod_ip(p)), key=name_of)
+    ready = selection(snap).serving  # ready with an IP, by name
     if not ready:
         raise NotApplicable("no selected pod is ready with an IP")
     listed_names: dict[str, bool] = {}  # pod name -> listed as ready in some slice
+    for s in snap.slices:
+        for e in s.endpoints:
+            ref = e.target_ref
+            if ref is not None and ref.kind in ("Pod", "") and ref.name:  # an unset kind counts as a pod
+                name = ref.name
+                listed_names[name] = listed_names.get(name, False) or e.conditions.ready is not False
+    if all(listed_names.get(name_of(p)) for p in ready):
+        return  # every ready pod is listed as ready by name (the usual case): its addresses cannot change that
     listed_ips: dict[str, bool] = {}
     for s in snap.slices:
         for e in s.endpoints:
             ok = e.conditions.ready is not False  # nil means ready
-            ref = e.target_ref
-            if ref is not None and ref.kind in ("Pod", "") and ref.name:  # an unset kind counts as a pod
-                name = ref.name
-                listed_names[name] = listed_names.get(name, False) or ok
             for a in e.addresses:
                 listed_ips[a] = listed_ips.get(a, False) or ok
 
     def state(pod: Pod) -> str:
         """listed | not-ready | absent"""
-        flags = [listed_names[name_of(pod)]] if name_of(pod) in listed_names else []
+        name = name_of(pod)
+        if listed_names.get(name):  # listed as ready by name: the usual case, decided without the IPs
+            return "listed"
+        flags = [listed_names[name]] if name in listed_names else []
         flags += [listed_ips[ip] for ip in pod_ips(pod) if ip in listed_ips]
         if not flags:
             return "absent"

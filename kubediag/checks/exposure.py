@@ -13,7 +13,7 @@ from typing import Any
 from kubediag.checks.base import NotApplicable, check
 from kubediag.checks.pods import quote
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.objects import Event, LoadBalancerIngress
+from kubediag.objects import Event, LoadBalancerIngress, Node
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import event_message, event_source, event_time, newest_event, node_addresses
 
@@ -330,6 +330,17 @@ def loadbalancer_sync_failed(snap: Snapshot) -> Iterator[Finding]:
 # ---- KD803 -----------------------------------------------------------------------------------------------
 
 
+def _public_nodes(snap: Snapshot) -> list[tuple[Node, list[str]]]:
+    """(node, its ExternalIP addresses) for the nodes that have some, by name; memoised per data (the same
+    for every Service). Read only."""
+    key = ("public-nodes",)
+    memo = snap.data.memo
+    if key not in memo:
+        public = [(n, node_addresses(n, "ExternalIP")) for n in sorted(snap.data.nodes, key=name_of)]
+        memo[key] = [(n, ips) for n, ips in public if ips]
+    return memo[key]  # type: ignore[no-any-return]
+
+
 @check(
     id="KD803",
     category=Category.NODEPORT_EXPOSURE,
@@ -364,8 +375,7 @@ def nodeport_exposure(snap: Snapshot) -> Iterator[Finding]:
     ports = node_ports(snap)
     if not ports:
         raise NotApplicable("no node port is allocated")
-    public = [(n, node_addresses(n, "ExternalIP")) for n in sorted(snap.data.nodes, key=name_of)]
-    public = [(n, ips) for n, ips in public if ips]
+    public = _public_nodes(snap)
     if not public:
         return
     ns = snap.namespace

@@ -59,7 +59,7 @@ from kubediag.objects import (
 )
 from kubediag.remedy import placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
-from kubediag.workloads import is_ready, is_terminal, pod_ip
+from kubediag.workloads import is_ready, is_terminal, pod_ip, selection
 
 NEEDS = [Kind.SERVICE, Kind.POD, Kind.NETWORKPOLICY]
 DNS_NAMESPACE = "kube-system"
@@ -102,7 +102,7 @@ def _backends(snap: Snapshot) -> tuple[Pod, ...]:
         raise NotApplicable("an ExternalName Service has no backend pods")
     if not snap.selector:
         raise NotApplicable("the Service has no selector: its backends are not pods kubediag can judge")
-    ready = tuple(p for p in snap.selected_pods if is_ready(p))
+    ready = selection(snap).ready
     if not ready:
         raise NotApplicable("no selected pod is ready, so no traffic reaches a backend yet")
     return ready

@@ -12,17 +12,18 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from kubediag.checks.base import NotApplicable, check
 from kubediag.labels import format_map, labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
-from kubediag.objects import Event, Pod
+from kubediag.objects import Event, Node, Pod, PodSpec, Taint
 from kubediag.snapshot import Snapshot, name_of
 from kubediag.workloads import (
     PodProblem,
     event_message,
     find_container,
     format_taint,
-    is_ready,
     is_terminal,
     json_pointer,
     newest_event,
@@ -31,6 +32,7 @@ from kubediag.workloads import (
     node_selector_misses,
     pod_problem,
     pods_phrase,
+    selection,
     serving_containers,
     template_owner,
     untolerated_taints,
@@ -118,12 +120,12 @@ def _classified(snap: Snapshot) -> tuple[Mapping[Category, tuple[Hit, ...]], int
     key = ("pod-scan", snap.namespace, tuple(snap.selector.items()))
     memo = snap.data.memo
     if key not in memo:
-        pods = snap.selected_pods
+        sel = selection(snap)
         by: dict[Category, list[Hit]] = {}
-        for p in sorted(pods, key=name_of):
+        for p in sel.by_name:
             if (pr := _problem(snap, p)) is not None:
                 by.setdefault(pr.category, []).append(Hit(p, pr))
-        memo[key] = ({c: tuple(h) for c, h in by.items()}, sum(1 for p in pods if is_ready(p)))
+        memo[key] = ({c: tuple(h) for c, h in by.items()}, len(sel.ready))
     return memo[key]  # type: ignore[no-any-return]
 
 
@@ -171,6 +173,46 @@ class Placement:
     notes: list[str]
     fixes: list[str]
     evidence: list[Evidence]
+
+
+def _nodes_by_name(snap: Snapshot) -> list[Node]:
+    """Every node, sorted by name; memoised per data. Read only."""
+    key = ("nodes-by-name",)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = sorted(snap.data.nodes, key=name_of)
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _placement_rules(spec: PodSpec) -> bytes:
+    """What `node_selector_misses` reads of a pod spec (its nodeSelector and required node affinity), as a
+    memo key: the pods of a workload share their placement rules, and one verdict per node is enough."""
+    terms = (
+        spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_terms
+    )
+    return msgspec.json.encode((spec.node_selector, terms))
+
+
+def _selector_misses(snap: Snapshot, spec: PodSpec, rules: bytes) -> Mapping[str, list[str]]:
+    """Node name -> why the spec's placement rules exclude it ([] = it fits); memoised per data and rules.
+    Read only."""
+    key = ("node-selector-misses", rules)
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = {name_of(n): node_selector_misses(spec, n) for n in _nodes_by_name(snap)}
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _untolerated(
+    snap: Snapshot, spec: PodSpec, rules: bytes, fitting: Sequence[Node]
+) -> Mapping[str, list[Taint]]:
+    """Node name -> its taints the spec does not tolerate, for the nodes that fit the rules (`fitting`, which
+    the rules decide); memoised per data, rules and tolerations. Read only."""
+    key = ("node-untolerated", rules, msgspec.json.encode(spec.tolerations))
+    memo = snap.data.memo
+    if key not in memo:
+        memo[key] = {name_of(n): untolerated_taints(spec, n) for n in fitting}
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def _placement(snap: Snapshot, pod: Pod, detail: str) -> Placement:
@@ -221,12 +263,13 @@ def _placement(snap: Snapshot, pod: Pod, detail: str) -> Placement:
             f"nodes could not be read ({missing.describe()}), so labels and taints were not compared"
         )
         return out
-    nodes = sorted(snap.data.nodes, key=name_of)
+    nodes = _nodes_by_name(snap)
     if not nodes:
         out.notes.append("the cluster has no nodes")
         out.fixes.append("Add nodes (kubectl get nodes shows none)")
         return out
-    sel_misses = {name_of(n): node_selector_misses(spec, n) for n in nodes}
+    rules = _placement_rules(spec)
+    sel_misses = _selector_misses(snap, spec, rules)
     fitting = [n for n in nodes if not sel_misses[name_of(n)]]
     if not fitting:
         wanted = dict(spec.node_selector)
@@ -266,7 +309,7 @@ def _placement(snap: Snapshot, pod: Pod, detail: str) -> Placement:
         if not absent:
             out.fixes.append(f"Fix spec.template.spec.affinity.nodeAffinity of {ref} to match node labels")
         return out
-    taints = {name_of(n): untolerated_taints(spec, n) for n in fitting}
+    taints = _untolerated(snap, spec, rules, fitting)
     untainted = [n for n in fitting if not taints[name_of(n)]]
     if not untainted:
         per_node = [

@@ -15,7 +15,7 @@ from kubediag.checks.base import NotApplicable, check
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.objects import ContainerPort, Pod
 from kubediag.snapshot import Snapshot, name_of
-from kubediag.workloads import container_ports, is_terminal, pods_phrase, template_owner
+from kubediag.workloads import container_ports, pods_phrase, selection, template_owner
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def live_pods(snap: Snapshot) -> list[Pod]:
         raise NotApplicable("the Service has no selector")
     if not snap.selected_pods:
         raise NotApplicable("no pod is selected")
-    pods = sorted((p for p in snap.selected_pods if not is_terminal(p)), key=name_of)
+    pods = list(selection(snap).live)  # not terminal, by name
     if not pods:
         raise NotApplicable("every selected pod is terminal (Succeeded/Failed)")
     if not snap.ports:
@@ -74,16 +74,22 @@ class Resolution(enum.Enum):
 
 def resolve(pod: Pod, t: Target) -> Resolution:
     """FindPort semantics: a named targetPort needs a container port with that name AND protocol."""
-    declared = container_ports(pod)
-    if t.named:
-        same = [p for _, p in declared if p.name == t.value]
-    else:
-        same = [p for _, p in declared if p.container_port == t.value]
-    if any(p.protocol == t.protocol for p in same):
-        return Resolution.OK
+    named, value, protocol = t.named, t.value, t.protocol
+    declared = same = False
+    spec = pod.spec
+    for init, containers in ((False, spec.containers), (True, spec.init_containers)):
+        for c in containers:
+            if init and c.restart_policy != "Always":
+                continue  # only native sidecars among the init containers serve (`serving_containers`)
+            for p in c.ports:
+                declared = True
+                if (p.name if named else p.container_port) == value:
+                    if p.protocol == protocol:
+                        return Resolution.OK
+                    same = True
     if same:
         return Resolution.OTHER_PROTOCOL
-    if t.named:
+    if named:
         return Resolution.NAME_MISSING
     return Resolution.NUMBER_UNDECLARED if declared else Resolution.UNKNOWN
 

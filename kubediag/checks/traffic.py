@@ -10,7 +10,7 @@ from kubediag.labels import labels_of
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
 from kubediag.objects import Node, Pod
 from kubediag.snapshot import Snapshot, name_of
-from kubediag.workloads import is_ready, node_ready, node_schedulable
+from kubediag.workloads import node_ready, node_schedulable, selection
 
 EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
 
@@ -69,7 +69,7 @@ def traffic_policy_local(snap: Snapshot) -> Iterator[Finding]:
     internal = spec.internal_traffic_policy == "Local"
     if not (external or internal):
         raise NotApplicable("neither externalTrafficPolicy nor internalTrafficPolicy is Local")
-    ready = [p for p in snap.selected_pods if is_ready(p)]
+    ready = list(selection(snap).ready)
     if not ready:
         raise NotApplicable("no selected pod is ready (see the pod checks)")
     local = {node_of(p) for p in ready}

@@ -653,8 +653,56 @@ def kubectl_complete() -> None:
     sys.stdout.write("".join(f"{v}\n" for v in values) + ":4\n")
 
 
+class _DeferredMeta(type):
+    """A stand-in class whose attributes and construction load the real one (see `_light_typer_help`)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(cls._real(), name)
+
+
+def _deferred_class(module: str, name: str) -> type:
+    import importlib
+
+    def real() -> Any:
+        return getattr(importlib.import_module(module), name)
+
+    return _DeferredMeta(name, (), {"__new__": lambda cls, *a, **k: real()(*a, **k), "_real": staticmethod(real)})
+
+
+def _light_typer_help() -> None:
+    """typer renders help with `typer.rich_utils`, whose top imports rich.markdown (markdown-it) and
+    rich.traceback (pygments, rich.pretty) for markdown markup and pretty tracebacks: kubediag uses neither
+    (rich markup, pretty_exceptions_enable=False), and they are a third of `--help`'s start-up. Import it
+    with those two names standing in for the real classes (loaded on first use); the real modules stay
+    importable as usual. A typer that imports more of them is simply imported in full when it renders."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    import types
+
+    stubs: dict[str, types.ModuleType] = {}
+    for module, name in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
+        if module not in sys.modules:
+            stubs[module] = stub = types.ModuleType(module)
+            setattr(stub, name, _deferred_class(module, name))
+    sys.modules.update(stubs)
+    try:
+        import typer.rich_utils  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        for module, stub in stubs.items():
+            if sys.modules.get(module) is stub:
+                del sys.modules[module]
+
+
+def _wants_help(args: list[str]) -> bool:
+    return not args or "--help" in args or "-h" in args
+
+
 def main() -> None:
     try:
+        if _wants_help(sys.argv[1:]):
+            _light_typer_help()
         app(prog_name=_prog_name())
     except Exception as exc:  # a last guard: one line, never a traceback without --debug
         if "--debug" in sys.argv:

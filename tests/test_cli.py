@@ -46,6 +46,28 @@ def test_help_does_not_import_kubernetes() -> None:
     assert "svc" in out.stdout
 
 
+def test_help_defers_markdown_and_traceback() -> None:
+    """--help renders without rich.markdown (markdown-it) and rich.traceback (pygments): typer's help
+    module gets stand-ins that load the real classes on first use, and the real modules stay importable."""
+    code = (
+        "import sys; sys.argv=['kubediag', '--help']\n"
+        "from kubediag.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('markdown_it', 'pygments')"
+        " or m in ('rich.markdown', 'rich.traceback'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+        "import rich.markdown, rich.traceback, typer.rich_utils as ru\n"
+        "md = ru.Markdown('*x*')\n"
+        "assert isinstance(md, rich.markdown.Markdown), md\n"
+        "assert ru.Traceback.from_exception.__self__ is rich.traceback.Traceback\n"
+        "print('OK', file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert "HEAVY []" in out.stderr, out.stderr
+    assert out.stderr.strip().endswith("OK"), out.stderr
+    assert "Usage: kubediag" in out.stdout
+
+
 @pytest.mark.parametrize("args", [["checks"], ["explain", "KD201"], ["checks", "-o", "json"]])
 def test_docs_commands_do_not_import_kubernetes(args: list[str]) -> None:
     code = (

@@ -281,6 +281,7 @@ def svc_cmd(
         snap = Snapshot(ns, name, data, ClientRef(*client_ref) if client_ref else None)
         report = diagnose(snap)
         emit_report(report, output, mask, snap, verbose)
+        _output_written()
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
@@ -497,6 +498,7 @@ def audit_cmd(
         emit_audit(result, output, fail_on, stats)
         if pushgateway and cluster_name and stats is not None:
             _push(pushgateway, cluster_name, result, stats, timeout)
+        _output_written()
         _exit(audit.exit_code(result, _threshold(fail_on)))
 
     _run_guarded(debug, run)
@@ -695,6 +697,30 @@ def _light_typer_help() -> None:
                 del sys.modules[module]
 
 
+_QUICK_EXIT = False  # audit and svc wrote everything: the process may end without the interpreter's teardown
+
+
+def _output_written() -> None:
+    global _QUICK_EXIT
+    _QUICK_EXIT = True
+
+
+def _quick_exit(code: int) -> None:
+    """End the process after `audit` or `svc` wrote their output, without the interpreter's teardown: it
+    frees every gathered object one by one (10,000 pods: about 0.1 s of CPU) and waits for idle worker
+    threads. stdout and stderr are flushed and the atexit handlers run first (the client removes its
+    temporary certificate files there); a flush that fails leaves the usual exit to report it."""
+    import atexit
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def _wants_help(args: list[str]) -> bool:
     return not args or "--help" in args or "-h" in args
 
@@ -715,6 +741,8 @@ def main() -> None:
             code = 0
         if isinstance(code, int) and code not in (0, 1, 2, 3, 4, 130):
             code = int(ExitCode.USAGE)
+        if _QUICK_EXIT and isinstance(code, int):
+            _quick_exit(code)
         sys.exit(code)
 
 

@@ -163,3 +163,21 @@ def test_sanitize() -> None:
     assert sanitize("a\x1b[2Jb") == "a\\x1b[2Jb"
     assert sanitize("line\nnext") == "line\nnext"
     assert sanitize("\u202eevil") == "\\x202eevil"
+
+
+def test_quick_exit_flushes_and_runs_atexit_handlers(tmp_path: Path) -> None:
+    """audit and svc end without the interpreter's teardown, but nothing written or registered is lost:
+    buffered stdout is flushed and the atexit handlers (the client's temporary certificate files) run."""
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, sys\n"
+        "from kubediag import cli\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+        "sys.stdout.write('report' * 10000)\n"
+        "cli._quick_exit(1)\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert out.returncode == 1, out
+    assert out.stdout == "report" * 10000
+    assert marker.exists()

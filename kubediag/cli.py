@@ -469,14 +469,15 @@ def audit_cmd(
                     )
                     data = dataclasses.replace(data, data_plane=plane)
                 progress.start_diagnosis(len(audit.services_in_scope(data, scope)))
-                result = audit.run(
-                    data,
-                    scope,
-                    server=client.server,
-                    version=version.result(),
-                    generated_at=generated_at,
-                    on_service=progress.on_service,
-                )
+                with _gc_paused():  # the reports are built and kept: nothing for the cycle collector to find
+                    result = audit.run(
+                        data,
+                        scope,
+                        server=client.server,
+                        version=version.result(),
+                        generated_at=generated_at,
+                        on_service=progress.on_service,
+                    )
         finally:
             if debug:
                 _debug_log(client)
@@ -495,7 +496,8 @@ def audit_cmd(
             from kubediag.render.prometheus import RunStats
 
             stats = RunStats(time.monotonic() - started, len(client.log.entries), time.time())
-        emit_audit(result, output, fail_on, stats)
+        with _gc_paused():  # the same for the output's dicts: built, written, then the process ends
+            emit_audit(result, output, fail_on, stats)
         if pushgateway and cluster_name and stats is not None:
             _push(pushgateway, cluster_name, result, stats, timeout)
         _output_written()

@@ -844,6 +844,19 @@ def environment(kube: Kube | None) -> dict[str, Any]:
     return env
 
 
+def compile_bytecode() -> str:
+    """Byte-compile the kubediag package the runs import, as an installed copy is (pip compiles at install;
+    deploy/Dockerfile runs compileall): with an editable install and PYTHONDONTWRITEBYTECODE=1 every run
+    would compile each module from source again (about 0.15 s of CPU for `svc`), which no user pays."""
+    import compileall
+
+    import kubediag
+
+    package = Path(kubediag.__file__).resolve().parent
+    ok = compileall.compile_dir(str(package), quiet=1)
+    return f"compiled ({package})" if ok else f"compileall failed ({package})"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="default")
@@ -924,6 +937,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res["cleanup"]))
         return 0 if res["cleanup"]["nodes_deleted"] or not res["cleanup"].get("pods_left") else 1
     res["environment"] = environment(kube)
+    res["environment"]["bytecode"] = compile_bytecode()
     plan = make_plan(size)
     res["plan"] = {
         "objects": plan.counts(),

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -1020,26 +1020,36 @@ def gather_scope(
 
     warm()
     scoped = list(dict.fromkeys(namespaces)) if namespaces is not None else None
-    discovery = client.discover()  # which Gateway API kinds are served (one request); never the others
-    skip = discovery.unserved | (frozenset(DISCOVERED_KINDS) if discovery.error else frozenset())
-    jobs: list[tuple[Kind, str | None, dict[str, str]]] = []
-    for kind in SCOPE_KINDS:
-        if kind in skip:
-            continue
-        for query in scope_queries(kind, label_selector):
-            jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
-    jobs += [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS if kind not in skip]
+
+    def jobs_of(skip: frozenset[Kind]) -> list[tuple[Kind, str | None, dict[str, str]]]:
+        jobs: list[tuple[Kind, str | None, dict[str, str]]] = []
+        for kind in SCOPE_KINDS:
+            if kind in skip:
+                continue
+            for query in scope_queries(kind, label_selector):
+                jobs += [(kind, None, query)] if scoped is None else [(kind, ns, query) for ns in scoped]
+        return jobs + [(kind, None, {}) for kind in OPTIONAL_CLUSTER_KINDS if kind not in skip]
 
     def run(kind: Kind, ns: str | None, query: dict[str, str]) -> list[KubeObject]:
         on_page = (lambda n: progress(kind, n)) if progress is not None else None
         return list_paged(client, kind, ns, query, page, on_page)
 
-    lists: dict[Kind, list[KubeObject]] = {kind: [] for kind, _, _ in jobs}
+    # the kinds every server serves are listed at once; API discovery (one request, meanwhile) says which
+    # Gateway API kinds to list too, never the others
+    core = jobs_of(frozenset(DISCOVERED_KINDS))
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(jobs_of(frozenset())))), thread_name_prefix="kubediag-list"
+    )
+    futures: dict[Future[list[KubeObject]], tuple[Kind, str | None, dict[str, str]]] = {}
     failures: dict[Kind, list[tuple[str | None, BaseException]]] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="kubediag-list")
-    futures = {pool.submit(run, *job): job for job in jobs}
     fatal = True
     try:
+        futures.update({pool.submit(run, *job): job for job in core})
+        discovery = client.discover()
+        skip = discovery.unserved | (frozenset(DISCOVERED_KINDS) if discovery.error else frozenset())
+        jobs = jobs_of(skip)  # in the order of before: SCOPE_KINDS, then OPTIONAL_CLUSTER_KINDS
+        futures.update({pool.submit(run, *job): job for job in jobs if job[0] in DISCOVERED_KINDS})
+        lists: dict[Kind, list[KubeObject]] = {kind: [] for kind, _, _ in jobs}
         for fut in as_completed(futures):
             kind, ns, _ = futures[fut]
             exc = fut.exception()

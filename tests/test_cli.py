@@ -46,6 +46,28 @@ def test_help_does_not_import_kubernetes() -> None:
     assert "svc" in out.stdout
 
 
+def test_help_defers_markdown_and_traceback() -> None:
+    """--help renders without rich.markdown (markdown-it) and rich.traceback (pygments): typer's help
+    module gets stand-ins that load the real classes on first use, and the real modules stay importable."""
+    code = (
+        "import sys; sys.argv=['kubediag', '--help']\n"
+        "from kubediag.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('markdown_it', 'pygments')"
+        " or m in ('rich.markdown', 'rich.traceback'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+        "import rich.markdown, rich.traceback, typer.rich_utils as ru\n"
+        "md = ru.Markdown('*x*')\n"
+        "assert isinstance(md, rich.markdown.Markdown), md\n"
+        "assert ru.Traceback.from_exception.__self__ is rich.traceback.Traceback\n"
+        "print('OK', file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert "HEAVY []" in out.stderr, out.stderr
+    assert out.stderr.strip().endswith("OK"), out.stderr
+    assert "Usage: kubediag" in out.stdout
+
+
 @pytest.mark.parametrize("args", [["checks"], ["explain", "KD201"], ["checks", "-o", "json"]])
 def test_docs_commands_do_not_import_kubernetes(args: list[str]) -> None:
     code = (
@@ -141,3 +163,21 @@ def test_sanitize() -> None:
     assert sanitize("a\x1b[2Jb") == "a\\x1b[2Jb"
     assert sanitize("line\nnext") == "line\nnext"
     assert sanitize("\u202eevil") == "\\x202eevil"
+
+
+def test_quick_exit_flushes_and_runs_atexit_handlers(tmp_path: Path) -> None:
+    """audit and svc end without the interpreter's teardown, but nothing written or registered is lost:
+    buffered stdout is flushed and the atexit handlers (the client's temporary certificate files) run."""
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, sys\n"
+        "from kubediag import cli\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+        "sys.stdout.write('report' * 10000)\n"
+        "cli._quick_exit(1)\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert out.returncode == 1, out
+    assert out.stdout == "report" * 10000
+    assert marker.exists()

@@ -32,12 +32,12 @@ def report_dict(report: Report) -> dict[str, Any]:
         "root_cause": report.root_cause.as_dict() if report.root_cause else None,
         "findings": [f.as_dict() for f in report.findings if f.severity is not Severity.INFO],
         "notes": [f.as_dict() for f in report.findings if f.severity is Severity.INFO],
-        "checks": [
+        "checks": [  # `_value_`: the member's value without the `value` descriptor (40 per Service in audit)
             {
                 "check_id": r.check_id,
                 "title": r.title,
-                "stage": r.stage.value,
-                "outcome": r.outcome.value,
+                "stage": r.stage._value_,
+                "outcome": r.outcome._value_,
                 **({"reason": r.reason} if r.reason else {}),
             }
             for r in report.results

@@ -258,7 +258,8 @@ def share_pod_parts(pods: Iterable[objects.Pod]) -> None:
     tuple or Struct that is immutable and hashable all the way down (frozen Structs of strings, numbers and
     tuples: no dict), so an equal value already seen on the page replaces it; nothing else holds the pods yet
     (they are being decoded), and no code keys anything by the identity of these parts (only of whole pods).
-    Container statuses are left alone: their startedAt differs from pod to pod on a real cluster."""
+    Container statuses are not shared whole (their startedAt differs from pod to pod on a real cluster), only
+    their states."""
     seen: dict[Any, Any] = {}
     share = seen.setdefault
     put = msgspec.structs.force_setattr
@@ -267,17 +268,24 @@ def share_pod_parts(pods: Iterable[objects.Pod]) -> None:
         try:
             if (v := status.conditions) and (same := share(v, v)) is not v:
                 put(status, "conditions", same)
-            if (t := spec.tolerations) and (same := share(t, t)) is not t:
-                put(spec, "tolerations", same)
+            for name in _SHARED_SPEC_FIELDS:
+                if (part := getattr(spec, name)) and (same := share(part, part)) is not part:
+                    put(spec, name, same)
             for c in spec.containers:
                 for name in _SHARED_CONTAINER_FIELDS:
                     if (part := getattr(c, name)) and (same := share(part, part)) is not part:
                         put(c, name, same)
+            for cs in status.container_statuses:
+                for name in _SHARED_STATUS_FIELDS:
+                    if (part := getattr(cs, name)) and (same := share(part, part)) is not part:
+                        put(cs, name, same)
         except TypeError:  # a part that is not hashable (a dict field added to one of these Structs): unshared
             continue
 
 
-_SHARED_CONTAINER_FIELDS = ("ports", "env", "readiness_probe", "liveness_probe", "startup_probe")
+_SHARED_SPEC_FIELDS = ("tolerations", "affinity", "readiness_gates")
+_SHARED_CONTAINER_FIELDS = ("ports", "env", "readiness_probe", "liveness_probe", "startup_probe", "command", "args")
+_SHARED_STATUS_FIELDS = ("state", "last_state")  # last_state is mostly `{}`; state is equal when started together
 
 
 def decode_object(kind: Kind, body: bytes) -> Any:

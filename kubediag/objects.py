@@ -649,7 +649,7 @@ class ContainerStatus(Base, frozen=True):
 
 
 class PodIP(Base, frozen=True):
-    ip: str = ""
+    ip: IStr = ""
 
 
 class PodCondition(Base, frozen=True):
@@ -667,7 +667,7 @@ class PodStatus(Base, frozen=True):
     reason: IStr = ""
     message: IStr = ""
     conditions: tuple[PodCondition, ...] = ()
-    pod_ip: str = msgspec.field(default="", name="podIP")
+    pod_ip: IStr = msgspec.field(default="", name="podIP")  # interned: the same string as pod_ips[0].ip
     pod_ips: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
     host_ip: IStr = msgspec.field(default="", name="hostIP")
     init_container_statuses: tuple[ContainerStatus, ...] = ()

@@ -39,7 +39,9 @@ class Owner:
 def owner_of(pod: Pod) -> Owner | None:
     """The top-level owner: a ReplicaSet's Deployment is read from the pod-template-hash naming rule."""
     refs = pod.metadata.owner_references
-    ref = next((r for r in refs if r.controller), refs[0] if refs else None)
+    if not refs:
+        return None  # a bare pod
+    ref = next((r for r in refs if r.controller), refs[0])
     if not ref:
         return None
     kind, name = ref.kind, ref.name

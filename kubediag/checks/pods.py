@@ -94,11 +94,15 @@ class Scan:
 
 def _problem(snap: Snapshot, pod: Pod) -> PodProblem | None:
     """pod_problem, classified once per pod and data (seven checks ask about the same pods)."""
-    key = ("pod-problem", id(pod))  # the data holds the pod, so its id is stable while the memo lives
+    # one dict per data, keyed by id(pod): the data holds the pod, so its id is stable while the memo lives
     memo = snap.data.memo
-    if key not in memo:
-        memo[key] = pod_problem(pod)
-    found: PodProblem | None = memo[key]
+    problems: dict[int, PodProblem | None] | None = memo.get("pod-problem")
+    if problems is None:
+        problems = memo["pod-problem"] = {}
+    key = id(pod)
+    if key in problems:
+        return problems[key]
+    found = problems[key] = pod_problem(pod)
     return found
 
 

@@ -674,6 +674,12 @@ def gather_service(
     if service and selector and (not serving or _failed_create_near(out.lists.get(Kind.EVENT, []), matched)):
         for kind in WORKLOAD_KINDS:
             phase2[kind] = ns_list(kind)
+    # no pod serves: the namespace's other Services (judged below), read alongside phase 2
+    siblings_job = (
+        early.submit(lambda: client.list(Kind.SERVICE, namespace, page=0))
+        if service and selector and not serving
+        else None
+    )
     # Gateway API routes, cluster-wide (a route in any namespace may name this Service): started in phase 1
     try:
         if phase2:
@@ -712,11 +718,9 @@ def gather_service(
 
     # no pod serves: the namespace's other Services, so that no fix points this one at their backends
     siblings: list[Service] = []
-    if service and selector and not serving:
+    if siblings_job is not None:
         try:
-            siblings = [
-                s for s in client.list(Kind.SERVICE, namespace, page=0) if s.metadata.name != name
-            ]
+            siblings = [s for s in siblings_job.result() if s.metadata.name != name]
         except Exception as exc:
             status = http_status(exc)
             if status == 401 or (status is None and (isinstance(exc, DeadlineExceeded) or classify(exc).retry)):

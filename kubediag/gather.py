@@ -9,6 +9,7 @@ Every request is a read (GET); nothing is ever written.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import email.utils
@@ -565,11 +566,47 @@ def gather_service(
     def ns_list(kind: Kind, **query: str) -> Callable[[], list[KubeObject]]:
         return lambda: client.list(kind, namespace, query, page=0)
 
+    cross_ns_client = client_ref is not None and client_ref[0] != namespace
+    # Reads whose need is known before phase 1 ends start at once, alongside it: API discovery; the Gateway API
+    # routes once discovery and the Service are in; the Namespaces as soon as a policy names a
+    # namespaceSelector (or the client is in another namespace). Phase 2 takes their results: the same
+    # requests as phase 2 would make, off the critical path of the pods LIST.
+    early = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kubediag-early")
+    namespaces_job: list[Future[list[KubeObject]]] = []
+    namespaces_lock = threading.Lock()
+
+    def start_namespaces() -> Future[list[KubeObject]]:
+        with namespaces_lock:
+            if not namespaces_job:
+                namespaces_job.append(early.submit(lambda: client.list(Kind.NAMESPACE, None, page=0)))
+            return namespaces_job[0]
+
+    def list_policies() -> list[KubeObject]:
+        items = client.list(Kind.NETWORKPOLICY, namespace, {}, page=0)
+        if any(e.namespace_selector is not None for p in cast("list[NetworkPolicy]", items) for e in p.spec.peers()):
+            start_namespaces()
+        return items
+
+    routes_out = _Gathered()
+
+    def routes() -> None:
+        found = discovering.result()  # raises as discovery did: said after phase 1, as before
+        try:
+            svc = service_job.result()
+        except Exception:
+            svc = []  # phase 1 says why
+        _gather_routes(client, found, namespace, cast("Service", svc[0]) if svc else None, routes_out)
+
+    if cross_ns_client:
+        start_namespaces()
+    discovering = early.submit(client.discover)  # one request, cached for the run
+    service_job = early.submit(get_service)
+    routing = early.submit(routes)
     phase1: dict[Kind, Callable[[], list[KubeObject]]] = {
-        Kind.SERVICE: get_service,
+        Kind.SERVICE: service_job.result,
         Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
         Kind.POD: ns_list(Kind.POD),
-        Kind.NETWORKPOLICY: ns_list(Kind.NETWORKPOLICY),
+        Kind.NETWORKPOLICY: list_policies,
         # the namespace's events: the Service's (load balancer sync) and its pods' (probes, sandbox)
         Kind.EVENT: ns_list(Kind.EVENT),
         Kind.INGRESS: ns_list(Kind.INGRESS),
@@ -578,14 +615,17 @@ def gather_service(
     dns_pool = ThreadPoolExecutor(max_workers=1) if client_ref is not None else None
     dns_job = dns_pool.submit(_cluster_dns, client) if dns_pool is not None else None
     try:
-        # API discovery (Gateway API kinds and versions) runs alongside: one request, cached for the run
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-discovery") as side:
-            discovering = side.submit(client.discover)
+        try:
             _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+        finally:
+            concurrent.futures.wait([discovering])
         discovery = discovering.result()
         dns: tuple[list[Service], list[EndpointSlice], str] | None = (
             dns_job.result() if dns_job is not None else None
         )
+    except BaseException:
+        early.shutdown(wait=False)
+        raise
     finally:
         if dns_pool is not None:
             dns_pool.shutdown(wait=False)
@@ -608,12 +648,11 @@ def gather_service(
     ):
         phase2[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
     policies = cast("list[NetworkPolicy]", out.lists.get(Kind.NETWORKPOLICY, []))
-    cross_ns_client = client_ref is not None and client_ref[0] != namespace
     if (
         policies
         and any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
     ) or cross_ns_client:
-        phase2[Kind.NAMESPACE] = lambda: client.list(Kind.NAMESPACE, None, page=0)
+        phase2[Kind.NAMESPACE] = start_namespaces().result  # started during phase 1
     if not service:
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)
     # what depends on the Service, read only when it matters: the classes of Ingresses routing here that no
@@ -635,12 +674,23 @@ def gather_service(
     if service and selector and (not serving or _failed_create_near(out.lists.get(Kind.EVENT, []), matched)):
         for kind in WORKLOAD_KINDS:
             phase2[kind] = ns_list(kind)
-    # Gateway API routes, cluster-wide (a route in any namespace may name this Service), alongside phase 2
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubediag-routes") as side:
-        routing = side.submit(_gather_routes, client, discovery, namespace, service[0] if service else None, out)
+    # no pod serves: the namespace's other Services (judged below), read alongside phase 2
+    siblings_job = (
+        early.submit(lambda: client.list(Kind.SERVICE, namespace, page=0))
+        if service and selector and not serving
+        else None
+    )
+    # Gateway API routes, cluster-wide (a route in any namespace may name this Service): started in phase 1
+    try:
         if phase2:
             _fetch_kinds(client, phase2, namespace, [], out)
-    routing.result()
+        routing.result()
+    finally:
+        early.shutdown(wait=False)
+    out.lists.update(routes_out.lists)
+    out.unavailable.update(routes_out.unavailable)
+    out.partial.update(routes_out.partial)
+    out.coverage.update(routes_out.coverage)
     _gather_route_parents(client, discovery, namespace, name, out)
     cluster_wide: set[Kind] = set()
     if unaddressed and _class_wide_look(out.lists, unaddressed):
@@ -668,11 +718,9 @@ def gather_service(
 
     # no pod serves: the namespace's other Services, so that no fix points this one at their backends
     siblings: list[Service] = []
-    if service and selector and not serving:
+    if siblings_job is not None:
         try:
-            siblings = [
-                s for s in client.list(Kind.SERVICE, namespace, page=0) if s.metadata.name != name
-            ]
+            siblings = [s for s in siblings_job.result() if s.metadata.name != name]
         except Exception as exc:
             status = http_status(exc)
             if status == 401 or (status is None and (isinstance(exc, DeadlineExceeded) or classify(exc).retry)):

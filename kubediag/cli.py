@@ -11,13 +11,15 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from kubediag import __version__, complete
-from kubediag.model import ExitCode, Severity, Status
 from kubediag.text import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain
+
+if TYPE_CHECKING:  # kubediag.model is imported where used: `--help` never needs it
+    from kubediag.model import ExitCode, Severity, Status
 
 app = typer.Typer(
     name="kubediag",
@@ -79,6 +81,8 @@ def _stdout_console(no_color: bool = False) -> Any:
 
 
 def exit_code_for(status: Status, worst: Severity | None, fail_on: FailOn) -> ExitCode:
+    from kubediag.model import ExitCode, Severity, Status
+
     if status is Status.UNKNOWN:
         return ExitCode.UNKNOWN
     threshold = Severity.CRITICAL if fail_on is FailOn.critical else Severity.WARNING
@@ -146,6 +150,7 @@ def _parse_from(value: str | None, default_ns: str) -> tuple[str, str] | None:
 
 def _run_guarded(debug: bool, fn: Any) -> None:
     """Turn every failure into one line and a documented exit code; --debug adds the traceback."""
+    from kubediag.model import ExitCode
     from kubediag.retry import DeadlineExceeded
 
     try:
@@ -349,6 +354,7 @@ def explain_cmd(
 ) -> None:
     """Print one check's documentation."""
     from kubediag.checks.base import all_checks, find_check
+    from kubediag.model import ExitCode
 
     chk = find_check(check_id) or next((c for c in all_checks() if c.category.value == check_id.lower()), None)
     if chk is None:
@@ -529,6 +535,7 @@ def _validate_push(url: str | None, cluster_name: str | None) -> None:
 
 
 def _push(url: str, cluster_name: str, result: Any, stats: Any, timeout: float) -> None:
+    from kubediag.model import ExitCode
     from kubediag.render.prometheus import push
 
     try:
@@ -563,6 +570,8 @@ def emit_audit(result: Any, output: AuditOutput, fail_on: FailOn, stats: Any = N
 
 
 def _threshold(fail_on: FailOn) -> Severity:
+    from kubediag.model import Severity
+
     return Severity.CRITICAL if fail_on is FailOn.critical else Severity.WARNING
 
 
@@ -738,12 +747,16 @@ def main() -> None:
         if "--debug" in sys.argv:
             traceback.print_exc()
         _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        from kubediag.model import ExitCode
+
         sys.exit(int(ExitCode.UNKNOWN))
     except SystemExit as exc:
         code = exc.code
         if code is None:
             code = 0
         if isinstance(code, int) and code not in (0, 1, 2, 3, 4, 130):
+            from kubediag.model import ExitCode
+
             code = int(ExitCode.USAGE)
         if _QUICK_EXIT and isinstance(code, int):
             _quick_exit(code)

@@ -8,10 +8,13 @@ which are cordoned so the scheduler never places other tests' pods on nodes the 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import ipaddress
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -400,6 +403,7 @@ PLURAL = {
     "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
     "Namespace": "/api/v1/namespaces",
     "Node": "/api/v1/nodes",
+    "Event": "/api/v1/namespaces/{ns}/events",
 }
 
 
@@ -450,20 +454,24 @@ class Creator:
         deadline: float,
         throttle: Callable[[], None] | None = None,
         chunk: int = 2000,
+        post: Callable[[dict[str, Any]], None] | None = None,
     ) -> float:
         """Create `objs`; returns seconds. Progress every ~2 s. `throttle`, if given, is called after every
-        `chunk` objects (and may wait: see `seed`'s kwok backlog)."""
+        `chunk` objects (and may wait: see `seed`'s kwok backlog). `post`: how one object is created (default:
+        this Creator's transport)."""
         start = time.monotonic()
-        if self.method == "kubectl":
+        if self.method == "kubectl" and post is None:
             self._create_kubectl(objs, what, deadline)
             return time.monotonic() - start
-        post = self._post_api if self.method == "api" else self._post_raw
+        if post is None:
+            post = self._post_api if self.method == "api" else self._post_raw
         done = 0
         lock = threading.Lock()
         last = [start]
 
         def one(obj: dict[str, Any]) -> None:
             nonlocal done
+            assert post is not None
             try:
                 retrying(lambda: post(obj), deadline)
             except Exception as exc:  # the api transport raises its own types
@@ -487,7 +495,7 @@ class Creator:
                     throttle()
         took = time.monotonic() - start
         log(
-            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)"
+            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method if post in (self._post_api, self._post_raw) else 'raw'}, {self.threads} threads)"
         )
         return took
 
@@ -520,6 +528,185 @@ class Creator:
         log(
             f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, kubectl, {self.threads} procs)"
         )
+
+
+# ---- pod statuses written by the seeder (instead of kwok) ---------------------------------------------------
+KWOK_EVENTS = {  # the Event kwok's simulation stages emit (e2e/kwok/stages.yaml), once per pod
+    "not-ready": ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
+    "crashloop": ("BackOff", "Back-off restarting failed container"),
+}
+# the pod stages a bench pod can match (bench/cluster delays them: see seeder_writes_status)
+DELAYED_STAGES = ("pod-ready", "pod-simulate-not-ready", "pod-simulate-crashloop")
+
+
+def seeder_writes_status(kube: Kube) -> bool:
+    """Whether this cluster's kwok delays the pod stages a bench pod matches (bench/cluster's clusters: the
+    kwok config kwokctl saved next to the kubeconfig). Then the seeder writes each pod's status itself right
+    after creating it, as kwok would; kwok sees the pod Running before the delay is over, drops the delayed
+    job (a newer version of the pod replaces it) and only notes the pod's IP (stage pod-ip-reserve, no write).
+    On any other cluster (the shared e2e one) kwok writes the statuses: the seeder would race it."""
+    conf = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "kwok.yaml")
+    try:
+        with open(conf, encoding="utf-8") as f:
+            docs = re.split(r"^---\s*$", f.read(), flags=re.M)
+    except OSError:
+        return False
+    delayed = set()
+    for doc in docs:
+        m = re.search(r"^kind: Stage\s*$.*?^  name: (\S+)\s*$", doc, flags=re.M | re.S)
+        if m and m.group(1) in DELAYED_STAGES and re.search(r"^  delay:\s*$", doc, flags=re.M):
+            delayed.add(m.group(1))
+    return delayed == set(DELAYED_STAGES)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PodStatuses:
+    """What kwok's pod stages (e2e/kwok/stages.yaml: pod-ready, pod-simulate-not-ready, pod-simulate-crashloop)
+    write into a bench pod bound to a bench node, written by the seeder through the pods/status subresource
+    (kwok's patch: a strategic merge patch of `status`, rendered from the pod the API server returned), and
+    the Warning Event kwok's simulations emit (its event recorder's: source kwok_controller, count 1).
+
+    Pod IPs: kwok hands out the next free address of the node's podCIDR in the order it plays the pods; here
+    the k-th bench pod of the plan on a node gets the k-th address: deterministic (the same as
+    bench/synthetic.py's), so a resumed seed gives every pod the address it would have had."""
+
+    def __init__(self, plan: Plan) -> None:
+        nodes = {n["metadata"]["name"]: n for n in (node_obj(i) for i in range(len(plan.nodes)))}
+        self.host_ip = {
+            name: next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+            for name, n in nodes.items()
+        }
+        hosts = {name: ipaddress.ip_network(n["spec"]["podCIDR"]).hosts() for name, n in nodes.items()}
+        self.pod_ip: dict[tuple[str, str], str] = {}
+        for ns in plan.namespaces:
+            for p in plan.objects["pods"][ns]:
+                node = p["spec"].get("nodeName")
+                if node:
+                    self.pod_ip[(ns, p["metadata"]["name"])] = str(next(hosts[node]))
+
+    def patch(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """The status kwok's stage for this pod renders (pod as the API server returned it)."""
+        md, spec = pod["metadata"], pod["spec"]
+        uid, node = md["uid"], spec["nodeName"]
+        sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+        now = _now()
+        names = " ".join(c["name"] for c in spec["containers"])
+        msg = f"containers with unready status: [{names}]"
+        conditions: list[dict[str, Any]] = [
+            {"lastTransitionTime": now, "status": "True", "type": "PodReadyToStartContainers"},
+            {"lastTransitionTime": now, "status": "True", "type": "Initialized"},
+        ]
+        if sim is None:
+            conditions += [
+                {"lastTransitionTime": now, "status": "True", "type": "Ready"},
+                {"lastTransitionTime": now, "status": "True", "type": "ContainersReady"},
+            ]
+        else:
+            conditions += [
+                {
+                    "lastTransitionTime": now,
+                    "status": "False",
+                    "type": t,
+                    "reason": "ContainersNotReady",
+                    "message": msg,
+                }
+                for t in ("Ready", "ContainersReady")
+            ]
+        statuses = []
+        for c in spec["containers"]:
+            cs: dict[str, Any] = {"image": c["image"], "imageID": "", "name": c["name"]}
+            if sim == "crashloop":
+                cid = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}/4".encode()).hexdigest()
+                cs.update(
+                    containerID=cid,
+                    ready=False,
+                    restartCount=4,
+                    started=False,
+                    lastState={
+                        "terminated": {
+                            "containerID": cid,
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "startedAt": now,
+                            "finishedAt": now,
+                        }
+                    },
+                    state={
+                        "waiting": {
+                            "reason": "CrashLoopBackOff",
+                            "message": f"back-off 1m20s restarting failed container={c['name']} "
+                            f"pod={md['name']}_{md['namespace']}({uid})",
+                        }
+                    },
+                )
+            else:
+                cs.update(
+                    containerID="containerd://" + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest(),
+                    ready=sim is None,
+                    restartCount=0,
+                    started=True,
+                    state={"running": {"startedAt": now}},
+                )
+            statuses.append(cs)
+        host = self.host_ip[node]
+        status: dict[str, Any] = {
+            "conditions": conditions,
+            "containerStatuses": statuses,
+            "hostIP": host,
+            "hostIPs": [{"ip": host}],
+            "phase": "Running",
+            "startTime": now,
+        }
+        if not (pod.get("status") or {}).get("podIP"):
+            ip = self.pod_ip[(md["namespace"], md["name"])]
+            status.update(podIP=ip, podIPs=[{"ip": ip}])
+        return {"status": status}
+
+    def event(self, pod: dict[str, Any]) -> dict[str, Any] | None:
+        md = pod["metadata"]
+        sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+        if sim not in KWOK_EVENTS:
+            return None
+        reason, message = KWOK_EVENTS[sim]
+        now = _now()
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{md['name']}.{time.time_ns():x}", "namespace": md["namespace"]},
+            "involvedObject": {
+                "kind": "Pod",
+                "name": md["name"],
+                "namespace": md["namespace"],
+                "uid": md["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": "kwok_controller"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Warning",
+            "eventTime": None,
+            "reportingComponent": "kwok_controller",
+            "reportingInstance": "",
+        }
+
+    def write(self, kube: Kube, pod: dict[str, Any], deadline: float) -> bool:
+        """Write `pod`'s status (and event) unless it left Pending already; True if written."""
+        if (pod.get("status") or {}).get("phase") != "Pending" or not pod["spec"].get("nodeName"):
+            return False
+        md = pod["metadata"]
+        path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/status"
+        body = json.dumps(self.patch(pod)).encode()
+        hdrs = {"Content-Type": "application/strategic-merge-patch+json"}
+        retrying(lambda: kube.json("PATCH", path, body=body, headers=hdrs), deadline)
+        ev = self.event(pod)
+        if ev is not None:
+            retrying(lambda: kube.json("POST", create_path(ev), body=ev, ok=(409,)), deadline)
+        return True
 
 
 # ---- waits ----------------------------------------------------------------------------------------------------
@@ -593,7 +780,9 @@ def missing(kube: Kube, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
     if not have:
         return objs
-    left = [o for o in objs if (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) not in have]
+    left = [
+        o for o in objs if (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) not in have
+    ]
     log(f"  {len(objs) - len(left)} of {len(objs)} already there (a previous seed's); creating {len(left)}")
     return left
 
@@ -606,10 +795,12 @@ class SeedReport:
     method: str = ""
     threads: int = 0
     objects: dict[str, int] = field(default_factory=dict)
+    pod_status: str = "kwok"  # who writes the pods' statuses: kwok, or the seeder (seeder_writes_status)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "reused": self.reused,
+            "pod_status": self.pod_status,
             "seconds": round(self.seconds, 2),
             "steps": {k: round(v, 2) for k, v in self.steps.items()},
             "method": self.method,
@@ -641,7 +832,12 @@ def seeded_state(kube: Kube, plan: Plan) -> str:
 
 def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> SeedReport:
     size = plan.size
-    rep = SeedReport(method=method, threads=threads, objects=plan.counts())
+    rep = SeedReport(
+        method=method,
+        threads=threads,
+        objects=plan.counts(),
+        pod_status="seeder" if seeder_writes_status(kube) else "kwok",
+    )
     start = time.monotonic()
     deadline = start + timeout
     others = [n["metadata"]["name"] for n in bench_namespaces(kube) if not _mine(n, plan)]
@@ -734,12 +930,49 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
         wait_until("kwok backlog", ok, max(60.0, deadline - time.monotonic()), 2.0, quiet=True)
 
-    log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
-    rep.steps["pods: create"] = creator.create(pods, "pods", deadline, throttle=kwok_backlog)
+    if rep.pod_status == "seeder":
+        statuses = PodStatuses(plan)
 
-    rep.steps["pods: kwok status"] = wait_until(
-        "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
-    )
+        def post_pod(obj: dict[str, Any]) -> None:
+            """Create the pod, then write its status (and event) as kwok would."""
+            path = create_path(obj)
+            code, out = kube.raw(
+                "POST", path, body=json.dumps(obj).encode(), headers={"Accept": "application/json"}
+            )
+            if code == 409:  # a retried POST, or a resumed seed
+                pod = kube.json("GET", f"{path}/{obj['metadata']['name']}")
+            elif 200 <= code < 300:
+                pod = json.loads(out)
+            else:
+                raise KubeError(code, "POST", path, out)
+            statuses.write(kube, pod, deadline)
+
+        log(f"seed: {len(pods)} pods, statuses written by the seeder (raw, {threads} threads)")
+        rep.steps["pods: create + status"] = creator.create(pods, "pods", deadline, post=post_pod)
+        # pods a previous (interrupted) seed created but gave no status yet
+        t = time.monotonic()
+        left = [
+            p
+            for p in kube.list(
+                "/api/v1/pods",
+                {"labelSelector": BENCH_LABEL, "fieldSelector": "status.phase=Pending,spec.nodeName!="},
+                page=2000,
+            )
+            if p["metadata"].get("namespace", "").startswith(prefix)
+        ]
+        if left:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda p: statuses.write(kube, p, deadline), left))
+            log(f"  {len(left)} pods of a previous seed given their status in {time.monotonic() - t:.1f}s")
+        rep.steps["pods: Running"] = wait_until(
+            "pods Running", pods_started, max(60.0, deadline - time.monotonic())
+        )
+    else:
+        log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
+        rep.steps["pods: create"] = creator.create(pods, "pods", deadline, throttle=kwok_backlog)
+        rep.steps["pods: kwok status"] = wait_until(
+            "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
+        )
 
     rest = missing(kube, interleaved(plan.objects["services"]))
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")

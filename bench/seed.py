@@ -14,7 +14,6 @@ import ipaddress
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -535,28 +534,42 @@ KWOK_EVENTS = {  # the Event kwok's simulation stages emit (e2e/kwok/stages.yaml
     "not-ready": ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
     "crashloop": ("BackOff", "Back-off restarting failed container"),
 }
-# the pod stages a bench pod can match (bench/cluster delays them: see seeder_writes_status)
-DELAYED_STAGES = ("pod-ready", "pod-simulate-not-ready", "pod-simulate-crashloop")
+DISREGARD = "disregardStatusWithLabelSelector: kubediag.io/bench=1"  # bench/kwok-bench.yaml
 
 
 def seeder_writes_status(kube: Kube) -> bool:
-    """Whether this cluster's kwok delays the pod stages a bench pod matches (bench/cluster's clusters: the
-    kwok config kwokctl saved next to the kubeconfig). Then the seeder writes each pod's status itself right
-    after creating it, as kwok would; kwok sees the pod Running before the delay is over, drops the delayed
-    job (a newer version of the pod replaces it) and only notes the pod's IP (stage pod-ip-reserve, no write).
-    On any other cluster (the shared e2e one) kwok writes the statuses: the seeder would race it."""
+    """Whether this cluster's kwok leaves the bench pods alone (bench/cluster's clusters, bench/kwok-bench.yaml:
+    the kwok config kwokctl saved next to the kubeconfig says so). Then the seeder writes each pod's status
+    itself right after creating it, as kwok's stages would. On any other cluster (the shared e2e one) kwok
+    writes them: the seeder would race it."""
     conf = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "kwok.yaml")
     try:
         with open(conf, encoding="utf-8") as f:
-            docs = re.split(r"^---\s*$", f.read(), flags=re.M)
+            return any(line.strip() == DISREGARD for line in f)
     except OSError:
         return False
-    delayed = set()
-    for doc in docs:
-        m = re.search(r"^kind: Stage\s*$.*?^  name: (\S+)\s*$", doc, flags=re.M | re.S)
-        if m and m.group(1) in DELAYED_STAGES and re.search(r"^  delay:\s*$", doc, flags=re.M):
-            delayed.add(m.group(1))
-    return delayed == set(DELAYED_STAGES)
+
+
+def control_plane_cpu(kube: Kube) -> dict[str, float]:
+    """CPU seconds (user + system) each process of a kwokctl cluster has used so far, by component (the pid
+    files kwokctl keeps next to the kubeconfig); empty for other clusters."""
+    pids = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "pids")
+    out: dict[str, float] = {}
+    try:
+        names = sorted(os.listdir(pids))
+    except OSError:
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    for name in names:
+        try:
+            with open(os.path.join(pids, name), encoding="ascii") as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        out[name.removesuffix(".pid")] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def _now() -> str:
@@ -701,11 +714,15 @@ class PodStatuses:
         md = pod["metadata"]
         path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/status"
         body = json.dumps(self.patch(pod)).encode()
-        hdrs = {"Content-Type": "application/strategic-merge-patch+json"}
-        retrying(lambda: kube.json("PATCH", path, body=body, headers=hdrs), deadline)
+        # kwok sends a strategic merge patch; a JSON merge patch gives the same pod here (a bench pod's status
+        # has no conditions or container statuses before this) and costs the API server less
+        hdrs = {"Content-Type": "application/merge-patch+json"}
+        # fieldManager: the managedFields entry kwok's write leaves (its user agent's name)
+        q = {"fieldManager": "kwok-controller"}
+        retrying(lambda: kube.json("PATCH", path, q, body=body, headers=hdrs), deadline)
         ev = self.event(pod)
         if ev is not None:
-            retrying(lambda: kube.json("POST", create_path(ev), body=ev, ok=(409,)), deadline)
+            retrying(lambda: kube.json("POST", create_path(ev), q, body=ev, ok=(409,)), deadline)
         return True
 
 
@@ -796,6 +813,7 @@ class SeedReport:
     threads: int = 0
     objects: dict[str, int] = field(default_factory=dict)
     pod_status: str = "kwok"  # who writes the pods' statuses: kwok, or the seeder (seeder_writes_status)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> component -> CPU seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -806,6 +824,7 @@ class SeedReport:
             "method": self.method,
             "threads": self.threads,
             "objects": self.objects,
+            "cpu_s": {k: {c: round(v, 1) for c, v in d.items()} for k, d in self.cpu.items()},
         }
 
 
@@ -844,7 +863,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
     if others:
         log(f"seed: {len(others)} bench namespace(s) of another size or plan exist; deleting them first")
         for ns in others:
-            kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404,))
+            delete_namespace(kube, ns)
         rep.steps["delete other sizes"] = wait_until(
             "other sizes' namespaces gone",
             lambda: (
@@ -930,6 +949,19 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
         wait_until("kwok backlog", ok, max(60.0, deadline - time.monotonic()), 2.0, quiet=True)
 
+    def cpu_now() -> dict[str, float]:
+        t = os.times()
+        return {**control_plane_cpu(kube), "seeder": t.user + t.system}
+
+    cpu = [cpu_now()]
+
+    def cpu_step(step: str) -> None:
+        """The CPU seconds each control-plane process (and the seeder) used since the previous step."""
+        now = cpu_now()
+        rep.cpu[step] = {k: v - cpu[0][k] for k, v in now.items() if k in cpu[0]}
+        cpu[0] = now
+        log(f"  CPU during {step}: " + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items())))
+
     if rep.pod_status == "seeder":
         statuses = PodStatuses(plan)
 
@@ -974,6 +1006,8 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
             "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
         )
 
+    cpu_step("pods")
+
     rest = missing(kube, interleaved(plan.objects["services"]))
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
     rep.steps["services: create"] = creator.create(rest, "services+policies+ingresses", deadline)
@@ -991,9 +1025,11 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         }
         return len(have) >= n_svc, f"{len(have)}/{n_svc} Services with EndpointSlices"
 
+    cpu_step("services")
     rep.steps["endpointslices"] = wait_until(
         "EndpointSlices published", slices_published, max(60.0, deadline - time.monotonic()), 2.0
     )
+    cpu_step("endpointslices")
     kube.json(
         "PATCH",
         f"/api/v1/namespaces/{ns_name(size, 0)}",
@@ -1006,6 +1042,21 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
 
 # ---- cleanup --------------------------------------------------------------------------------------------------
+def delete_namespace(kube: Kube, ns: str) -> None:
+    """Delete a bench namespace, its pods first with a zero grace period: where kwok leaves the bench pods
+    alone (bench/kwok-bench.yaml) no kubelet would ever confirm a graceful deletion."""
+    try:
+        kube.json(
+            "DELETE",
+            f"/api/v1/namespaces/{ns}/pods",
+            {"labelSelector": BENCH_LABEL, "gracePeriodSeconds": "0"},
+            ok=(404, 409),
+        )
+    except (KubeError, OSError) as exc:  # e.g. a timeout: the API server goes on deleting
+        log(f"  deleting the pods of {ns}: {exc}")
+    kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404, 409))
+
+
 def cleanup(kube: Kube, wait_pods: float = 900.0) -> dict[str, Any]:
     """Delete every bench namespace, then the bench nodes once their pods are gone.
 
@@ -1017,7 +1068,7 @@ def cleanup(kube: Kube, wait_pods: float = 900.0) -> dict[str, Any]:
     start = time.monotonic()
     names = [n["metadata"]["name"] for n in bench_namespaces(kube)]
     for ns in names:
-        kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404, 409))
+        delete_namespace(kube, ns)
     log(f"cleanup: deletion of {len(names)} bench namespace(s) issued")
 
     def pods_gone() -> tuple[bool, str]:

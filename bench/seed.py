@@ -566,7 +566,7 @@ DISREGARD = "disregardStatusWithLabelSelector: kubediag.io/bench=1"  # bench/kwo
 def seeder_writes_status(kube: Kube) -> bool:
     """Whether this cluster's kwok leaves the bench pods alone (bench/cluster's clusters, bench/kwok-bench.yaml:
     the kwok config kwokctl saved next to the kubeconfig says so). Then the seeder writes each pod's status
-    itself right after creating it, as kwok's stages would. On any other cluster (the shared e2e one) kwok
+    itself soon after creating it, as kwok's stages would. On any other cluster (the shared e2e one) kwok
     writes them: the seeder would race it."""
     conf = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "kwok.yaml")
     try:
@@ -631,6 +631,8 @@ class PodStatuses:
         md, spec = pod["metadata"], pod["spec"]
         uid, node = md["uid"], spec["nodeName"]
         sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+        if sim not in (None, *KWOK_EVENTS):  # the plan uses no other simulation
+            raise ValueError(f"pod {md['namespace']}/{md['name']}: no status for kubediag.io/simulate={sim}")
         now = _now()
         names = " ".join(c["name"] for c in spec["containers"])
         msg = f"containers with unready status: [{names}]"

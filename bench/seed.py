@@ -8,7 +8,9 @@ which are cordoned so the scheduler never places other tests' pods on nodes the 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -400,6 +402,7 @@ PLURAL = {
     "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
     "Namespace": "/api/v1/namespaces",
     "Node": "/api/v1/nodes",
+    "Event": "/api/v1/namespaces/{ns}/events",
 }
 
 
@@ -450,20 +453,24 @@ class Creator:
         deadline: float,
         throttle: Callable[[], None] | None = None,
         chunk: int = 2000,
+        post: Callable[[dict[str, Any]], None] | None = None,
     ) -> float:
         """Create `objs`; returns seconds. Progress every ~2 s. `throttle`, if given, is called after every
-        `chunk` objects (and may wait: see `seed`'s kwok backlog)."""
+        `chunk` objects (and may wait: see `seed`'s kwok backlog). `post`: how one object is created (default:
+        this Creator's transport)."""
         start = time.monotonic()
-        if self.method == "kubectl":
+        if self.method == "kubectl" and post is None:
             self._create_kubectl(objs, what, deadline)
             return time.monotonic() - start
-        post = self._post_api if self.method == "api" else self._post_raw
+        if post is None:
+            post = self._post_api if self.method == "api" else self._post_raw
         done = 0
         lock = threading.Lock()
         last = [start]
 
         def one(obj: dict[str, Any]) -> None:
             nonlocal done
+            assert post is not None
             try:
                 retrying(lambda: post(obj), deadline)
             except Exception as exc:  # the api transport raises its own types
@@ -487,7 +494,7 @@ class Creator:
                     throttle()
         took = time.monotonic() - start
         log(
-            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method}, {self.threads} threads)"
+            f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, {self.method if post in (self._post_api, self._post_raw) else 'raw'}, {self.threads} threads)"
         )
         return took
 
@@ -520,6 +527,239 @@ class Creator:
         log(
             f"  {what}: {len(objs)} created in {took:.1f}s ({len(objs) / max(took, 1e-9):.0f}/s, kubectl, {self.threads} procs)"
         )
+
+
+# ---- Services: ClusterIPs --------------------------------------------------------------------------------------
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")  # e2e/kwok/kwokctl.yaml's service-cluster-ip-range
+
+
+def with_cluster_ip(plan: Plan, obj: dict[str, Any]) -> dict[str, Any]:
+    """A Service of the plan with its ClusterIP chosen here: the API server allocates a dynamic ClusterIP under
+    one lock held while it creates the IPAddress object through its own API, about 10 Services/s on this
+    machine (10,000 for xl: 17 minutes); a requested address takes that lock only for a lookup. The address is
+    what bench/synthetic.py gives the Service (the 1000th of the Service range on, after the cluster's two
+    Services); the Service is otherwise the same. Not part of the plan (its digest stays)."""
+    if obj["kind"] != "Service" or "clusterIP" in obj["spec"]:
+        return obj
+    index = _service_index(plan)[(obj["metadata"]["namespace"], obj["metadata"]["name"])]
+    ip = str(SERVICE_CIDR[1000 + 2 + index])
+    return {**obj, "spec": {**obj["spec"], "clusterIP": ip, "clusterIPs": [ip]}}
+
+
+_SERVICE_INDEX: dict[str, dict[tuple[str, str], int]] = {}
+
+
+def _service_index(plan: Plan) -> dict[tuple[str, str], int]:
+    if plan.digest not in _SERVICE_INDEX:
+        _SERVICE_INDEX[plan.digest] = {(s.namespace, s.name): g for g, s in enumerate(plan.services)}
+    return _SERVICE_INDEX[plan.digest]
+
+
+# ---- pod statuses written by the seeder (instead of kwok) ---------------------------------------------------
+KWOK_EVENTS = {  # the Event kwok's simulation stages emit (e2e/kwok/stages.yaml), once per pod
+    "not-ready": ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
+    "crashloop": ("BackOff", "Back-off restarting failed container"),
+}
+DISREGARD = "disregardStatusWithLabelSelector: kubediag.io/bench=1"  # bench/kwok-bench.yaml
+
+
+def seeder_writes_status(kube: Kube) -> bool:
+    """Whether this cluster's kwok leaves the bench pods alone (bench/cluster's clusters, bench/kwok-bench.yaml:
+    the kwok config kwokctl saved next to the kubeconfig says so). Then the seeder writes each pod's status
+    itself soon after creating it, as kwok's stages would. On any other cluster (the shared e2e one) kwok
+    writes them: the seeder would race it."""
+    conf = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "kwok.yaml")
+    try:
+        with open(conf, encoding="utf-8") as f:
+            return any(line.strip() == DISREGARD for line in f)
+    except OSError:
+        return False
+
+
+def control_plane_cpu(kube: Kube) -> dict[str, float]:
+    """CPU seconds (user + system) each process of a kwokctl cluster has used so far, by component (the pid
+    files kwokctl keeps next to the kubeconfig); empty for other clusters."""
+    pids = os.path.join(os.path.dirname(os.path.abspath(kube.cfg.path)), "pids")
+    out: dict[str, float] = {}
+    try:
+        names = sorted(os.listdir(pids))
+    except OSError:
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    for name in names:
+        try:
+            with open(os.path.join(pids, name), encoding="ascii") as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        out[name.removesuffix(".pid")] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PodStatuses:
+    """What kwok's pod stages (e2e/kwok/stages.yaml: pod-ready, pod-simulate-not-ready, pod-simulate-crashloop)
+    write into a bench pod bound to a bench node, written by the seeder through the pods/status subresource
+    (kwok's patch: a strategic merge patch of `status`, rendered from the pod the API server returned), and
+    the Warning Event kwok's simulations emit (its event recorder's: source kwok_controller, count 1).
+
+    Pod IPs: kwok hands out the next free address of the node's podCIDR in the order it plays the pods; here
+    the k-th bench pod of the plan on a node gets the k-th address: deterministic (the same as
+    bench/synthetic.py's), so a resumed seed gives every pod the address it would have had."""
+
+    def __init__(self, plan: Plan) -> None:
+        nodes = {n["metadata"]["name"]: n for n in (node_obj(i) for i in range(len(plan.nodes)))}
+        self.host_ip = {
+            name: next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+            for name, n in nodes.items()
+        }
+        hosts = {name: ipaddress.ip_network(n["spec"]["podCIDR"]).hosts() for name, n in nodes.items()}
+        self.pod_ip: dict[tuple[str, str], str] = {}
+        for ns in plan.namespaces:
+            for p in plan.objects["pods"][ns]:
+                node = p["spec"].get("nodeName")
+                if node:
+                    self.pod_ip[(ns, p["metadata"]["name"])] = str(next(hosts[node]))
+
+    def patch(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """The status kwok's stage for this pod renders (pod as the API server returned it)."""
+        md, spec = pod["metadata"], pod["spec"]
+        uid, node = md["uid"], spec["nodeName"]
+        sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+        if sim not in (None, *KWOK_EVENTS):  # the plan uses no other simulation
+            raise ValueError(f"pod {md['namespace']}/{md['name']}: no status for kubediag.io/simulate={sim}")
+        now = _now()
+        names = " ".join(c["name"] for c in spec["containers"])
+        msg = f"containers with unready status: [{names}]"
+        conditions: list[dict[str, Any]] = [
+            {"lastTransitionTime": now, "status": "True", "type": "PodReadyToStartContainers"},
+            {"lastTransitionTime": now, "status": "True", "type": "Initialized"},
+        ]
+        if sim is None:
+            conditions += [
+                {"lastTransitionTime": now, "status": "True", "type": "Ready"},
+                {"lastTransitionTime": now, "status": "True", "type": "ContainersReady"},
+            ]
+        else:
+            conditions += [
+                {
+                    "lastTransitionTime": now,
+                    "status": "False",
+                    "type": t,
+                    "reason": "ContainersNotReady",
+                    "message": msg,
+                }
+                for t in ("Ready", "ContainersReady")
+            ]
+        statuses = []
+        for c in spec["containers"]:
+            cs: dict[str, Any] = {"image": c["image"], "imageID": "", "name": c["name"]}
+            if sim == "crashloop":
+                cid = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}/4".encode()).hexdigest()
+                cs.update(
+                    containerID=cid,
+                    ready=False,
+                    restartCount=4,
+                    started=False,
+                    lastState={
+                        "terminated": {
+                            "containerID": cid,
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "startedAt": now,
+                            "finishedAt": now,
+                        }
+                    },
+                    state={
+                        "waiting": {
+                            "reason": "CrashLoopBackOff",
+                            "message": f"back-off 1m20s restarting failed container={c['name']} "
+                            f"pod={md['name']}_{md['namespace']}({uid})",
+                        }
+                    },
+                )
+            else:
+                cs.update(
+                    containerID="containerd://" + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest(),
+                    ready=sim is None,
+                    restartCount=0,
+                    started=True,
+                    state={"running": {"startedAt": now}},
+                )
+            statuses.append(cs)
+        host = self.host_ip[node]
+        status: dict[str, Any] = {
+            "conditions": conditions,
+            "containerStatuses": statuses,
+            "hostIP": host,
+            "hostIPs": [{"ip": host}],
+            "phase": "Running",
+            "startTime": now,
+        }
+        if not (pod.get("status") or {}).get("podIP"):
+            ip = self.pod_ip[(md["namespace"], md["name"])]
+            status.update(podIP=ip, podIPs=[{"ip": ip}])
+        return {"status": status}
+
+    def event(self, pod: dict[str, Any]) -> dict[str, Any] | None:
+        md = pod["metadata"]
+        sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+        if sim not in KWOK_EVENTS:
+            return None
+        reason, message = KWOK_EVENTS[sim]
+        now = _now()
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{md['name']}.{time.time_ns():x}", "namespace": md["namespace"]},
+            "involvedObject": {
+                "kind": "Pod",
+                "name": md["name"],
+                "namespace": md["namespace"],
+                "uid": md["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": "kwok_controller"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Warning",
+            "eventTime": None,
+            "reportingComponent": "kwok_controller",
+            "reportingInstance": "",
+        }
+
+    def write(self, kube: Kube, pod: dict[str, Any], deadline: float) -> bool:
+        """Write `pod`'s status (and event) unless it left Pending already; True if written."""
+        if (pod.get("status") or {}).get("phase") != "Pending" or not pod["spec"].get("nodeName"):
+            return False
+        md = pod["metadata"]
+        path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/status"
+        patch = self.patch(pod)
+        # fieldManager: the managedFields entry kwok's write leaves (its user agent's name)
+        q = {"fieldManager": "kwok-controller"}
+        # kwok sends a strategic merge patch of `status`. A PUT of the pod as created (its resourceVersion) with
+        # that status merged in gives the same pod (a bench pod's status has no lists before this) and costs
+        # the API server less: no patch to apply, and the current object comes from its watch cache (written
+        # a few seconds after the create: see `seed`). A changed pod (409) gets the merge patch instead.
+        body = json.dumps({**pod, "status": {**(pod.get("status") or {}), **patch["status"]}}).encode()
+        code, out = kube.raw("PUT", path, q, body, {"Accept": "application/json"})
+        if code == 409:
+            body = json.dumps(patch).encode()
+            hdrs = {"Content-Type": "application/merge-patch+json"}
+            retrying(lambda: kube.json("PATCH", path, q, body=body, headers=hdrs), deadline)
+        elif not 200 <= code < 300:
+            raise KubeError(code, "PUT", path, out)
+        ev = self.event(pod)
+        if ev is not None:
+            retrying(lambda: kube.json("POST", create_path(ev), q, body=ev, ok=(409,)), deadline)
+        return True
 
 
 # ---- waits ----------------------------------------------------------------------------------------------------
@@ -593,7 +833,9 @@ def missing(kube: Kube, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
     if not have:
         return objs
-    left = [o for o in objs if (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) not in have]
+    left = [
+        o for o in objs if (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) not in have
+    ]
     log(f"  {len(objs) - len(left)} of {len(objs)} already there (a previous seed's); creating {len(left)}")
     return left
 
@@ -606,15 +848,19 @@ class SeedReport:
     method: str = ""
     threads: int = 0
     objects: dict[str, int] = field(default_factory=dict)
+    pod_status: str = "kwok"  # who writes the pods' statuses: kwok, or the seeder (seeder_writes_status)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> component -> CPU seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "reused": self.reused,
+            "pod_status": self.pod_status,
             "seconds": round(self.seconds, 2),
             "steps": {k: round(v, 2) for k, v in self.steps.items()},
             "method": self.method,
             "threads": self.threads,
             "objects": self.objects,
+            "cpu_s": {k: {c: round(v, 1) for c, v in d.items()} for k, d in self.cpu.items()},
         }
 
 
@@ -641,14 +887,19 @@ def seeded_state(kube: Kube, plan: Plan) -> str:
 
 def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> SeedReport:
     size = plan.size
-    rep = SeedReport(method=method, threads=threads, objects=plan.counts())
+    rep = SeedReport(
+        method=method,
+        threads=threads,
+        objects=plan.counts(),
+        pod_status="seeder" if seeder_writes_status(kube) else "kwok",
+    )
     start = time.monotonic()
     deadline = start + timeout
     others = [n["metadata"]["name"] for n in bench_namespaces(kube) if not _mine(n, plan)]
     if others:
         log(f"seed: {len(others)} bench namespace(s) of another size or plan exist; deleting them first")
         for ns in others:
-            kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404,))
+            delete_namespace(kube, ns)
         rep.steps["delete other sizes"] = wait_until(
             "other sizes' namespaces gone",
             lambda: (
@@ -734,16 +985,111 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
         wait_until("kwok backlog", ok, max(60.0, deadline - time.monotonic()), 2.0, quiet=True)
 
-    log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
-    rep.steps["pods: create"] = creator.create(pods, "pods", deadline, throttle=kwok_backlog)
+    def cpu_now() -> dict[str, float]:
+        t = os.times()
+        return {**control_plane_cpu(kube), "seeder": t.user + t.system}
 
-    rep.steps["pods: kwok status"] = wait_until(
-        "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
-    )
+    cpu = [cpu_now()]
 
-    rest = missing(kube, interleaved(plan.objects["services"]))
+    def cpu_step(step: str) -> None:
+        """The CPU seconds each control-plane process (and the seeder) used since the previous step."""
+        now = cpu_now()
+        rep.cpu[step] = {k: v - cpu[0][k] for k, v in now.items() if k in cpu[0]}
+        cpu[0] = now
+        log(f"  CPU during {step}: " + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items())))
+
+    if rep.pod_status == "seeder":
+        statuses = PodStatuses(plan)
+
+        created: list[dict[str, Any]] = []
+        created_lock = threading.Lock()
+
+        def post_pod(obj: dict[str, Any]) -> None:
+            """Create the pod; its status (and event) is written after the chunk (`write_statuses`)."""
+            path = create_path(obj)
+            code, out = kube.raw(
+                "POST", path, body=json.dumps(obj).encode(), headers={"Accept": "application/json"}
+            )
+            if code == 409:  # a retried POST, or a resumed seed
+                pod = kube.json("GET", f"{path}/{obj['metadata']['name']}")
+            elif 200 <= code < 300:
+                pod = json.loads(out)
+            else:
+                raise KubeError(code, "POST", path, out)
+            with created_lock:
+                created.append(pod)
+
+        older: list[dict[str, Any]] = []
+
+        def write_statuses(flush: bool = False) -> None:
+            """The statuses of the pods of the chunk before the last one (all of them if `flush`), seconds after
+            their creation: the API server then finds each in its watch cache (right after the create, it
+            reads it back from etcd and decodes it)."""
+            with created_lock:
+                todo = older + created if flush else older[:]
+                older[:] = [] if flush else created
+                created[:] = []
+            with ThreadPoolExecutor(threads, thread_name_prefix="bench-status") as pool:
+                for fut in [
+                    pool.submit(retrying, lambda p=p: statuses.write(kube, p, deadline), deadline)
+                    for p in todo
+                ]:
+                    fut.result()
+
+        log(f"seed: {len(pods)} pods, statuses written by the seeder (raw, {threads} threads)")
+        rep.steps["pods: create + status"] = creator.create(
+            pods, "pods", deadline, throttle=write_statuses, chunk=1000, post=post_pod
+        )
+        write_statuses(flush=True)
+        # pods a previous (interrupted) seed created but gave no status yet
+        t = time.monotonic()
+        left = [
+            p
+            for p in kube.list(
+                "/api/v1/pods",
+                {"labelSelector": BENCH_LABEL, "fieldSelector": "status.phase=Pending,spec.nodeName!="},
+                page=2000,
+            )
+            if p["metadata"].get("namespace", "").startswith(prefix)
+        ]
+        if left:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda p: statuses.write(kube, p, deadline), left))
+            log(f"  {len(left)} pods of a previous seed given their status in {time.monotonic() - t:.1f}s")
+        rep.steps["pods: Running"] = wait_until(
+            "pods Running", pods_started, max(60.0, deadline - time.monotonic())
+        )
+    else:
+        log(f"seed: {len(pods)} pods ({method}, {threads} threads)")
+        rep.steps["pods: create"] = creator.create(pods, "pods", deadline, throttle=kwok_backlog)
+        rep.steps["pods: kwok status"] = wait_until(
+            "pods Running (kwok)", pods_started, max(60.0, deadline - time.monotonic())
+        )
+
+    cpu_step("pods")
+
+    rest = [with_cluster_ip(plan, o) for o in missing(kube, interleaved(plan.objects["services"]))]
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
-    rep.steps["services: create"] = creator.create(rest, "services+policies+ingresses", deadline)
+
+    def post_rest(obj: dict[str, Any]) -> None:
+        path = create_path(obj)
+        code, out = kube.raw(
+            "POST", path, body=json.dumps(obj).encode(), headers={"Accept": "application/json"}
+        )
+        if code == 422 and b"already allocated" in out:  # the address is another Service's: let the API pick
+            obj = {
+                **obj,
+                "spec": {k: v for k, v in obj["spec"].items() if k not in ("clusterIP", "clusterIPs")},
+            }
+            code, out = kube.raw(
+                "POST", path, body=json.dumps(obj).encode(), headers={"Accept": "application/json"}
+            )
+        if not (200 <= code < 300 or code == 409):
+            raise KubeError(code, "POST", path, out)
+
+    rep.steps["services: create"] = creator.create(
+        rest, "services+policies+ingresses", deadline, post=post_rest
+    )
     n_svc = len(plan.services)
 
     def slices_published() -> tuple[bool, str]:
@@ -758,9 +1104,11 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         }
         return len(have) >= n_svc, f"{len(have)}/{n_svc} Services with EndpointSlices"
 
+    cpu_step("services")
     rep.steps["endpointslices"] = wait_until(
         "EndpointSlices published", slices_published, max(60.0, deadline - time.monotonic()), 2.0
     )
+    cpu_step("endpointslices")
     kube.json(
         "PATCH",
         f"/api/v1/namespaces/{ns_name(size, 0)}",
@@ -773,6 +1121,21 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
 
 # ---- cleanup --------------------------------------------------------------------------------------------------
+def delete_namespace(kube: Kube, ns: str) -> None:
+    """Delete a bench namespace, its pods first with a zero grace period: where kwok leaves the bench pods
+    alone (bench/kwok-bench.yaml) no kubelet would ever confirm a graceful deletion."""
+    try:
+        kube.json(
+            "DELETE",
+            f"/api/v1/namespaces/{ns}/pods",
+            {"labelSelector": BENCH_LABEL, "gracePeriodSeconds": "0"},
+            ok=(404, 409),
+        )
+    except (KubeError, OSError) as exc:  # e.g. a timeout: the API server goes on deleting
+        log(f"  deleting the pods of {ns}: {exc}")
+    kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404, 409))
+
+
 def cleanup(kube: Kube, wait_pods: float = 900.0) -> dict[str, Any]:
     """Delete every bench namespace, then the bench nodes once their pods are gone.
 
@@ -784,7 +1147,7 @@ def cleanup(kube: Kube, wait_pods: float = 900.0) -> dict[str, Any]:
     start = time.monotonic()
     names = [n["metadata"]["name"] for n in bench_namespaces(kube)]
     for ns in names:
-        kube.json("DELETE", f"/api/v1/namespaces/{ns}", ok=(404, 409))
+        delete_namespace(kube, ns)
     log(f"cleanup: deletion of {len(names)} bench namespace(s) issued")
 
     def pods_gone() -> tuple[bool, str]:

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -71,26 +72,41 @@ def median(xs: list[float]) -> float:
 
 
 # ---- running kubediag -------------------------------------------------------------------------------------
+# A process spawned by this one starts as a copy of it: Linux counts the pages it had before exec in its
+# ru_maxrss, so a child of the bench (whose own RSS grows with the floor's parsed pages) would report at
+# least the bench's size. The launcher is a small Python process that runs argv and reports its child's
+# wall time and peak RSS (a child of a ~10 MB process: only kubediag's own pages count).
+_LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as f:
+    f.write(f"{wall} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {code}")
+"""
+
+
 def run_timed(
     argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900
 ) -> tuple[float, int, int, str]:
     """Run argv; (wall seconds, peak RSS in KiB of that child, exit code, stderr)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s")
-            time.sleep(0.002)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as res:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, res.name, *argv],
+            stdout=stdout,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s") from None
+        wall, maxrss, code = res.read().split()
         err.seek(0)
-        return wall, int(usage.ru_maxrss), proc.returncode, err.read().decode("utf-8", "replace")
+        return float(wall), int(maxrss), int(code), err.read().decode("utf-8", "replace")
 
 
 def parse_debug(stderr: str) -> tuple[list[tuple[str, str, str, int]], int | None, str | None]:
@@ -221,7 +237,9 @@ def measure_peers(runs: int, timeout: float, cap_mib: float) -> dict[str, Any]:
             res[name] = {"absent": "run bench/peers.sh to build it"}
             continue
         n = max(1, min(runs, 3))
-        log(f"peers: {n} run(s) of {name} {' '.join(argv)} (memory cap {cap_mib / 1024:.1f} GiB, timeout {timeout:.0f}s)")
+        log(
+            f"peers: {n} run(s) of {name} {' '.join(argv)} (memory cap {cap_mib / 1024:.1f} GiB, timeout {timeout:.0f}s)"
+        )
         walls, rss, codes = [], [], []
         incomplete: list[dict[str, Any]] = []
         kill = None
@@ -235,10 +253,16 @@ def measure_peers(runs: int, timeout: float, cap_mib: float) -> dict[str, Any]:
                 kill = r
                 break
             code = r["exit_code"]
-            errs = [f"killed by signal {-code} (not by the bench)"] if code < 0 else peer_errors(name, r["stdout"])
+            errs = (
+                [f"killed by signal {-code} (not by the bench)"]
+                if code < 0
+                else peer_errors(name, r["stdout"])
+            )
             if errs:
                 log(f"  {name} {i + 1}/{n}: INCOMPLETE, its output reports: {'; '.join(errs)[:500]}")
-                incomplete.append({"run": i + 1, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "errors": errs})
+                incomplete.append(
+                    {"run": i + 1, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "errors": errs}
+                )
                 continue
             walls.append(r["wall_s"])
             rss.append(r["peak_rss_mb"])
@@ -251,7 +275,9 @@ def measure_peers(runs: int, timeout: float, cap_mib: float) -> dict[str, Any]:
         if incomplete:
             m["incomplete_runs"] = incomplete
         if kill:
-            m["killed"] = {k: kill[k] for k in ("killed", "wall_s", "peak_rss_mb", "rss_mb_at_kill") if k in kill}
+            m["killed"] = {
+                k: kill[k] for k in ("killed", "wall_s", "peak_rss_mb", "rss_mb_at_kill") if k in kill
+            }
             m["killed"]["run"] = len(walls) + 1
         res[name] = m
     return res
@@ -567,8 +593,8 @@ def check_breakdown(
     data: Any, services: list[Any], chain: list[Any], cpu_out: dict[str, float] | None = None
 ) -> dict[str, float]:
     """Seconds spent in each check's function over every Service (one run), slowest first; "(engine)" is the
-    rest of diagnose() (skips, results, the report). `cpu_out` receives the same in CPU seconds of this thread
-(steadier than wall time when other work shares the machine)."""
+        rest of diagnose() (skips, results, the report). `cpu_out` receives the same in CPU seconds of this thread
+    (steadier than wall time when other work shares the machine)."""
     import dataclasses
 
     from kubediag.engine import diagnose
@@ -679,9 +705,7 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "{:.0f}",
             )
         )
-        rows.append(
-            row("audit: peak RSS, highest run (MiB)", a["peak_rss_mib"]["max"], "", None, "{:.0f}")
-        )
+        rows.append(row("audit: peak RSS, highest run (MiB)", a["peak_rss_mib"]["max"], "", None, "{:.0f}"))
         rows.append(row("audit: API requests", a["requests"], "", None, "{}"))
     if f:
         rows.append(row("floor: same LISTs, bytes only (s)", f["wall_s"]["median"], "", None))
@@ -760,7 +784,9 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
         if "wall_s" not in m:
-            rows.append(row(f"{name}: -A scan", what if k else ("no complete run" if inc else "absent"), "", None))
+            rows.append(
+                row(f"{name}: -A scan", what if k else ("no complete run" if inc else "absent"), "", None)
+            )
             continue
         if k:
             rows.append(row(f"{name}: -A scan", what, "", None))
@@ -769,8 +795,24 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(row(f"{name}: wall (s)", m["wall_s"]["median"], "", None))
         rows.append(row(f"{name}: peak RSS (MB)", m["peak_rss_mb"]["median"], "", None, "{:.0f}"))
         if a:
-            rows.append(row(f"{name} wall / kubediag audit wall", m["wall_s"]["median"] / a["wall_s"]["median"], "", None, "{:.1f}x"))
-            rows.append(row(f"{name} RSS / kubediag audit RSS", m["peak_rss_mb"]["median"] / a["peak_rss_mb"]["median"], "", None, "{:.1f}x"))
+            rows.append(
+                row(
+                    f"{name} wall / kubediag audit wall",
+                    m["wall_s"]["median"] / a["wall_s"]["median"],
+                    "",
+                    None,
+                    "{:.1f}x",
+                )
+            )
+            rows.append(
+                row(
+                    f"{name} RSS / kubediag audit RSS",
+                    m["peak_rss_mb"]["median"] / a["peak_rss_mb"]["median"],
+                    "",
+                    None,
+                    "{:.1f}x",
+                )
+            )
     h = res.get("help")
     if h:
         rows.append(
@@ -883,7 +925,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--method", choices=("api", "raw", "kubectl"), default="raw", help="seeding transport")
     ap.add_argument("--threads", type=int, default=16, help="seeding threads (kubectl: processes)")
-    ap.add_argument("--seed-timeout", type=float, default=None, help="seconds (default: 900; large 3600, xl 10800)")
+    ap.add_argument(
+        "--seed-timeout", type=float, default=None, help="seconds (default: 900; large 3600, xl 10800)"
+    )
     ap.add_argument(
         "--timeout", type=float, default=None, help="kubediag --timeout (default 120; 600 for large)"
     )
@@ -1034,7 +1078,9 @@ def main(argv: list[str] | None = None) -> int:
 def print_found(found: dict[str, dict[str, int]]) -> None:
     print("\nWhat audit found, per seeded kind (status:root cause -> Services)")
     for kind, counts in found.items():
-        print(f"  {kind:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+        print(
+            f"  {kind:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        )
 
 
 def run_synthetic(res: dict[str, Any], size: Any, runs: int, only: set[str], out: Path, stamp: str) -> int:
@@ -1043,10 +1089,16 @@ def run_synthetic(res: dict[str, Any], size: Any, runs: int, only: set[str], out
     from synthetic import EXPECTED_FOUND, synthetic_data
 
     if only - {"diagnosis"}:
-        log(f"--synthetic measures the diagnosis stage only; ignoring {', '.join(sorted(only - {'diagnosis'}))}")
+        log(
+            f"--synthetic measures the diagnosis stage only; ignoring {', '.join(sorted(only - {'diagnosis'}))}"
+        )
     res["environment"] = environment(None)
     plan = make_plan(size)
-    res["plan"] = {"objects": plan.counts(), "largest_namespace": plan.largest_namespace, "digest": plan.digest}
+    res["plan"] = {
+        "objects": plan.counts(),
+        "largest_namespace": plan.largest_namespace,
+        "digest": plan.digest,
+    }
     log(f"synthetic: building size {size.name} in-process ({size.services} Services, {size.pods} pods)")
     start = time.perf_counter()
     data = synthetic_data(plan)
@@ -1059,11 +1111,7 @@ def run_synthetic(res: dict[str, Any], size: Any, runs: int, only: set[str], out
     doc = res["diagnosis"].pop("_audit_doc", None)
     found = found_per_kind(plan, doc)
     res["found_per_kind"] = found
-    wrong = {
-        kind: counts
-        for kind, counts in found.items()
-        if set(counts) != {EXPECTED_FOUND[kind]}
-    }
+    wrong = {kind: counts for kind, counts in found.items() if set(counts) != {EXPECTED_FOUND[kind]}}
     planned = Counter(s.kind for s in plan.services)
     missing = {k: n for k, n in planned.items() if sum(found.get(k, {}).values()) != n}
     res["synthetic"]["found_as_planned"] = not wrong and not missing

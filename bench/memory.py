@@ -128,17 +128,7 @@ def live() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
 
     def mark(what: str) -> None:
-        d = {}
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS", "VmHWM")):
-                    k, v = line.split(":")
-                    d[k] = int(v.split()[0]) / 1024
-        print(
-            f"{what:10s} RSS {d['VmRSS']:4.0f} MiB  peak {d['VmHWM']:4.0f} MiB  "
-            f"wall {time.perf_counter() - t0:5.2f}s  cpu {time.process_time() - c0:5.2f}s",
-            file=sys.stderr,
-        )
+        _mark(what, t0, c0)
 
     mark("start")
     from kubediag import audit, cli

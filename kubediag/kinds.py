@@ -263,22 +263,20 @@ def share_pod_parts(pods: Iterable[objects.Pod]) -> None:
     seen: dict[Any, Any] = {}
     share = seen.setdefault
     put = msgspec.structs.force_setattr
+
+    def share_fields(obj: Any, names: tuple[str, ...]) -> None:
+        for name in names:
+            if (part := getattr(obj, name)) and (same := share(part, part)) is not part:
+                put(obj, name, same)
+
     for pod in pods:
-        spec, status = pod.spec, pod.status
         try:
-            if (v := status.conditions) and (same := share(v, v)) is not v:
-                put(status, "conditions", same)
-            for name in _SHARED_SPEC_FIELDS:
-                if (part := getattr(spec, name)) and (same := share(part, part)) is not part:
-                    put(spec, name, same)
-            for c in spec.containers:
-                for name in _SHARED_CONTAINER_FIELDS:
-                    if (part := getattr(c, name)) and (same := share(part, part)) is not part:
-                        put(c, name, same)
-            for cs in status.container_statuses:
-                for name in _SHARED_STATUS_FIELDS:
-                    if (part := getattr(cs, name)) and (same := share(part, part)) is not part:
-                        put(cs, name, same)
+            share_fields(pod.status, ("conditions",))
+            share_fields(pod.spec, _SHARED_SPEC_FIELDS)
+            for c in pod.spec.containers:
+                share_fields(c, _SHARED_CONTAINER_FIELDS)
+            for cs in pod.status.container_statuses:
+                share_fields(cs, _SHARED_STATUS_FIELDS)
         except TypeError:  # a part that is not hashable (a dict field added to one of these Structs): unshared
             continue
 

@@ -544,6 +544,11 @@ def _fetch_kinds(
             out.unavailable[kind] = Unavailable(kind, "error", describe_failure(exc, client.server))
 
 
+def _names_namespaces(policies: Iterable[NetworkPolicy]) -> bool:
+    """Whether a policy has a namespaceSelector peer: judging it needs the Namespaces' labels."""
+    return any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
+
+
 def gather_service(
     client: Client,
     namespace: str,
@@ -583,7 +588,7 @@ def gather_service(
 
     def list_policies() -> list[KubeObject]:
         items = client.list(Kind.NETWORKPOLICY, namespace, {}, page=0)
-        if any(e.namespace_selector is not None for p in cast("list[NetworkPolicy]", items) for e in p.spec.peers()):
+        if _names_namespaces(cast("list[NetworkPolicy]", items)):
             start_namespaces()
         return items
 
@@ -648,10 +653,7 @@ def gather_service(
     ):
         phase2[Kind.NODE] = lambda: client.list(Kind.NODE, None, page=0)
     policies = cast("list[NetworkPolicy]", out.lists.get(Kind.NETWORKPOLICY, []))
-    if (
-        policies
-        and any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
-    ) or cross_ns_client:
+    if _names_namespaces(policies) or cross_ns_client:
         phase2[Kind.NAMESPACE] = start_namespaces().result  # started during phase 1
     if not service:
         phase2[Kind.DEPLOYMENT] = ns_list(Kind.DEPLOYMENT)

@@ -602,6 +602,83 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def kwok_running_status(pod: dict[str, Any], host_ip: str, now: str) -> dict[str, Any]:
+    """The status kwok's pod stages (e2e/kwok/stages.yaml: pod-ready, pod-simulate-not-ready,
+    pod-simulate-crashloop) write into a bench pod bound to a node, without its pod IP: the seeder writes it
+    (`PodStatuses`) and bench/synthetic.py models it."""
+    md, spec = pod["metadata"], pod["spec"]
+    uid = md["uid"]
+    sim = (md.get("labels") or {}).get("kubediag.io/simulate")
+    if sim not in (None, *KWOK_EVENTS):  # the plan uses no other simulation
+        raise ValueError(f"pod {md['namespace']}/{md['name']}: no status for kubediag.io/simulate={sim}")
+    names = " ".join(c["name"] for c in spec["containers"])
+    msg = f"containers with unready status: [{names}]"
+    conditions: list[dict[str, Any]] = [
+        {"lastTransitionTime": now, "status": "True", "type": "PodReadyToStartContainers"},
+        {"lastTransitionTime": now, "status": "True", "type": "Initialized"},
+    ]
+    if sim is None:
+        conditions += [
+            {"lastTransitionTime": now, "status": "True", "type": "Ready"},
+            {"lastTransitionTime": now, "status": "True", "type": "ContainersReady"},
+        ]
+    else:
+        conditions += [
+            {
+                "lastTransitionTime": now,
+                "status": "False",
+                "type": t,
+                "reason": "ContainersNotReady",
+                "message": msg,
+            }
+            for t in ("Ready", "ContainersReady")
+        ]
+    statuses = []
+    for c in spec["containers"]:
+        cs: dict[str, Any] = {"image": c["image"], "imageID": "", "name": c["name"]}
+        if sim == "crashloop":
+            cid = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}/4".encode()).hexdigest()
+            cs.update(
+                containerID=cid,
+                ready=False,
+                restartCount=4,
+                started=False,
+                lastState={
+                    "terminated": {
+                        "containerID": cid,
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "startedAt": now,
+                        "finishedAt": now,
+                    }
+                },
+                state={
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 1m20s restarting failed container={c['name']} "
+                        f"pod={md['name']}_{md['namespace']}({uid})",
+                    }
+                },
+            )
+        else:
+            cs.update(
+                containerID="containerd://" + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest(),
+                ready=sim is None,
+                restartCount=0,
+                started=True,
+                state={"running": {"startedAt": now}},
+            )
+        statuses.append(cs)
+    return {
+        "conditions": conditions,
+        "containerStatuses": statuses,
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
+        "phase": "Running",
+        "startTime": now,
+    }
+
+
 class PodStatuses:
     """What kwok's pod stages (e2e/kwok/stages.yaml: pod-ready, pod-simulate-not-ready, pod-simulate-crashloop)
     write into a bench pod bound to a bench node, written by the seeder through the pods/status subresource
@@ -628,79 +705,8 @@ class PodStatuses:
 
     def patch(self, pod: dict[str, Any]) -> dict[str, Any]:
         """The status kwok's stage for this pod renders (pod as the API server returned it)."""
-        md, spec = pod["metadata"], pod["spec"]
-        uid, node = md["uid"], spec["nodeName"]
-        sim = (md.get("labels") or {}).get("kubediag.io/simulate")
-        if sim not in (None, *KWOK_EVENTS):  # the plan uses no other simulation
-            raise ValueError(f"pod {md['namespace']}/{md['name']}: no status for kubediag.io/simulate={sim}")
-        now = _now()
-        names = " ".join(c["name"] for c in spec["containers"])
-        msg = f"containers with unready status: [{names}]"
-        conditions: list[dict[str, Any]] = [
-            {"lastTransitionTime": now, "status": "True", "type": "PodReadyToStartContainers"},
-            {"lastTransitionTime": now, "status": "True", "type": "Initialized"},
-        ]
-        if sim is None:
-            conditions += [
-                {"lastTransitionTime": now, "status": "True", "type": "Ready"},
-                {"lastTransitionTime": now, "status": "True", "type": "ContainersReady"},
-            ]
-        else:
-            conditions += [
-                {
-                    "lastTransitionTime": now,
-                    "status": "False",
-                    "type": t,
-                    "reason": "ContainersNotReady",
-                    "message": msg,
-                }
-                for t in ("Ready", "ContainersReady")
-            ]
-        statuses = []
-        for c in spec["containers"]:
-            cs: dict[str, Any] = {"image": c["image"], "imageID": "", "name": c["name"]}
-            if sim == "crashloop":
-                cid = "containerd://" + hashlib.sha256(f"{uid}/{c['name']}/4".encode()).hexdigest()
-                cs.update(
-                    containerID=cid,
-                    ready=False,
-                    restartCount=4,
-                    started=False,
-                    lastState={
-                        "terminated": {
-                            "containerID": cid,
-                            "exitCode": 1,
-                            "reason": "Error",
-                            "startedAt": now,
-                            "finishedAt": now,
-                        }
-                    },
-                    state={
-                        "waiting": {
-                            "reason": "CrashLoopBackOff",
-                            "message": f"back-off 1m20s restarting failed container={c['name']} "
-                            f"pod={md['name']}_{md['namespace']}({uid})",
-                        }
-                    },
-                )
-            else:
-                cs.update(
-                    containerID="containerd://" + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest(),
-                    ready=sim is None,
-                    restartCount=0,
-                    started=True,
-                    state={"running": {"startedAt": now}},
-                )
-            statuses.append(cs)
-        host = self.host_ip[node]
-        status: dict[str, Any] = {
-            "conditions": conditions,
-            "containerStatuses": statuses,
-            "hostIP": host,
-            "hostIPs": [{"ip": host}],
-            "phase": "Running",
-            "startTime": now,
-        }
+        md = pod["metadata"]
+        status = kwok_running_status(pod, self.host_ip[pod["spec"]["nodeName"]], _now())
         if not (pod.get("status") or {}).get("podIP"):
             ip = self.pod_ip[(md["namespace"], md["name"])]
             status.update(podIP=ip, podIPs=[{"ip": ip}])

@@ -41,6 +41,7 @@ from seed import (
     BENCH_LABEL,
     Plan,
     SvcPlan,
+    kwok_running_status,
     namespace_obj,
     node_obj,
 )
@@ -48,7 +49,6 @@ from seed import (
 NOW = "2026-01-01T00:00:00Z"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
-SIMULATE = "kubediag.io/simulate"
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
@@ -193,7 +193,7 @@ def _pod_defaults(pod: dict[str, Any]) -> None:
 
 def _pod_status(pod: dict[str, Any], ips: _IPs, n_nodes: int) -> None:
     """What kwok's stages (or the scheduler, for unschedulable pods) write."""
-    md, spec = pod["metadata"], pod["spec"]
+    spec = pod["spec"]
     node = spec.get("nodeName")
     qos = (
         "Burstable"
@@ -212,65 +212,9 @@ def _pod_status(pod: dict[str, Any], ips: _IPs, n_nodes: int) -> None:
             "qosClass": qos,
         }
         return
-    sim = md.get("labels", {}).get(SIMULATE)
-    ready = sim is None
-    names = " ".join(c["name"] for c in spec["containers"])
-    not_ready_msg = f"containers with unready status: [{names}]"
-    conditions = [_cond("PodReadyToStartContainers", "True"), _cond("Initialized", "True")]
-    if ready:
-        conditions += [_cond("Ready", "True"), _cond("ContainersReady", "True")]
-    else:
-        conditions += [
-            _cond("Ready", "False", "ContainersNotReady", not_ready_msg),
-            _cond("ContainersReady", "False", "ContainersNotReady", not_ready_msg),
-        ]
-    statuses = []
-    for c in spec["containers"]:
-        cid = "containerd://" + hashlib.sha256(f"{md['uid']}/{c['name']}".encode()).hexdigest()
-        cs: dict[str, Any] = {
-            "containerID": cid,
-            "image": c["image"],
-            "imageID": "",
-            "name": c["name"],
-            "ready": ready,
-            "restartCount": 0,
-            "started": True,
-            "state": {"running": {"startedAt": NOW}},
-        }
-        if sim == "crashloop":
-            cs.update(
-                restartCount=4,
-                started=False,
-                lastState={
-                    "terminated": {
-                        "containerID": cid,
-                        "exitCode": 1,
-                        "reason": "Error",
-                        "startedAt": NOW,
-                        "finishedAt": NOW,
-                    }
-                },
-                state={
-                    "waiting": {
-                        "reason": "CrashLoopBackOff",
-                        "message": f"back-off 1m20s restarting failed container={c['name']} "
-                        f"pod={md['name']}_{md['namespace']}({md['uid']})",
-                    }
-                },
-            )
-        statuses.append(cs)
     ip = ips.pod_ip(node)
-    pod["status"] = {
-        "conditions": conditions,
-        "containerStatuses": statuses,
-        "hostIP": ips.host[node],
-        "hostIPs": [{"ip": ips.host[node]}],
-        "phase": "Running",
-        "podIP": ip,
-        "podIPs": [{"ip": ip}],
-        "qosClass": qos,
-        "startTime": NOW,
-    }
+    pod["status"] = kwok_running_status(pod, ips.host[node], NOW)
+    pod["status"].update(podIP=ip, podIPs=[{"ip": ip}], qosClass=qos)
 
 
 # ---- Services and their EndpointSlices ------------------------------------------------------------------

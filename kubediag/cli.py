@@ -668,22 +668,6 @@ def kubectl_complete() -> None:
     sys.stdout.write("".join(f"{v}\n" for v in values) + ":4\n")
 
 
-class _DeferredMeta(type):
-    """A stand-in class whose attributes and construction load the real one (see `_light_typer_help`)."""
-
-    def __getattr__(cls, name: str) -> Any:
-        return getattr(cls._real(), name)
-
-
-def _deferred_class(module: str, name: str) -> type:
-    import importlib
-
-    def real() -> Any:
-        return getattr(importlib.import_module(module), name)
-
-    return _DeferredMeta(name, (), {"__new__": lambda cls, *a, **k: real()(*a, **k), "_real": staticmethod(real)})
-
-
 def _light_typer_help() -> None:
     """typer renders help with `typer.rich_utils`, whose top imports rich.markdown (markdown-it) and
     rich.traceback (pygments, rich.pretty) for markdown markup and pretty tracebacks: kubediag uses neither
@@ -694,20 +678,92 @@ def _light_typer_help() -> None:
         return
     import types
 
+    from kubediag.lazy import deferred_class, standing_in
+
     stubs: dict[str, types.ModuleType] = {}
     for module, name in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
-        if module not in sys.modules:
-            stubs[module] = stub = types.ModuleType(module)
-            setattr(stub, name, _deferred_class(module, name))
-    sys.modules.update(stubs)
-    try:
+        stubs[module] = stub = types.ModuleType(module)
+        setattr(stub, name, deferred_class(module, name))
+    with standing_in(stubs), contextlib.suppress(ImportError):
         import typer.rich_utils  # noqa: F401
+
+
+_UNSURE = object()
+
+
+def _plain_value(descriptor: Any, value: Any, param: Any, ctx: Any) -> Any:
+    """The value typer's coercion returns for `value`, when that is certain without it: None for a missing
+    single value, an ASCII str as given, a choice as `coerce_cli_choice` picks it, a bool, or an int or finite
+    float of the annotated type within the parameter's bounds. Else `_UNSURE`."""
+    from enum import Enum
+
+    from typer._param_types import coerce_cli_choice
+
+    annotation, info = descriptor.annotation, descriptor.parameter_info
+    if (
+        descriptor.file_annotation is not None
+        or info.parser is not None
+        or getattr(info, "click_type", None) is not None
+        or param.multiple
+        or param.nargs != 1
+    ):
+        return _UNSURE
+    if value is None:
+        return None
+    if annotation is str:
+        return value if type(value) is str and value.isascii() else _UNSURE
+    if annotation is bool:
+        return value if type(value) is bool else _UNSURE
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        try:
+            return coerce_cli_choice(value, choices=list(annotation), case_sensitive=info.case_sensitive, ctx=ctx)
+        except ValueError:
+            return _UNSURE
+    if annotation in (int, float) and type(value) is annotation and not info.clamp:
+        if value != value or value in (float("inf"), float("-inf")):
+            return _UNSURE
+        if (info.min is None or value >= info.min) and (info.max is None or value <= info.max):
+            return value
+    return _UNSURE
+
+
+def _light_typer_coercion() -> None:
+    """typer (0.2x) coerces every parameter's value, defaults included, with a pydantic TypeAdapter built on
+    first use: importing pydantic and building them is about 0.1 s of CPU, a quarter of a `kubediag svc`, for
+    kubediag's plain str, bool, choice and bounded-number options. Install a runtime parameter that returns
+    such a value at once when typer's result is certain (`_plain_value`) and otherwise hands the value to
+    typer's own (built then), so that every result and error message stays typer's. A typer without this
+    layout is left alone."""
+    try:
+        from typer import core
+        from typer._param_types import coerce_cli_choice  # noqa: F401
     except ImportError:
-        pass
-    finally:
-        for module, stub in stubs.items():
-            if sys.modules.get(module) is stub:
-                del sys.modules[module]
+        return
+    build: Any = getattr(core, "build_runtime_param", None)
+    if build is None or getattr(build, "kubediag_light", False):
+        return
+
+    class LightRuntimeParam:
+        def __init__(self, descriptor: Any) -> None:
+            self.descriptor = descriptor
+            self.real: Any = None
+
+        def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+            try:
+                plain = _plain_value(self.descriptor, value, param, ctx)
+            except Exception:
+                plain = _UNSURE
+            if plain is not _UNSURE:
+                return plain
+            if self.real is None:
+                self.real = build(self.descriptor)
+            return self.real.coerce(value, param=param, ctx=ctx)
+
+    def light_build(descriptor: Any) -> Any:
+        return LightRuntimeParam(descriptor)
+
+    light_build.kubediag_light = True  # type: ignore[attr-defined]
+    setattr(core, "build_runtime_param", light_build)  # noqa: B010 - typer does not export the name
 
 
 _QUICK_EXIT = False  # audit and svc wrote everything: the process may end without the interpreter's teardown
@@ -742,6 +798,8 @@ def main() -> None:
     try:
         if _wants_help(sys.argv[1:]):
             _light_typer_help()
+        else:
+            _light_typer_coercion()
         app(prog_name=_prog_name())
     except Exception as exc:  # a last guard: one line, never a traceback without --debug
         if "--debug" in sys.argv:

@@ -46,6 +46,7 @@ from kubediag.kinds import (
     decode_object,
     warm_decoders,
 )
+from kubediag.kubeclient import Transport, parts
 from kubediag.labels import labels_of
 from kubediag.model import Kind, Unavailable
 from kubediag.objects import (
@@ -120,10 +121,8 @@ def kubeconfig_files(kubeconfig: str | None) -> tuple[list[str], str]:
 
 def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
     """The context names of the kubeconfig files (merged), sorted; no request to any cluster."""
-    from kubernetes.config.kube_config import KubeConfigMerger
-
     files, _ = kubeconfig_files(kubeconfig)
-    merged = KubeConfigMerger(os.pathsep.join(files)).config if files else None
+    merged = parts().KubeConfigMerger(os.pathsep.join(files)).config if files else None
     if merged is None:
         return []
     return sorted(str(c.value["name"]) for c in merged.value.get("contexts") or [])
@@ -143,7 +142,8 @@ def current_context(files: Iterable[str]) -> str | None:
 
 
 class Client:
-    """A thin reader over the official client's ApiClient: GET and paginated LIST returning JSON dicts."""
+    """A thin reader over the official client's configuration and transport (kubediag.kubeclient): GET and
+    paginated LIST, decoded from the bytes."""
 
     def __init__(
         self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0
@@ -153,9 +153,6 @@ class Client:
         self.log = RequestLog()
         self.default_namespace = "default"
         self._api = self._load(kubeconfig, context)
-        from kubediag import __version__
-
-        self._api.user_agent = f"kubediag/{__version__}"  # distinctive in the API server's audit log
         self.server: str = str(self._api.configuration.host)
         # API discovery, once per run (`discover`): the version each run-time-versioned kind is served at
         self.served_versions: dict[Kind, str] = {}
@@ -166,13 +163,11 @@ class Client:
     # ---- configuration ------------------------------------------------------------------------------
     def _load(self, kubeconfig: str | None, context: str | None) -> Any:
         try:
-            from kubernetes import client as k8s_client
-            from kubernetes import config as k8s_config
-            from kubernetes.config.config_exception import ConfigException
-            from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+            k8s = parts()
         except ImportError as exc:  # pragma: no cover - a broken install
             raise ConfigError(f"the kubernetes package cannot be imported: {exc}") from exc
-        cfg = k8s_client.Configuration()
+        ConfigException, KubeConfigLoader, KubeConfigMerger = k8s.ConfigException, k8s.KubeConfigLoader, k8s.KubeConfigMerger
+        cfg = k8s.Configuration()
         if kubeconfig and not Path(kubeconfig).expanduser().is_file():
             raise ConfigError(f"kubeconfig {kubeconfig} does not exist")
         files, paths = kubeconfig_files(kubeconfig)
@@ -215,7 +210,7 @@ class Client:
             if context:
                 raise ConfigError(f"--context {context} given but no kubeconfig was found at {paths}")
             try:
-                k8s_config.load_incluster_config(client_configuration=cfg)
+                k8s.load_incluster_config(client_configuration=cfg)
             except ConfigException as exc:
                 raise ConfigError(
                     f"no kubeconfig at {paths} and not running in a cluster (set KUBECONFIG or --kubeconfig)"
@@ -225,7 +220,10 @@ class Client:
                 self.default_namespace = ns_file.read_text().strip() or "default"
         cfg.retries = False  # retries are ours (kubediag.retry), within the deadline
         cfg.connection_pool_maxsize = 16
-        return k8s_client.ApiClient(cfg)
+        from kubediag import __version__
+
+        # the user agent is distinctive in the API server's audit log
+        return Transport(cfg, f"kubediag/{__version__}")
 
     # ---- requests -----------------------------------------------------------------------------------
     def _get_once(
@@ -238,19 +236,11 @@ class Client:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded(f"--timeout of {self.timeout:g}s passed")
-        method, url, headers, _, _ = self._api.param_serialize(
-            method="GET",
-            resource_path=path,
-            query_params=list(query.items()),
-            header_params={"Accept": accept},
-            auth_settings=["BearerToken"],
-        )
+        url, headers = self._api.url(path, query.items()), self._api.headers(accept)
         start = time.monotonic()
         per_try = min(remaining, max(5.0, self.timeout / 3))
         try:
-            resp = self._api.call_api(
-                method, url, header_params=headers, _request_timeout=(min(per_try, 10.0), per_try)
-            )
+            resp = self._api.get(url, headers, (min(per_try, 10.0), per_try))
             body = resp.read()
         except Exception as exc:
             self.log.add("GET", path, http_status(exc) or type(exc).__name__, time.monotonic() - start, _query_text(query))
@@ -258,9 +248,7 @@ class Client:
         self.log.add("GET", path, resp.status, time.monotonic() - start, _query_text(query))
         self._note_date(resp)
         if not 200 <= resp.status < 300:
-            from kubernetes.client.exceptions import ApiException
-
-            raise ApiException(http_resp=resp)
+            raise parts().ApiException(http_resp=resp)
         try:
             return decode(body)
         except (ValueError, msgspec.DecodeError) as exc:  # a response cut halfway: retryable transport fault
@@ -1381,11 +1369,9 @@ def portforward_opener(client: Client) -> Any:
     def open_(namespace: str, pod: str, ports: Any, timeout: float) -> Any:
         path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/portforward"
         query = [("ports", ",".join(str(p) for p in ports))]
-        _, url, headers, _, _ = client._api.param_serialize(
-            method="GET", resource_path=path, query_params=query, auth_settings=["BearerToken"]
-        )
-        url = re.sub(r"^http", "ws", str(url))
-        header = [f"{k}: {v}" for k, v in (headers or {}).items() if k.lower() == "authorization"]
+        url = re.sub(r"^http", "ws", client._api.url(path, query))
+        headers = client._api.headers()
+        header = [f"{k}: {v}" for k, v in headers.items() if k.lower() == "authorization"]
         header.append(f"User-Agent: {client._api.user_agent}")
         if str(url).startswith("wss://") and cfg.verify_ssl:
             import certifi

@@ -268,21 +268,22 @@ def svc_cmd(
         name, ns_given = parse_service_ref(ref, namespace)
         if from_ is not None:
             _parse_from(from_, ns_given or "default")  # syntax first, before any request
-        from kubediag.engine import diagnose
         from kubediag.gather import Client, gather_service
-        from kubediag.snapshot import ClientRef, Snapshot
 
         client = Client(kubeconfig=kubeconfig, context=context, timeout=timeout)
         ns = ns_given or client.default_namespace
         client_ref = _parse_from(from_, ns)
         try:
             with _gc_paused():
-                data = gather_service(client, ns, name, client_ref)
+                data = gather_service(client, ns, name, client_ref, lambda: _import_for_report(output))
             if probe:
                 data = _with_probe(client, data, ns, name, probe_sample)
         finally:
             if debug:
                 _debug_log(client)
+        from kubediag.engine import diagnose
+        from kubediag.snapshot import ClientRef, Snapshot
+
         snap = Snapshot(ns, name, data, ClientRef(*client_ref) if client_ref else None)
         report = diagnose(snap)
         emit_report(report, output, mask, snap, verbose)
@@ -290,6 +291,18 @@ def svc_cmd(
         _exit(exit_code_for(report.status, report.worst, fail_on))
 
     _run_guarded(debug, run)
+
+
+def _import_for_report(output: Output) -> None:
+    """Import what diagnosing and writing the report take (the checks, the renderer, rich for text): `svc`
+    does it while its first requests are out."""
+    import kubediag.engine
+    import kubediag.render.json
+    import kubediag.render.markdown
+    import kubediag.render.text  # noqa: F401
+
+    if output is Output.text:
+        import rich.console  # noqa: F401
 
 
 def _with_probe(client: Any, data: Any, namespace: str, name: str, sample: int, deadline: float | None = None) -> Any:

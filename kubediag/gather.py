@@ -499,11 +499,15 @@ def _fetch_kinds(
     namespace: str | None,
     required: Iterable[Kind],
     out: _Gathered,
+    while_waiting: Callable[[], None] | None = None,
 ) -> None:
-    """Run LIST jobs concurrently; forbidden/failing kinds become Unavailable; transport death is fatal."""
+    """Run LIST jobs concurrently; forbidden/failing kinds become Unavailable; transport death is fatal.
+    `while_waiting` runs on this thread once the jobs are started."""
     required = set(required)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
         futures = {kind: pool.submit(fn) for kind, fn in jobs.items()}
+        if while_waiting is not None:
+            while_waiting()
     for kind, fut in futures.items():
         exc = fut.exception()
         if exc is None:
@@ -537,13 +541,22 @@ def _names_namespaces(policies: Iterable[NetworkPolicy]) -> bool:
     return any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
 
 
+# Held by the thread that imports kubediag modules while the gatherer's threads run (`gather_service`'s
+# `while_waiting`), and by a gatherer thread around its own first import of one (two threads importing the
+# same modules at once can deadlock on the import system's module locks).
+_IMPORTING = threading.Lock()
+
+
 def gather_service(
     client: Client,
     namespace: str,
     name: str,
     client_ref: tuple[str, str] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> ClusterData:
-    """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README)."""
+    """Read what one Service's diagnosis needs: 6 requests, then a few conditional ones (see README).
+    `while_waiting` runs on this thread while the first requests are out (the CLI imports the diagnosis
+    then: the time is the API server's)."""
     warm()
     out = _Gathered()
     service: list[Service] = []
@@ -588,7 +601,14 @@ def gather_service(
             svc = service_job.result()
         except Exception:
             svc = []  # phase 1 says why
+        with _IMPORTING:  # _gather_routes imports kubediag.checks.routes: not while `while_waiting` imports
+            import kubediag.checks.routes  # noqa: F401
         _gather_routes(client, found, namespace, cast("Service", svc[0]) if svc else None, routes_out)
+
+    def prepare() -> None:
+        if while_waiting is not None:
+            with _IMPORTING:
+                while_waiting()
 
     if cross_ns_client:
         start_namespaces()
@@ -609,7 +629,7 @@ def gather_service(
     dns_job = dns_pool.submit(_cluster_dns, client) if dns_pool is not None else None
     try:
         try:
-            _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out)
+            _fetch_kinds(client, phase1, namespace, [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE], out, prepare)
         finally:
             concurrent.futures.wait([discovering])
         discovery = discovering.result()

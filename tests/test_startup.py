@@ -214,3 +214,27 @@ def test_light_coercion_keeps_typer_results_and_errors() -> None:
     assert "TIMEOUT 7.0 2" in light.stdout, light.stdout + light.stderr
     assert "PYDANTIC True" in light.stdout  # the bad values went through typer's own coercion
     assert light.stdout.splitlines()[:3] == stock.stdout.splitlines()[:3], (light.stdout, stock.stdout)
+
+
+def test_while_waiting_runs_on_the_calling_thread_while_requests_are_out() -> None:
+    """`svc` imports the diagnosis while its first requests are out (`gather_service(..., while_waiting)`):
+    called once, on the calling thread, before phase 1 is collected; the data is the same as without it,
+    and the gatherer's route thread does not import kubediag.checks while it runs (it waits for the lock)."""
+    import threading
+
+    from test_gateway_gather import APPS, GW, STANDARD, FakeAPI, aggregated, core, lst
+
+    from kubediag import gather
+
+    answers = core(**{"/apis": aggregated(APPS, STANDARD), f"/apis/{GW}/v1/httproutes": lst()})
+    plain = gather.gather_service(FakeAPI(answers), "shop", "web")
+    calls: list[tuple[bool, bool]] = []
+
+    def while_waiting() -> None:
+        calls.append((threading.current_thread() is threading.main_thread(), gather._IMPORTING.locked()))
+
+    api = FakeAPI(answers)
+    data = gather.gather_service(api, "shop", "web", while_waiting=while_waiting)
+    assert calls == [(True, True)]
+    assert len(api.paths) == 8, api.paths
+    assert data.objects == plain.objects and data.read == plain.read and data.unserved == plain.unserved

@@ -81,15 +81,17 @@ import resource, subprocess, sys, time
 start = time.perf_counter()
 code = subprocess.call(sys.argv[2:])
 wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as f:
-    f.write(f"{wall} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {code}")
+    f.write(f"{wall} {usage.ru_maxrss} {code} {usage.ru_utime + usage.ru_stime}")
 """
 
 
 def run_timed(
-    argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900
+    argv: list[str], stdout: Any = subprocess.DEVNULL, timeout: float = 900, cpu: list[float] | None = None
 ) -> tuple[float, int, int, str]:
-    """Run argv; (wall seconds, peak RSS in KiB of that child, exit code, stderr)."""
+    """Run argv; (wall seconds, peak RSS in KiB of that child, exit code, stderr). `cpu` gets the child's
+    CPU seconds (user + system) appended."""
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as res:
         proc = subprocess.Popen(
             [sys.executable, "-c", _LAUNCHER, res.name, *argv],
@@ -104,7 +106,9 @@ def run_timed(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s") from None
-        wall, maxrss, code = res.read().split()
+        wall, maxrss, code, used = res.read().split()
+        if cpu is not None:
+            cpu.append(float(used))
         err.seek(0)
         return float(wall), int(maxrss), int(code), err.read().decode("utf-8", "replace")
 
@@ -635,10 +639,11 @@ def measure_svc(namespace: str, name: str, runs: int, label: str) -> dict[str, A
     log(f"svc ({label}): 1 --debug run, then {runs} timed runs of svc {name} -n {namespace}")
     _, _, code, err = run_timed([*argv, "--debug"])
     reqs, total, _ = parse_debug(err)
-    walls = []
+    walls: list[float] = []
+    cpus: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryFile() as out:
-            wall, _, code, _ = run_timed(argv, stdout=out)
+            wall, _, code, _ = run_timed(argv, stdout=out, cpu=cpus)
             out.seek(0)
             doc = json.load(out) if code in (0, 1, 4) else None
         walls.append(wall)
@@ -646,6 +651,7 @@ def measure_svc(namespace: str, name: str, runs: int, label: str) -> dict[str, A
     return {
         "service": f"{namespace}/{name}",
         "wall_s": stat(walls),
+        "cpu_s": stat(cpus),
         "requests": total,
         "paths": [f"{m} {p} -> {s}" for m, p, s, _ in reqs],
         "status": (doc or {}).get("status"),
@@ -764,6 +770,8 @@ def build_table(res: dict[str, Any]) -> list[dict[str, Any]]:
                     s["wall_s"]["median"] <= t_svc,
                 )
             )
+            if s.get("cpu_s"):
+                rows.append(row(f"{label}, largest ns: CPU (s)", s["cpu_s"]["median"], "", None))
             n = s["requests"]
             rows.append(row(f"{label}, largest ns: requests", n, "<= 8", n is not None and n <= 8, "{}"))
     p = res.get("peers") or {}

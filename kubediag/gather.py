@@ -47,7 +47,7 @@ from kubediag.kinds import (
     warm_decoders,
 )
 from kubediag.kubeclient import Transport, parts
-from kubediag.labels import labels_of
+from kubediag.labels import labels_of, map_selector_filter
 from kubediag.model import Kind, Unavailable
 from kubediag.objects import (
     EndpointSlice,
@@ -541,9 +541,9 @@ def _names_namespaces(policies: Iterable[NetworkPolicy]) -> bool:
     return any(e.namespace_selector is not None for p in policies for e in p.spec.peers())
 
 
-# Held by the thread that imports kubediag modules while the gatherer's threads run (`gather_service`'s
-# `while_waiting`), and by a gatherer thread around its own first import of one (two threads importing the
-# same modules at once can deadlock on the import system's module locks).
+# Held around the one import a gatherer thread makes (kubediag.checks, for `route_kinds_for`), and by the
+# calling thread when it imports the same before `gather_service`'s `while_waiting`: two threads importing
+# the same modules at once can deadlock on the import system's module locks.
 _IMPORTING = threading.Lock()
 
 
@@ -601,14 +601,15 @@ def gather_service(
             svc = service_job.result()
         except Exception:
             svc = []  # phase 1 says why
-        with _IMPORTING:  # _gather_routes imports kubediag.checks.routes: not while `while_waiting` imports
+        with _IMPORTING:  # _gather_routes imports kubediag.checks.routes: not while `prepare` does
             import kubediag.checks.routes  # noqa: F401
         _gather_routes(client, found, namespace, cast("Service", svc[0]) if svc else None, routes_out)
 
     def prepare() -> None:
         if while_waiting is not None:
-            with _IMPORTING:
-                while_waiting()
+            with _IMPORTING:  # first what the route thread imports, so that it does not wait for the rest
+                import kubediag.checks.routes  # noqa: F401
+            while_waiting()
 
     if cross_ns_client:
         start_namespaces()
@@ -650,9 +651,8 @@ def gather_service(
     phase2: dict[Kind, Callable[[], list[KubeObject]]] = {}
     spec = service[0].spec if service else ServiceSpec()
     selector = spec.selector
-    from kubediag.snapshot import ClusterData as _CD
-
-    matched = _CD(objects={Kind.POD: tuple(pods)}).pods_matching(namespace, selector) if selector else ()
+    # ClusterData.pods_matching, without building its label index of every pod for one selector
+    matched = map_selector_filter(selector, [p for p in pods if p.metadata.namespace == namespace]) if selector else ()
     pending = any(not p.spec.node_name for p in matched)
     if service and (
         spec.type in ("NodePort", "LoadBalancer")

@@ -577,7 +577,7 @@ def gather_service(
     # routes once discovery and the Service are in; the Namespaces as soon as a policy names a
     # namespaceSelector (or the client is in another namespace). Phase 2 takes their results: the same
     # requests as phase 2 would make, off the critical path of the pods LIST.
-    early = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kubediag-early")
+    early = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kubediag-early")
     namespaces_job: list[Future[list[KubeObject]]] = []
     namespaces_lock = threading.Lock()
 
@@ -613,12 +613,34 @@ def gather_service(
 
     if cross_ns_client:
         start_namespaces()
+    def served_here() -> dict[Kind, Future[list[KubeObject]]]:
+        """What depends on the Service: the webhooks and aggregated APIs it serves, read when it is missing
+        or has no ready endpoint (then they fail), as soon as the Service and its EndpointSlices are in."""
+        try:
+            svc = cast("list[Service]", service_job.result())
+        except Exception:
+            return {}  # not read: phase 1 says why
+        try:
+            slices: list[EndpointSlice] | None = cast("list[EndpointSlice]", slices_job.result())
+        except Exception:
+            slices = None
+        if svc and (svc[0].spec.type == "ExternalName" or slices is None or ready_endpoints(slices)):
+            return {}
+        return {
+            kind: early.submit((lambda k: lambda: client.list(k, None, page=0))(kind))
+            for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE)
+        }
+
     discovering = early.submit(client.discover)  # one request, cached for the run
     service_job = early.submit(get_service)
+    slices_job = early.submit(
+        ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}")
+    )
     routing = early.submit(routes)
+    dependents = early.submit(served_here)
     phase1: dict[Kind, Callable[[], list[KubeObject]]] = {
         Kind.SERVICE: service_job.result,
-        Kind.ENDPOINTSLICE: ns_list(Kind.ENDPOINTSLICE, labelSelector=f"kubernetes.io/service-name={name}"),
+        Kind.ENDPOINTSLICE: slices_job.result,
         Kind.POD: ns_list(Kind.POD),
         Kind.NETWORKPOLICY: list_policies,
         # the namespace's events: the Service's (load balancer sync) and its pods' (probes, sandbox)
@@ -671,13 +693,8 @@ def gather_service(
     unaddressed = unaddressed_routes(out.lists.get(Kind.INGRESS, []), name)
     if unaddressed:
         phase2[Kind.INGRESSCLASS] = lambda: client.list(Kind.INGRESSCLASS, None, page=0)
-    slices = cast("list[EndpointSlice] | None", out.lists.get(Kind.ENDPOINTSLICE))
-    no_ready = Kind.SERVICE in out.lists and (
-        not service or (spec.type != "ExternalName" and slices is not None and not ready_endpoints(slices))
-    )
-    if no_ready:
-        for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE):
-            phase2[kind] = (lambda k: lambda: client.list(k, None, page=0))(kind)
+    for kind, job in dependents.result().items():  # started as soon as the Service and its slices were in
+        phase2[kind] = job.result
     # the workloads behind the selector: when no pod serves, or when a controller of the selected pods
     # records a pod it could not create (a healthy Service costs nothing more)
     serving = [p for p in matched if active(p)]

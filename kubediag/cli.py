@@ -742,8 +742,8 @@ def _plain_value(descriptor: Any, value: Any, param: Any, ctx: Any) -> Any:
 
 def _light_typer_coercion() -> None:
     """typer (0.2x) coerces every parameter's value, defaults included, with a pydantic TypeAdapter built on
-    first use: importing pydantic and building them is about 0.1 s of CPU, a quarter of a `kubediag svc`, for
-    kubediag's plain str, bool, choice and bounded-number options. Install a runtime parameter that returns
+    first use: importing pydantic and building them is about 0.1 s of CPU (a `svc` takes 0.3 s) for kubediag's
+    plain str, bool, choice and bounded-number options. Install a runtime parameter that returns
     such a value at once when typer's result is certain (`_plain_value`) and otherwise hands the value to
     typer's own (built then), so that every result and error message stays typer's. A typer without this
     layout is left alone."""

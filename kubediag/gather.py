@@ -575,8 +575,9 @@ def gather_service(
     cross_ns_client = client_ref is not None and client_ref[0] != namespace
     # Reads whose need is known before phase 1 ends start at once, alongside it: API discovery; the Gateway API
     # routes once discovery and the Service are in; the Namespaces as soon as a policy names a
-    # namespaceSelector (or the client is in another namespace). Phase 2 takes their results: the same
-    # requests as phase 2 would make, off the critical path of the pods LIST.
+    # namespaceSelector (or the client is in another namespace); the webhooks and APIServices a Service
+    # without ready endpoints serves once it and its EndpointSlices are in. Phase 2 takes their results: the
+    # same requests as phase 2 would make, off the critical path of the pods LIST.
     early = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kubediag-early")
     namespaces_job: list[Future[list[KubeObject]]] = []
     namespaces_lock = threading.Lock()
@@ -611,8 +612,6 @@ def gather_service(
                 import kubediag.checks.routes  # noqa: F401
             while_waiting()
 
-    if cross_ns_client:
-        start_namespaces()
     def served_here() -> dict[Kind, Future[list[KubeObject]]]:
         """What depends on the Service: the webhooks and aggregated APIs it serves, read when it is missing
         or has no ready endpoint (then they fail), as soon as the Service and its EndpointSlices are in."""
@@ -631,6 +630,8 @@ def gather_service(
             for kind in (Kind.VALIDATINGWEBHOOK, Kind.MUTATINGWEBHOOK, Kind.APISERVICE)
         }
 
+    if cross_ns_client:
+        start_namespaces()
     discovering = early.submit(client.discover)  # one request, cached for the run
     service_job = early.submit(get_service)
     slices_job = early.submit(

@@ -111,8 +111,10 @@ class _Step:
     findings, the same skip reason) is built once and shared by every report."""
 
     __slots__ = (
+        "applies",
         "chk",
         "func",
+        "inapplicable",
         "independent",
         "passed",
         "required",
@@ -137,6 +139,8 @@ class _Step:
             self.skip_without_service = None if gaps.not_read is None else _skipped(chk, gaps.not_read)
         self.passed = CheckResult(chk.id, chk.title, chk.stage, Outcome.PASSED, findings=(), notes=())
         self.skips: dict[str, CheckResult] = {}
+        self.applies = chk.applies
+        self.inapplicable: dict[str, CheckResult] = {}  # per reason the precondition gives
 
     def skipped(self, reason: str) -> CheckResult:
         res = self.skips.get(reason)
@@ -146,6 +150,12 @@ class _Step:
 
     def run(self, snap: Snapshot, blocked_by: str | None) -> CheckResult:
         """The check's function and its result (the skips decided before it runs are the caller's)."""
+        if self.applies is not None and (why := self.applies(snap)) is not None:
+            # what the function would raise first, without calling it
+            res = self.inapplicable.get(why)
+            if res is None:
+                res = self.inapplicable[why] = self.skipped(f"not applicable: {why}")
+            return res
         try:
             found = tuple(self.func(snap))
         except NotApplicable as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.base import NO_CLIENT, NotApplicable, check, needs_client
 from kubediag.checks.selection import near_miss
 from kubediag.labels import format_map, format_selector, labels_of, selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
@@ -132,7 +132,7 @@ def _host_network(pod: Pod) -> bool:
 def _client(snap: Snapshot) -> tuple[Pod, Peer]:
     ref = snap.client
     if ref is None:
-        raise NotApplicable("no client given (--from NAMESPACE/POD)")
+        raise NotApplicable(NO_CLIENT)
     pod = snap.client_pod
     if pod is None:
         raise NotApplicable(
@@ -955,6 +955,7 @@ def _anyone_fix(
 # ---- KD602 egress ---------------------------------------------------------------------------------------
 @check(
     id="KD602",
+    applies=needs_client,
     category=Category.NETWORK_POLICY_EGRESS_BLOCKED,
     stage=Stage.NETWORK_POLICY,
     title="NetworkPolicies let the client send to the backends",
@@ -1150,6 +1151,7 @@ def _dns_pods(snap: Snapshot) -> tuple[list[Pod], bool]:
 
 @check(
     id="KD603",
+    applies=needs_client,
     category=Category.NETWORK_POLICY_DNS_BLOCKED,
     stage=Stage.NETWORK_POLICY,
     title="NetworkPolicies let the client resolve names",

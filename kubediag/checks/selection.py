@@ -45,19 +45,46 @@ def _siblings(a: str, b: str) -> bool:
     return a != b and re.sub(r"\d+", "#", a) == re.sub(r"\d+", "#", b)
 
 
+class _Memo:
+    """`_siblings` and `is_close` remembered for one scan of many label sets against one selector: the sets
+    repeat the same keys and values, and the edit distance is most of the cost. Dropped with the scan."""
+
+    __slots__ = ("close_pairs", "sibling_pairs")
+
+    def __init__(self) -> None:
+        self.close_pairs: dict[tuple[str, str], bool] = {}
+        self.sibling_pairs: dict[tuple[str, str], bool] = {}
+
+    def close(self, a: str, b: str) -> bool:
+        key = (a, b)
+        found = self.close_pairs.get(key)
+        if found is None:
+            found = self.close_pairs[key] = is_close(a, b)
+        return found
+
+    def siblings(self, a: str, b: str) -> bool:
+        key = (a, b)
+        found = self.sibling_pairs.get(key)
+        if found is None:
+            found = self.sibling_pairs[key] = _siblings(a, b)
+        return found
+
+
 def near_miss(
-    selector: Mapping[str, str], labels: Mapping[str, str]
+    selector: Mapping[str, str], labels: Mapping[str, str], memo: _Memo | None = None
 ) -> tuple[tuple[str, ...], dict[str, str]] | None:
-    """How `labels` nearly match `selector`: every pair matches exactly or nearly. None if not near."""
+    """How `labels` nearly match `selector`: every pair matches exactly or nearly. None if not near.
+    `memo` remembers the string comparisons across calls (a scan of many label sets); same answers."""
+    close, siblings = (memo.close, memo.siblings) if memo is not None else (is_close, _siblings)
     diffs: list[str] = []
     fixed: dict[str, str] = {}
     for k, v in selector.items():
         if labels.get(k) == v:
             fixed[k] = v
             continue
-        if k in labels and _siblings(labels[k], v):
+        if k in labels and siblings(labels[k], v):
             return None  # v1 / v2, api-1 / api-2: versions by design, never a slip
-        if k in labels and (labels[k].lower() == v.lower() or is_close(labels[k], v)):
+        if k in labels and (labels[k].lower() == v.lower() or close(labels[k], v)):
             diffs.append(f"label {k}: selector wants {v!r}, pod has {labels[k]!r}")
             fixed[k] = labels[k]
             continue
@@ -66,8 +93,8 @@ def near_miss(
             diffs.append(f"value {v!r} is under key {other_key!r}, not {k!r}")
             fixed[other_key] = v
             continue
-        close_key = next((lk for lk in labels if is_close(lk, k)), None)
-        if close_key is not None and (labels[close_key] == v or is_close(labels[close_key], v)):
+        close_key = next((lk for lk in labels if close(lk, k)), None)
+        if close_key is not None and (labels[close_key] == v or close(labels[close_key], v)):
             diffs.append(f"key {k!r} is spelled {close_key!r} on the pod")
             fixed[close_key] = labels[close_key]
             continue
@@ -268,11 +295,12 @@ def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candid
     refused: list[str] = []
     seen: set[str] = set(skip_owners)
     nms: dict[int, tuple[tuple[str, ...], dict[str, str]] | None] = {}  # per distinct label set
+    memo = _Memo()
     for owner, pod, labels_id, labels in _owner_label_sets(snap):
         if owner in seen:
             continue
         if labels_id not in nms:
-            nms[labels_id] = near_miss(snap.selector, labels)
+            nms[labels_id] = near_miss(snap.selector, labels, memo)
         nm = nms[labels_id]
         if nm is None:
             continue

@@ -436,15 +436,19 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
 
 
 def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
-    """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
-    key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
-    if key not in snap.data.memo:
+    """The selected pods per owner, without the pods that have none (their own "pod/NAME" owner: neither
+    KD202 nor KD203 counts them), once per Service (both ask; read only)."""
+    key = "selected-owners"
+    memo = snap.memo
+    if key not in memo:
         keys = _owner_keys(snap)
         out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
-            out[keys[id(p)]].append(p)
-        snap.data.memo[key] = dict(out)
-    return snap.data.memo[key]  # type: ignore[no-any-return]
+            owner = keys[id(p)]
+            if not owner.startswith("pod/"):
+                out[owner].append(p)
+        memo[key] = dict(out)
+    return memo[key]  # type: ignore[no-any-return]
 
 
 @check(
@@ -473,8 +477,6 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
         raise NotApplicable("no pod is selected")
     selected_names: set[str] | None = None
     for owner, pods in sorted(_owners(snap).items()):
-        if owner.startswith("pod/"):
-            continue
         siblings = snap.data.pods_by_owner.get((snap.namespace, owner), ())
         if len(siblings) == len(pods):
             continue  # the owner's selected pods are among its pods: as many means all of them
@@ -529,7 +531,7 @@ shares the label on purpose is fine: say so with a distinct `track` label.""",
 def selector_overbroad(snap: Snapshot) -> Iterator[Finding]:
     _needs_selector(snap)
     # bare pods (no owner) are not a workload of their own: they do not count towards "several"
-    owners = {k: v for k, v in _owners(snap).items() if not k.startswith("pod/")}
+    owners = _owners(snap)
     if len(owners) < 2:
         return
     names = sorted(owners)

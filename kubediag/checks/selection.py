@@ -189,7 +189,7 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     owner = _canon(snap, owner)
     pods = snap.data.pods_matching(snap.namespace, selector)
     keys = _owner_keys(snap)
-    owners = {_canon(snap, keys[id(p)]) for p in pods}
+    owners = {_canon(snap, k) for k in {keys[id(p)] for p in pods}}
     if owners - {owner}:
         return f"it would also select pods of {', '.join(sorted(owners - {owner}))}"
     templates = {w.ref for w in template_matches(snap.data, snap.namespace, selector)}
@@ -271,21 +271,25 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, 
     """(owner, first pod, label-set id, labels) for each distinct (owner, label set) of the namespace's pods,
     in pod order (built once per namespace): a near miss depends only on the labels, so a later pod with the
     same owner and labels adds nothing."""
-    key = ("owner_label_sets", snap.namespace)
-    if key not in snap.data.memo:
+    memo_key = ("owner_label_sets", snap.namespace)
+    if memo_key not in snap.data.memo:
         ids: dict[tuple[tuple[str, str], ...], int] = {}
         keys = _owner_keys(snap)
         seen: set[tuple[str, int]] = set()
         out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
+        canon: dict[str, str] = {}  # owner key -> `_canon` of it (which scans the namespace's Deployments)
         for pod in snap.namespace_pods:
-            owner = _canon(snap, keys[id(pod)])
+            key = keys[id(pod)]
+            owner = canon.get(key)
+            if owner is None:
+                owner = canon[key] = _canon(snap, key)
             labels = labels_of(pod)
             labels_id = ids.setdefault(tuple(labels.items()), len(ids))
             if (owner, labels_id) not in seen:
                 seen.add((owner, labels_id))
                 out.append((owner, pod, labels_id, labels))
-        snap.data.memo[key] = out
-    return snap.data.memo[key]  # type: ignore[no-any-return]
+        snap.data.memo[memo_key] = out
+    return snap.data.memo[memo_key]  # type: ignore[no-any-return]
 
 
 def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candidate], list[str]]:

@@ -57,7 +57,7 @@ from kubediag.objects import (
     PodMeta,
     PodSpec,
 )
-from kubediag.remedy import placement_keys, without_placement
+from kubediag.remedy import IDENTITY_LABELS, is_placement_label, placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip, selection
 
@@ -875,12 +875,22 @@ def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...
     key = ("netpol-labelled-pods", namespace)
     memo = snap.data.memo
     if key not in memo:
-        texts: dict[frozenset[tuple[str, str]], str] = {}  # per label set: pods of a workload share theirs
+        # per label set without the placement and instance labels that `stable_labels` drops (identity labels
+        # kept): pods of a workload share theirs, whatever their pod-template-hash or node
+        texts: dict[frozenset[tuple[str, str]], str] = {}
+        kept: dict[str, bool] = {}  # label key -> whether `stable_labels` may read it
         out: list[tuple[str, str]] = []
         for p in _live_pods(snap, namespace, None):
             labels = labels_of(p)
+            pairs = []
+            for k, v in labels.items():
+                keep = kept.get(k)
+                if keep is None:
+                    keep = kept[k] = k in IDENTITY_LABELS or not is_placement_label(k)
+                if keep:
+                    pairs.append((k, v))
             try:
-                items = frozenset(labels.items())
+                items: frozenset[tuple[str, str]] | None = frozenset(pairs)
             except TypeError:  # unhashable label values (never from the API)
                 items = None
             text = texts.get(items) if items is not None else None

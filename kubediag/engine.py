@@ -105,14 +105,21 @@ def _skipped(chk: Check, reason: str) -> CheckResult:
     return CheckResult(chk.id, chk.title, chk.stage, Outcome.SKIPPED, reason=reason)
 
 
+# Skip results kept per step and reason: reasons shared by many Services (a type, a namespace, a missing
+# client). A reason that names its Service is never asked again: past this many, results are not kept.
+MAX_SHARED_SKIPS = 512
+
+
 class _Step:
     """One check of a chain over one ClusterData: what does not depend on the Service is decided once.
     Results are immutable, so a result that is the same for every Service (a data gap, a pass without
     findings, the same skip reason) is built once and shared by every report."""
 
     __slots__ = (
+        "applies",
         "chk",
         "func",
+        "inapplicable",
         "independent",
         "passed",
         "required",
@@ -137,15 +144,27 @@ class _Step:
             self.skip_without_service = None if gaps.not_read is None else _skipped(chk, gaps.not_read)
         self.passed = CheckResult(chk.id, chk.title, chk.stage, Outcome.PASSED, findings=(), notes=())
         self.skips: dict[str, CheckResult] = {}
+        self.applies = chk.applies
+        self.inapplicable: dict[str, CheckResult] = {}  # per reason the precondition gives
 
     def skipped(self, reason: str) -> CheckResult:
         res = self.skips.get(reason)
         if res is None:
-            res = self.skips[reason] = _skipped(self.chk, reason)
+            res = _skipped(self.chk, reason)
+            if len(self.skips) < MAX_SHARED_SKIPS:
+                self.skips[reason] = res
         return res
 
     def run(self, snap: Snapshot, blocked_by: str | None) -> CheckResult:
         """The check's function and its result (the skips decided before it runs are the caller's)."""
+        if self.applies is not None and (why := self.applies(snap)) is not None:
+            # what the function would raise first, without calling it
+            res = self.inapplicable.get(why)
+            if res is None:
+                res = self.skipped(f"not applicable: {why}")
+                if len(self.inapplicable) < MAX_SHARED_SKIPS:
+                    self.inapplicable[why] = res
+            return res
         try:
             found = tuple(self.func(snap))
         except NotApplicable as exc:

@@ -181,8 +181,11 @@ def _isolating(
 class PolicySet(tuple[NetworkPolicy, ...]):
     """A tuple of policies that answers `isolating_policies` from an index, memoised per (namespace, labels,
     direction): pods of one workload share their labels, and a policy with matchLabels can only select pods
-    carrying one of its pairs, so most policies are never tested against most pods. The answer is the same as
-    the plain scan over the tuple (a tested invariant). Build it once per set of policies and reuse it."""
+    carrying one of its pairs, so most policies are never tested against most pods. The labels of the memo's
+    key are only those whose key a podSelector of the namespace's policies reads (the others cannot change
+    which policies select the pod): pods that differ in a pod-template-hash or an instance label share one
+    answer. The answer is the same as the plain scan over the tuple (a tested invariant). Build it once per
+    set of policies and reuse it."""
 
     _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
     _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[NetworkPolicy, ...]]
@@ -195,7 +198,9 @@ class PolicySet(tuple[NetworkPolicy, ...]):
         _frozen: frozenset[tuple[str, str]] | None = None,
     ) -> tuple[NetworkPolicy, ...]:
         try:
-            key = (namespace, _frozen if _frozen is not None else frozenset(labels.items()), direction)
+            if _frozen is None:
+                _frozen = self._read_labels(namespace, labels, direction)
+            key = (namespace, _frozen, direction)
         except TypeError:  # unhashable label values (never from the API): no memo
             return _isolating(self, namespace, labels, direction)
         memo = self.__dict__.setdefault("_memo", {})
@@ -216,7 +221,7 @@ class PolicySet(tuple[NetworkPolicy, ...]):
         md = dst_pod.metadata
         ns, labels = md.namespace, md.labels
         try:
-            frozen = frozenset(labels.items())
+            frozen = self._read_labels(ns, labels, INGRESS)
         except TypeError:  # unhashable label values (never from the API): no memo
             return _ingress_admission(self, dst_pod, port, protocol)
         key = (ns, frozen, port, protocol)
@@ -238,6 +243,27 @@ class PolicySet(tuple[NetworkPolicy, ...]):
                 return _ingress_admission(self, dst_pod, port, protocol)
         found = memo[key] = _ingress_admission(self, dst_pod, port, protocol)
         return found
+
+    def _read_labels(
+        self, namespace: str, labels: Mapping[str, str], direction: Direction
+    ) -> frozenset[tuple[str, str]]:
+        """The pod's label pairs whose key a podSelector of the policies of `namespace` isolating `direction`
+        reads (matchLabels or matchExpressions): which of them select the pod depends on these alone."""
+        keys = self._selector_keys(namespace, direction)
+        return frozenset([(k, v) for k, v in labels.items() if k in keys])
+
+    def _selector_keys(self, namespace: str, direction: Direction) -> frozenset[str]:
+        found = self.__dict__.setdefault("_keys", {})
+        if (namespace, direction) not in found:
+            index = self._by_namespace(namespace, direction)
+            keys: set[str] = set()
+            for positions in index.values():
+                for i in positions:
+                    sel = self[i].spec.pod_selector
+                    keys.update(sel.match_labels)
+                    keys.update(e.key for e in sel.match_expressions)
+            found[(namespace, direction)] = frozenset(keys)
+        return found[(namespace, direction)]  # type: ignore[no-any-return]
 
     def _by_namespace(self, namespace: str, direction: Direction) -> dict[tuple[str, str] | None, list[int]]:
         """For the policies of `namespace` isolating `direction`: their positions, keyed by one

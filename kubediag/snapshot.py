@@ -365,6 +365,12 @@ class Snapshot:
                 return p
         return None
 
+    @_view
+    def memo(self) -> dict[Any, Any]:
+        """Derived results about this Service alone that several checks ask for: dropped with the Snapshot
+        (ClusterData.memo keeps what other Services share)."""
+        return {}
+
     @property
     def dns_name(self) -> str:
         return f"{self.name}.{self.namespace}.svc.cluster.local"

@@ -223,3 +223,19 @@ def test_services_sharing_a_selector_over_shared_data_equal_fresh_data() -> None
     alone = [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
     assert together == alone
     assert together[::-1] == [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names[::-1]]
+
+
+def test_a_declared_precondition_skips_exactly_as_the_check_would() -> None:
+    # a check's `applies` is its first precondition: the engine asks it instead of calling the check, and
+    # must get the result the check itself gives (its function tests `applies` first, then runs its body)
+    import dataclasses
+
+    from kubediag.checks.base import ordered_checks
+
+    chain = ordered_checks()
+    assert any(c.applies is not None for c in chain)
+    plain = [dataclasses.replace(c, applies=None) for c in chain]  # the engine calls every function
+    for path in chain_fixtures():
+        snap = load_fixture(path).snapshot
+        again = load_fixture(path).snapshot  # its own data: nothing the first run memoised is shared
+        assert diagnose(snap, chain) == diagnose(again, plain), path

@@ -10,7 +10,7 @@ IDs are never reused: a retired check keeps its number in RETIRED_IDS.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from kubediag.model import Category, ClusterResult, Evidence, Finding, Kind, Outcome, Severity, Stage
@@ -19,6 +19,9 @@ from kubediag.scope import Scope
 from kubediag.snapshot import ClusterData, Snapshot
 
 CheckFunc = Callable[[Snapshot], Iterable[Finding]]
+# A check's cheap first precondition: why it does not apply to this Service (the text of its NotApplicable),
+# or None. The engine asks it before calling the check, so the many Services it skips cost no call.
+Applies = Callable[[Snapshot], str | None]
 
 RETIRED_IDS: frozenset[str] = frozenset()
 
@@ -32,6 +35,14 @@ class CheckScope(enum.StrEnum):
 
 class NotApplicable(Exception):
     """Raised by a check whose precondition does not hold (e.g. an ExternalName Service has no pods)."""
+
+
+NO_CLIENT = "no client given (--from NAMESPACE/POD)"
+
+
+def needs_client(snap: Snapshot) -> str | None:
+    """The precondition of the checks of one client's path (`applies`): a client was given."""
+    return NO_CLIENT if snap.client is None else None
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ class Check(BaseCheck):
     # Runs even after an earlier link failed critically (it judges something the root cause does not explain).
     independent: bool
     func: CheckFunc
+    # the precondition that `func` tests first (func raises NotApplicable with its text); None: none declared
+    applies: Applies | None = None
 
     @property
     def scope(self) -> CheckScope:
@@ -178,10 +191,14 @@ def check(
     fix: str,
     independent: bool = False,
     e2e_exempt: str = "",
+    applies: Applies | None = None,
 ) -> Callable[[CheckFunc], Check]:
-    """Register a check of the per-Service chain under a stable ID (KDnnn)."""
+    """Register a check of the per-Service chain under a stable ID (KDnnn). `applies` is its first
+    precondition (why it does not apply, or None): the check's function tests it before the body, and the
+    engine tests it without calling the function."""
 
-    def register(func: CheckFunc) -> Check:
+    def register(body: CheckFunc) -> Check:
+        func = body if applies is None else _preceded(applies, body)
         chk = Check(
             id=id,
             category=category,
@@ -195,11 +212,25 @@ def check(
             fix=fix.strip(),
             func=func,
             e2e_exempt=e2e_exempt,
+            applies=applies,
         )
         _register(chk)
         return chk
 
     return register
+
+
+def _preceded(applies: Applies, body: CheckFunc) -> CheckFunc:
+    """`body` preceded by its precondition: NotApplicable(the reason) when it does not hold."""
+
+    def func(snap: Snapshot) -> Iterator[Finding]:
+        why = applies(snap)
+        if why is not None:
+            raise NotApplicable(why)
+        yield from body(snap)
+
+    func.__name__, func.__doc__ = body.__name__, body.__doc__
+    return func
 
 
 def cluster_check(

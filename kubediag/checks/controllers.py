@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.base import check
 from kubediag.controllers import (
     WORKLOAD_KINDS,
     CreateFailure,
@@ -37,13 +37,18 @@ from kubediag.workloads import format_taint, node_selector_misses, untolerated_t
 _HUMAN_MANAGERS = ("kubectl", "kubectl-scale", "kubectl-edit", "kubectl-patch", "kubectl-client-side-apply")
 
 
-def _matching(snap: Snapshot) -> tuple[Workload, ...]:
+def _template_matches(snap: Snapshot) -> str | None:
+    """KD204/KD205's precondition (`applies`): a workload's pod template matches the selector."""
     if snap.svc_type == "ExternalName" or not snap.selector:
-        raise NotApplicable("the Service selects no pods")
-    found = template_matches(snap.data, snap.namespace, snap.selector)
-    if not found:
-        raise NotApplicable("no workload's pod template matches the selector")
-    return found
+        return "the Service selects no pods"
+    if not template_matches(snap.data, snap.namespace, snap.selector):
+        return "no workload's pod template matches the selector"
+    return None
+
+
+def _matching(snap: Snapshot) -> tuple[Workload, ...]:
+    """The workloads whose pod template matches the selector (some do: `_template_matches`)."""
+    return template_matches(snap.data, snap.namespace, snap.selector)
 
 
 def _serving(snap: Snapshot) -> int:
@@ -153,6 +158,7 @@ def _node_reasons(snap: Snapshot, w: Workload) -> tuple[str, str]:
 
 @check(
     id="KD204",
+    applies=_template_matches,
     category=Category.WORKLOAD_SCALED_TO_ZERO,
     stage=Stage.SELECTION,
     title="The workloads the selector matches want pods",
@@ -338,6 +344,7 @@ def _remediation(snap: Snapshot, w: Workload, rej: Rejection, missing: int, fail
 
 @check(
     id="KD205",
+    applies=_template_matches,
     category=Category.PODS_NOT_CREATED,
     stage=Stage.SELECTION,
     title="The workloads the selector matches can create their pods",

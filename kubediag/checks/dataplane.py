@@ -20,14 +20,19 @@ MAX_EVIDENCE = 5
 _NEEDS = [Kind.SERVICE, Kind.POD, Kind.ENDPOINTSLICE]
 
 
+NOT_PROBED = "not probed (run with --probe to test the data plane)"
+
+
+def _probed(snap: Snapshot) -> str | None:
+    """The probe checks' precondition (`applies`): the data plane was gathered."""
+    return NOT_PROBED if snap.data.data_plane is None else None
+
+
 def _run(snap: Snapshot) -> ProbeRun:
     plane = snap.data.data_plane
     run = plane.probe_for(snap.namespace, snap.name) if plane is not None else None
     if run is None or run.state is RunState.NOT_REQUESTED:
-        raise NotApplicable(
-            run.reason if run is not None and run.reason.startswith("not probed") else
-            "not probed (run with --probe to test the data plane)"
-        )
+        raise NotApplicable(run.reason if run is not None and run.reason.startswith("not probed") else NOT_PROBED)
     if run.state is RunState.SKIPPED:
         raise NotApplicable(run.reason)
     if not run.results:
@@ -65,6 +70,7 @@ def _population(run: ProbeRun, probed: int) -> str:
 
 @check(
     id="KD950",
+    applies=_probed,
     category=Category.TARGET_PORT_NOT_LISTENING,
     stage=Stage.DATA_PLANE,
     title="The pods answer on the Service's target port (--probe)",
@@ -181,6 +187,7 @@ def _where_it_answers(
 
 @check(
     id="KD951",
+    applies=_probed,
     category=Category.BACKEND_PARTIALLY_REFUSING,
     stage=Stage.DATA_PLANE,
     title="Every sampled endpoint accepts connections (--probe)",
@@ -225,6 +232,7 @@ def backend_partially_refusing(snap: Snapshot) -> Iterator[Finding]:
 
 @check(
     id="KD952",
+    applies=_probed,
     category=Category.BACKEND_HTTP_ERRORS,
     stage=Stage.DATA_PLANE,
     title="The sampled endpoints do not all answer HTTP 5xx (--probe)",

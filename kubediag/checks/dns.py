@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.base import NO_CLIENT, NotApplicable, check, needs_client
 from kubediag.dependents import (
     DNS_NAMESPACE,
     DNS_SELECTOR,
@@ -34,7 +34,7 @@ from kubediag.workloads import json_pointer, template_owner
 def _client_pod(snap: Snapshot) -> Pod:
     ref = snap.client
     if ref is None:
-        raise NotApplicable("no client given (--from NAMESPACE/POD)")
+        raise NotApplicable(NO_CLIENT)
     pod = snap.client_pod
     if pod is None:
         raise NotApplicable(f"the client pod {ref.namespace}/{ref.name} was not found; check the --from name")
@@ -76,6 +76,7 @@ def _fix(snap: Snapshot, pod: Pod, dns: ClientDns) -> str:
 
 @check(
     id="KD604",
+    applies=needs_client,
     category=Category.CLIENT_DNS_MISCONFIGURED,
     stage=Stage.NETWORK_POLICY,
     title="The client resolves names with the cluster DNS",
@@ -212,8 +213,17 @@ def client_dns_configured(snap: Snapshot) -> Iterator[Finding]:
         )
 
 
+def _dns_read(snap: Snapshot) -> str | None:
+    if not snap.data.cluster_dns_read:
+        if snap.data.cluster_dns_gap:
+            return f"the cluster DNS could not be read ({snap.data.cluster_dns_gap})"
+        return "the cluster DNS is read with --from (and by audit when kube-system is in scope)"
+    return None
+
+
 @check(
     id="KD605",
+    applies=_dns_read,
     category=Category.CLUSTER_DNS_UNAVAILABLE,
     stage=Stage.NETWORK_POLICY,
     title="The cluster DNS has a ready endpoint",
@@ -237,10 +247,6 @@ Bring the DNS pods back: `kubectl -n kube-system get deployment,pods -l k8s-app=
 any Service: `kubediag svc kube-dns -n kube-system`.""",
 )
 def cluster_dns_available(snap: Snapshot) -> Iterator[Finding]:
-    if not snap.data.cluster_dns_read:
-        if snap.data.cluster_dns_gap:
-            raise NotApplicable(f"the cluster DNS could not be read ({snap.data.cluster_dns_gap})")
-        raise NotApplicable("the cluster DNS is read with --from (and by audit when kube-system is in scope)")
     services = cluster_dns_services(snap.data)
     if not services:
         raise NotApplicable(

@@ -153,8 +153,13 @@ def _exposing_services(deployment: Deployment, services: list[Service]) -> list[
     return out
 
 
+def _external_name(snap: Snapshot) -> str | None:
+    return None if snap.svc_type == "ExternalName" else "not an ExternalName Service"
+
+
 @check(
     id="KD102",
+    applies=_external_name,
     category=Category.EXTERNALNAME_INVALID,
     stage=Stage.SPEC,
     title="An ExternalName is a valid DNS name",
@@ -173,8 +178,6 @@ Use a DNS name in `externalName`. For an IP address, use a Service without a sel
 that lists the address.""",
 )
 def externalname_valid(snap: Snapshot) -> Iterator[Finding]:
-    if snap.svc_type != "ExternalName":
-        raise NotApplicable("not an ExternalName Service")
     ext = snap.spec.external_name
     host = ext[:-1] if ext.endswith(".") else ext
     if is_ip_address(host):
@@ -192,15 +195,17 @@ def externalname_valid(snap: Snapshot) -> Iterator[Finding]:
     )
 
 
-def _selectorless(snap: Snapshot) -> None:
+def _selectorless(snap: Snapshot) -> str | None:
     if snap.svc_type == "ExternalName":
-        raise NotApplicable("an ExternalName Service has no endpoints by design")
+        return "an ExternalName Service has no endpoints by design"
     if snap.selector:
-        raise NotApplicable("the Service has a selector")
+        return "the Service has a selector"
+    return None
 
 
 @check(
     id="KD103",
+    applies=_selectorless,
     category=Category.SELECTORLESS_NO_ENDPOINTS,
     stage=Stage.SPEC,
     title="A selectorless Service has endpoints",
@@ -221,7 +226,6 @@ Add the selector that matches the pods, or create an EndpointSlice labelled
 `kubernetes.io/service-name: <service>` whose port names match the Service's port names.""",
 )
 def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
-    _selectorless(snap)
     slices = snap.slices
     addresses = [a for s in slices for e in s.endpoints for a in e.addresses]
     svc_port_names = {p.name for p in snap.ports}
@@ -279,6 +283,7 @@ def selectorless_endpoints(snap: Snapshot) -> Iterator[Finding]:
 
 @check(
     id="KD104",
+    applies=_selectorless,
     category=Category.STALE_ENDPOINTS,
     stage=Stage.SPEC,
     title="Controller-managed endpoints point at pods that exist",
@@ -297,7 +302,6 @@ Restore the selector, or delete the stale slices:
 `kubectl -n <ns> delete endpointslice -l kubernetes.io/service-name=<service>` and manage endpoints by hand.""",
 )
 def stale_endpoints(snap: Snapshot) -> Iterator[Finding]:
-    _selectorless(snap)
     managed = [
         s
         for s in snap.slices

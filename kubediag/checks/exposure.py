@@ -61,9 +61,16 @@ def describe_event(event: Event) -> str:
     )
 
 
-def _require_lb(snap: Snapshot) -> None:
+def _load_balancer(snap: Snapshot) -> str | None:
     if snap.svc_type != "LoadBalancer":
-        raise NotApplicable(f"the Service is of type {snap.svc_type}, not LoadBalancer")
+        return f"the Service is of type {snap.svc_type}, not LoadBalancer"
+    return None
+
+
+def _opens_node_port(snap: Snapshot) -> str | None:
+    if snap.svc_type not in ("NodePort", "LoadBalancer"):
+        return f"the Service is of type {snap.svc_type}: it opens no node port"
+    return None
 
 
 def _other_paths(snap: Snapshot) -> str:
@@ -80,6 +87,7 @@ def _other_paths(snap: Snapshot) -> str:
 
 @check(
     id="KD801",
+    applies=_load_balancer,
     category=Category.LOADBALANCER_PENDING,
     stage=Stage.EXPOSURE,
     title="A LoadBalancer Service has an external address",
@@ -107,7 +115,6 @@ controller manager), or expose the Service another way (`type: NodePort`, an Ing
 remove it).""",
 )
 def loadbalancer_pending(snap: Snapshot) -> Iterator[Finding]:
-    _require_lb(snap)
     if lb_ingress(snap):
         return
     ns = snap.namespace
@@ -251,6 +258,7 @@ def _sync_fix(snap: Snapshot, reason: str, message: str) -> str:
 
 @check(
     id="KD802",
+    applies=_load_balancer,
     category=Category.LOADBALANCER_SYNC_FAILED,
     stage=Stage.EXPOSURE,
     title="The load-balancer controller syncs the Service",
@@ -282,7 +290,6 @@ annotation). For `UnAvailableLoadBalancer`, make nodes eligible again: remove th
 `kubectl -n shop describe service web` for `EnsuredLoadBalancer`.""",
 )
 def loadbalancer_sync_failed(snap: Snapshot) -> Iterator[Finding]:
-    _require_lb(snap)
     ns = snap.namespace
     events = snap.data.events_for("Service", ns, snap.name)
     failures = [e for e in events if e.reason in LB_FAILURES and e.type in ("Warning", "")]  # unset: Warning
@@ -343,6 +350,7 @@ def _public_nodes(snap: Snapshot) -> list[tuple[Node, list[str]]]:
 
 @check(
     id="KD803",
+    applies=_opens_node_port,
     category=Category.NODEPORT_EXPOSURE,
     stage=Stage.EXPOSURE,
     title="Node ports are not opened on nodes with external IPs by accident",
@@ -370,8 +378,6 @@ or LoadBalancer in front; otherwise restrict node ports with a cloud firewall or
 `allocateLoadBalancerNodePorts: false`.""",
 )
 def nodeport_exposure(snap: Snapshot) -> Iterator[Finding]:
-    if snap.svc_type not in ("NodePort", "LoadBalancer"):
-        raise NotApplicable(f"the Service is of type {snap.svc_type}: it opens no node port")
     ports = node_ports(snap)
     if not ports:
         raise NotApplicable("no node port is allocated")

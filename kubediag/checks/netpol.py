@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.base import NO_CLIENT, NotApplicable, check, needs_client
 from kubediag.checks.selection import near_miss
 from kubediag.labels import format_map, format_selector, labels_of, selector_matches
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage
@@ -57,7 +57,7 @@ from kubediag.objects import (
     PodMeta,
     PodSpec,
 )
-from kubediag.remedy import placement_keys, without_placement
+from kubediag.remedy import IDENTITY_LABELS, is_placement_label, placement_keys, without_placement
 from kubediag.snapshot import Snapshot, name_of, ns_of
 from kubediag.workloads import is_ready, is_terminal, pod_ip, selection
 
@@ -132,7 +132,7 @@ def _host_network(pod: Pod) -> bool:
 def _client(snap: Snapshot) -> tuple[Pod, Peer]:
     ref = snap.client
     if ref is None:
-        raise NotApplicable("no client given (--from NAMESPACE/POD)")
+        raise NotApplicable(NO_CLIENT)
     pod = snap.client_pod
     if pod is None:
         raise NotApplicable(
@@ -875,12 +875,22 @@ def _labelled_pods(snap: Snapshot, namespace: str) -> tuple[tuple[str, str], ...
     key = ("netpol-labelled-pods", namespace)
     memo = snap.data.memo
     if key not in memo:
-        texts: dict[frozenset[tuple[str, str]], str] = {}  # per label set: pods of a workload share theirs
+        # per label set without the placement and instance labels that `stable_labels` drops (identity labels
+        # kept): pods of a workload share theirs, whatever their pod-template-hash or node
+        texts: dict[frozenset[tuple[str, str]], str] = {}
+        kept: dict[str, bool] = {}  # label key -> whether `stable_labels` may read it
         out: list[tuple[str, str]] = []
         for p in _live_pods(snap, namespace, None):
             labels = labels_of(p)
+            pairs = []
+            for k, v in labels.items():
+                keep = kept.get(k)
+                if keep is None:
+                    keep = kept[k] = k in IDENTITY_LABELS or not is_placement_label(k)
+                if keep:
+                    pairs.append((k, v))
             try:
-                items = frozenset(labels.items())
+                items: frozenset[tuple[str, str]] | None = frozenset(pairs)
             except TypeError:  # unhashable label values (never from the API)
                 items = None
             text = texts.get(items) if items is not None else None
@@ -955,6 +965,7 @@ def _anyone_fix(
 # ---- KD602 egress ---------------------------------------------------------------------------------------
 @check(
     id="KD602",
+    applies=needs_client,
     category=Category.NETWORK_POLICY_EGRESS_BLOCKED,
     stage=Stage.NETWORK_POLICY,
     title="NetworkPolicies let the client send to the backends",
@@ -1150,6 +1161,7 @@ def _dns_pods(snap: Snapshot) -> tuple[list[Pod], bool]:
 
 @check(
     id="KD603",
+    applies=needs_client,
     category=Category.NETWORK_POLICY_DNS_BLOCKED,
     stage=Stage.NETWORK_POLICY,
     title="NetworkPolicies let the client resolve names",

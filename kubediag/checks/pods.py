@@ -119,10 +119,10 @@ def scan(snap: Snapshot, category: Category) -> Scan:
 
 
 def _classified(snap: Snapshot) -> tuple[Mapping[Category, tuple[Hit, ...]], int]:
-    """The selected pods' hits per category (by pod name) and how many are ready, once per selection (eight
-    checks scan the same pods). The selected pods depend only on the namespace and the selector."""
-    key = ("pod-scan", snap.namespace, tuple(snap.selector.items()))
-    memo = snap.data.memo
+    """The selected pods' hits per category (by pod name) and how many are ready, once per Service (eight
+    checks scan the same pods; each pod is classified once per data, `_problem`)."""
+    key = "pod-scan"
+    memo = snap.memo
     if key not in memo:
         sel = selection(snap)
         by: dict[Category, list[Hit]] = {}

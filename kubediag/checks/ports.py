@@ -140,9 +140,9 @@ class PortScan:
 
 
 def _resolutions(snap: Snapshot) -> list[tuple[Target, tuple[Pod, ...], tuple[Resolution, ...]]]:
-    """Every target resolved on every live pod, once per Service and data (three checks ask)."""
-    key = ("port-resolutions", snap.namespace, snap.name)
-    memo = snap.data.memo
+    """Every target resolved on every live pod, once per Service (three checks ask)."""
+    key = "port-resolutions"
+    memo = snap.memo
     if key not in memo:
         pods = tuple(live_pods(snap))
         memo[key] = [(t, pods, tuple(resolve(p, t) for p in pods)) for t in targets(snap)]

@@ -194,18 +194,25 @@ def _kinds_text(kinds: Iterable[Kind]) -> str:
     return ", ".join(SPECS[k].kind + "s" for k in kinds)
 
 
-def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
-    """The backendRefs naming this Service, or NotApplicable saying why there is nothing to judge (the API
-    is not served, or no route read names the Service: which kinds were read, which were not)."""
+def route_skip_reason(snap: Snapshot) -> str | None:
+    """Why there is no route to judge (the API is not served, or no route read names the Service: which
+    kinds were read, which were not), or None: KD804/KD805's precondition (`applies`)."""
     data = snap.data
     served = [k for k in ROUTE_KINDS if k not in data.unserved]
     if not served:
-        raise NotApplicable("the cluster does not serve Gateway API routes (no gateway.networking.k8s.io CRDs)")
-    refs = routes_to(data, snap.namespace, snap.name)
-    if refs:
-        return refs
+        return "the cluster does not serve Gateway API routes (no gateway.networking.k8s.io CRDs)"
+    if routes_to(data, snap.namespace, snap.name):
+        return None
     kinds, tail = _no_route_reason(data, tuple(served))
-    raise NotApplicable(f"no {kinds} names Service {snap.namespace}/{snap.name}{tail}")
+    return f"no {kinds} names Service {snap.namespace}/{snap.name}{tail}"
+
+
+def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
+    """The backendRefs naming this Service, or NotApplicable saying why there is nothing to judge."""
+    why = route_skip_reason(snap)
+    if why is not None:
+        raise NotApplicable(why)
+    return routes_to(snap.data, snap.namespace, snap.name)
 
 
 def _no_route_reason(data: ClusterData, served: tuple[Kind, ...]) -> tuple[str, str]:
@@ -321,6 +328,7 @@ def grant_manifest(b: RouteBackend, version: str) -> str:
 # ---- KD804 --------------------------------------------------------------------------------------------------
 @check(
     id="KD804",
+    applies=route_skip_reason,
     category=Category.ROUTE_BACKEND_INVALID,
     stage=Stage.EXPOSURE,
     title="Gateway API routes name this Service with a port it has, across namespaces only with a grant",
@@ -581,6 +589,7 @@ def _gateway_problems(
 
 @check(
     id="KD805",
+    applies=route_skip_reason,
     category=Category.ROUTE_NOT_ACCEPTED,
     stage=Stage.EXPOSURE,
     title="Gateway API routes to this Service are accepted by parents that exist and work",

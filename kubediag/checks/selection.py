@@ -45,19 +45,46 @@ def _siblings(a: str, b: str) -> bool:
     return a != b and re.sub(r"\d+", "#", a) == re.sub(r"\d+", "#", b)
 
 
+class _Memo:
+    """`_siblings` and `is_close` remembered for one scan of many label sets against one selector: the sets
+    repeat the same keys and values, and the edit distance is most of the cost. Dropped with the scan."""
+
+    __slots__ = ("close_pairs", "sibling_pairs")
+
+    def __init__(self) -> None:
+        self.close_pairs: dict[tuple[str, str], bool] = {}
+        self.sibling_pairs: dict[tuple[str, str], bool] = {}
+
+    def close(self, a: str, b: str) -> bool:
+        key = (a, b)
+        found = self.close_pairs.get(key)
+        if found is None:
+            found = self.close_pairs[key] = is_close(a, b)
+        return found
+
+    def siblings(self, a: str, b: str) -> bool:
+        key = (a, b)
+        found = self.sibling_pairs.get(key)
+        if found is None:
+            found = self.sibling_pairs[key] = _siblings(a, b)
+        return found
+
+
 def near_miss(
-    selector: Mapping[str, str], labels: Mapping[str, str]
+    selector: Mapping[str, str], labels: Mapping[str, str], memo: _Memo | None = None
 ) -> tuple[tuple[str, ...], dict[str, str]] | None:
-    """How `labels` nearly match `selector`: every pair matches exactly or nearly. None if not near."""
+    """How `labels` nearly match `selector`: every pair matches exactly or nearly. None if not near.
+    `memo` remembers the string comparisons across calls (a scan of many label sets); same answers."""
+    close, siblings = (memo.close, memo.siblings) if memo is not None else (is_close, _siblings)
     diffs: list[str] = []
     fixed: dict[str, str] = {}
     for k, v in selector.items():
         if labels.get(k) == v:
             fixed[k] = v
             continue
-        if k in labels and _siblings(labels[k], v):
+        if k in labels and siblings(labels[k], v):
             return None  # v1 / v2, api-1 / api-2: versions by design, never a slip
-        if k in labels and (labels[k].lower() == v.lower() or is_close(labels[k], v)):
+        if k in labels and (labels[k].lower() == v.lower() or close(labels[k], v)):
             diffs.append(f"label {k}: selector wants {v!r}, pod has {labels[k]!r}")
             fixed[k] = labels[k]
             continue
@@ -66,8 +93,8 @@ def near_miss(
             diffs.append(f"value {v!r} is under key {other_key!r}, not {k!r}")
             fixed[other_key] = v
             continue
-        close_key = next((lk for lk in labels if is_close(lk, k)), None)
-        if close_key is not None and (labels[close_key] == v or is_close(labels[close_key], v)):
+        close_key = next((lk for lk in labels if close(lk, k)), None)
+        if close_key is not None and (labels[close_key] == v or close(labels[close_key], v)):
             diffs.append(f"key {k!r} is spelled {close_key!r} on the pod")
             fixed[close_key] = labels[close_key]
             continue
@@ -162,7 +189,7 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     owner = _canon(snap, owner)
     pods = snap.data.pods_matching(snap.namespace, selector)
     keys = _owner_keys(snap)
-    owners = {_canon(snap, keys[id(p)]) for p in pods}
+    owners = {_canon(snap, k) for k in {keys[id(p)] for p in pods}}
     if owners - {owner}:
         return f"it would also select pods of {', '.join(sorted(owners - {owner}))}"
     templates = {w.ref for w in template_matches(snap.data, snap.namespace, selector)}
@@ -244,21 +271,25 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, 
     """(owner, first pod, label-set id, labels) for each distinct (owner, label set) of the namespace's pods,
     in pod order (built once per namespace): a near miss depends only on the labels, so a later pod with the
     same owner and labels adds nothing."""
-    key = ("owner_label_sets", snap.namespace)
-    if key not in snap.data.memo:
+    memo_key = ("owner_label_sets", snap.namespace)
+    if memo_key not in snap.data.memo:
         ids: dict[tuple[tuple[str, str], ...], int] = {}
         keys = _owner_keys(snap)
         seen: set[tuple[str, int]] = set()
         out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
+        canon: dict[str, str] = {}  # owner key -> `_canon` of it (which scans the namespace's Deployments)
         for pod in snap.namespace_pods:
-            owner = _canon(snap, keys[id(pod)])
+            key = keys[id(pod)]
+            owner = canon.get(key)
+            if owner is None:
+                owner = canon[key] = _canon(snap, key)
             labels = labels_of(pod)
             labels_id = ids.setdefault(tuple(labels.items()), len(ids))
             if (owner, labels_id) not in seen:
                 seen.add((owner, labels_id))
                 out.append((owner, pod, labels_id, labels))
-        snap.data.memo[key] = out
-    return snap.data.memo[key]  # type: ignore[no-any-return]
+        snap.data.memo[memo_key] = out
+    return snap.data.memo[memo_key]  # type: ignore[no-any-return]
 
 
 def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candidate], list[str]]:
@@ -268,11 +299,12 @@ def _pod_candidates(snap: Snapshot, skip_owners: set[str]) -> tuple[list[_Candid
     refused: list[str] = []
     seen: set[str] = set(skip_owners)
     nms: dict[int, tuple[tuple[str, ...], dict[str, str]] | None] = {}  # per distinct label set
+    memo = _Memo()
     for owner, pod, labels_id, labels in _owner_label_sets(snap):
         if owner in seen:
             continue
         if labels_id not in nms:
-            nms[labels_id] = near_miss(snap.selector, labels)
+            nms[labels_id] = near_miss(snap.selector, labels, memo)
         nm = nms[labels_id]
         if nm is None:
             continue
@@ -408,15 +440,19 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
 
 
 def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
-    """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
-    key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
-    if key not in snap.data.memo:
+    """The selected pods per owner, without the pods that have none (their own "pod/NAME" owner: neither
+    KD202 nor KD203 counts them), once per Service (both ask; read only)."""
+    key = "selected-owners"
+    memo = snap.memo
+    if key not in memo:
         keys = _owner_keys(snap)
         out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
-            out[keys[id(p)]].append(p)
-        snap.data.memo[key] = dict(out)
-    return snap.data.memo[key]  # type: ignore[no-any-return]
+            owner = keys[id(p)]
+            if not owner.startswith("pod/"):
+                out[owner].append(p)
+        memo[key] = dict(out)
+    return memo[key]  # type: ignore[no-any-return]
 
 
 @check(
@@ -445,8 +481,6 @@ def selector_partial(snap: Snapshot) -> Iterator[Finding]:
         raise NotApplicable("no pod is selected")
     selected_names: set[str] | None = None
     for owner, pods in sorted(_owners(snap).items()):
-        if owner.startswith("pod/"):
-            continue
         siblings = snap.data.pods_by_owner.get((snap.namespace, owner), ())
         if len(siblings) == len(pods):
             continue  # the owner's selected pods are among its pods: as many means all of them
@@ -501,7 +535,7 @@ shares the label on purpose is fine: say so with a distinct `track` label.""",
 def selector_overbroad(snap: Snapshot) -> Iterator[Finding]:
     _needs_selector(snap)
     # bare pods (no owner) are not a workload of their own: they do not count towards "several"
-    owners = {k: v for k, v in _owners(snap).items() if not k.startswith("pod/")}
+    owners = _owners(snap)
     if len(owners) < 2:
         return
     names = sorted(owners)

@@ -29,8 +29,17 @@ def _patch(snap: Snapshot, field: str) -> str:
     return f"kubectl -n {snap.namespace} patch service {snap.name} --type=merge -p '{body}'"
 
 
+def _selects_pods(snap: Snapshot) -> str | None:
+    if snap.svc_type == "ExternalName":
+        return "an ExternalName Service has no traffic policy"
+    if not snap.selector:
+        return "the Service has no selector"
+    return None
+
+
 @check(
     id="KD701",
+    applies=_selects_pods,
     category=Category.TRAFFIC_POLICY_LOCAL,
     stage=Stage.TRAFFIC_POLICY,
     title="Local traffic policies have a ready pod on the nodes that receive traffic",
@@ -58,10 +67,6 @@ Run a ready pod on every node that receives traffic (a DaemonSet, or more replic
 `Cluster` the pods see node IPs instead of client IPs).""",
 )
 def traffic_policy_local(snap: Snapshot) -> Iterator[Finding]:
-    if snap.svc_type == "ExternalName":
-        raise NotApplicable("an ExternalName Service has no traffic policy")
-    if not snap.selector:
-        raise NotApplicable("the Service has no selector")
     spec, ns = snap.spec, snap.namespace
     external = spec.external_traffic_policy == "Local" and (
         snap.svc_type in ("NodePort", "LoadBalancer") or bool(spec.external_ips)

@@ -134,13 +134,19 @@ def _claimed_by(snap: Snapshot, labels: Mapping[str, str]) -> list[str]:
 
 
 def _owner_keys(snap: Snapshot) -> Mapping[int, str]:
-    """id(pod) -> its owner as `ClusterData.pods_by_owner` keys it ("replicaset/web-5d8f", "pod/NAME" for a pod
-    without owner), for every pod of the data: read from that index once instead of from each pod again."""
+    """id(pod) -> its owner as `ClusterData.pods_by_owner` keys it ("replicaset/web-5d8f"), for every owned
+    pod of the data: read from that index once instead of from each pod again. Bare pods are not in it (nor
+    in the index): `_owner_key` names them "pod/NAME"."""
     key = ("owner-key-by-pod",)
     memo = snap.data.memo
     if key not in memo:  # the data holds the pods, so their ids are stable while the memo lives
         memo[key] = {id(p): owner for (_, owner), pods in snap.data.pods_by_owner.items() for p in pods}
     return memo[key]  # type: ignore[no-any-return]
+
+
+def _owner_key(keys: Mapping[int, str], pod: Pod) -> str:
+    """The pod's owner as `owner_label` spells it, "pod/NAME" for a bare pod (`keys`: `_owner_keys`)."""
+    return keys.get(id(pod)) or f"pod/{pod.metadata.name}"
 
 
 def _canon(snap: Snapshot, owner: str) -> str:
@@ -162,7 +168,7 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     owner = _canon(snap, owner)
     pods = snap.data.pods_matching(snap.namespace, selector)
     keys = _owner_keys(snap)
-    owners = {_canon(snap, keys[id(p)]) for p in pods}
+    owners = {_canon(snap, _owner_key(keys, p)) for p in pods}
     if owners - {owner}:
         return f"it would also select pods of {', '.join(sorted(owners - {owner}))}"
     templates = {w.ref for w in template_matches(snap.data, snap.namespace, selector)}
@@ -251,7 +257,7 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, 
         seen: set[tuple[str, int]] = set()
         out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
         for pod in snap.namespace_pods:
-            owner = _canon(snap, keys[id(pod)])
+            owner = _canon(snap, _owner_key(keys, pod))
             labels = labels_of(pod)
             labels_id = ids.setdefault(tuple(labels.items()), len(ids))
             if (owner, labels_id) not in seen:
@@ -408,13 +414,17 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
 
 
 def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
-    """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only)."""
+    """The selected pods per owner, once per (namespace, selector) (KD202 and KD203 both ask; read only).
+    Owned pods only (both skip bare pods, "pod/NAME": not a workload of their own): one entry per
+    bare pod would be the memo's whole size where pods have no owner."""
     key = ("selected-owners", snap.namespace, tuple(snap.selector.items()))
     if key not in snap.data.memo:
         keys = _owner_keys(snap)
         out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
-            out[keys[id(p)]].append(p)
+            owner = keys.get(id(p))
+            if owner is not None and not owner.startswith("pod/"):
+                out[owner].append(p)
         snap.data.memo[key] = dict(out)
     return snap.data.memo[key]  # type: ignore[no-any-return]
 

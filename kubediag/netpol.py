@@ -186,49 +186,60 @@ class PolicySet(tuple[NetworkPolicy, ...]):
 
     _index: dict[tuple[str, str], dict[tuple[str, str] | None, list[int]]]
     _memo: dict[tuple[str, frozenset[tuple[str, str]], str], tuple[NetworkPolicy, ...]]
+    _admissions: dict[tuple[str, int, int, str], tuple[Mapping[str, str], Admission]]
 
     def isolating(
         self,
         namespace: str,
         labels: Mapping[str, str],
         direction: Direction,
-        _frozen: frozenset[tuple[str, str]] | None = None,
     ) -> tuple[NetworkPolicy, ...]:
         try:
-            key = (namespace, _frozen if _frozen is not None else frozenset(labels.items()), direction)
+            key = (namespace, frozenset(labels.items()), direction)
         except TypeError:  # unhashable label values (never from the API): no memo
             return _isolating(self, namespace, labels, direction)
         memo = self.__dict__.setdefault("_memo", {})
         if key not in memo:
-            index = self._by_namespace(namespace, direction)
-            # candidates: policies with an empty matchLabels (None) and those whose first pair the pod has;
-            # in the tuple's order, so that sorting by name breaks ties exactly as the plain scan does
-            picked = list(index.get(None, ()))
-            for pair in labels.items():
-                picked += index.get(pair, ())
-            picked.sort()
-            memo[key] = _isolating((self[i] for i in picked), namespace, labels, direction)
+            memo[key] = self._isolating_indexed(namespace, labels, direction)
         return memo[key]  # type: ignore[no-any-return]
+
+    def _isolating_indexed(
+        self, namespace: str, labels: Mapping[str, str], direction: Direction
+    ) -> tuple[NetworkPolicy, ...]:
+        index = self._by_namespace(namespace, direction)
+        # candidates: policies with an empty matchLabels (None) and those whose first pair the pod has;
+        # in the tuple's order, so that sorting by name breaks ties exactly as the plain scan does
+        picked = list(index.get(None, ()))
+        for pair in labels.items():
+            picked += index.get(pair, ())
+        picked.sort()
+        return _isolating((self[i] for i in picked), namespace, labels, direction)
 
     def admission(self, dst_pod: Pod, port: int, protocol: str) -> Admission:
         """ingress_admission, memoised per (namespace, labels, port, protocol) when no isolating policy names
-        a port (a named port resolves on the pod itself: then it is computed for the pod)."""
+        a port (a named port resolves on the pod itself: then it is computed for the pod).
+
+        Keyed by the pod's labels dict itself, not by its content: the pods of a LIST page share their equal
+        labels dicts (kinds.share_pod_parts), and a key holding a frozenset of every label per distinct
+        label set was the largest memo of an audit. Each entry holds its dict, so that its id is never
+        another dict's while the memo lives; equal dicts that are not shared get entries of their own, with
+        the same answers."""
         md = dst_pod.metadata
         ns, labels = md.namespace, md.labels
-        try:
-            frozen = frozenset(labels.items())
-        except TypeError:  # unhashable label values (never from the API): no memo
-            return _ingress_admission(self, dst_pod, port, protocol)
-        key = (ns, frozen, port, protocol)
+        key = (ns, id(labels), port, protocol)
         memo = self.__dict__.get("_admissions")
         if memo is None:
             memo = self.__dict__["_admissions"] = {}
-        found: Admission | None = memo.get(key)
-        if found is not None:  # only answers that do not depend on the pod itself are kept
-            return found
-        isolating = self.isolating(ns, labels, INGRESS, frozen)
+        held: tuple[Mapping[str, str], Admission] | None = memo.get(key)
+        if held is not None:  # only answers that do not depend on the pod itself are kept
+            return held[1]
+        isolated = self.__dict__.setdefault("_isolated_by_labels", {})
+        got = isolated.get((ns, id(labels)))
+        if got is None:
+            got = isolated[(ns, id(labels))] = (labels, self._isolating_indexed(ns, labels, INGRESS))
+        isolating = got[1]
         if not isolating:
-            memo[key] = _NOT_ISOLATED
+            memo[key] = (labels, _NOT_ISOLATED)
             return _NOT_ISOLATED
         named = self.__dict__.setdefault("_names_a_port", {})
         for p in isolating:
@@ -236,7 +247,8 @@ class PolicySet(tuple[NetworkPolicy, ...]):
                 named[id(p)] = _names_a_port(p)  # the policy is an item of this tuple: its id is stable
             if named[id(p)]:
                 return _ingress_admission(self, dst_pod, port, protocol)
-        found = memo[key] = _ingress_admission(self, dst_pod, port, protocol)
+        found = _ingress_admission(self, dst_pod, port, protocol)
+        memo[key] = (labels, found)
         return found
 
     def _by_namespace(self, namespace: str, direction: Direction) -> dict[tuple[str, str] | None, list[int]]:

@@ -465,13 +465,17 @@ def save_snapshot(data: Any, path: Path) -> None:
 
 
 def load_snapshot(path: Path) -> Any:
-    from kubediag.kinds import from_builtin
+    from kubediag.kinds import from_builtin, share_pod_parts
     from kubediag.model import Kind, Unavailable
     from kubediag.snapshot import ClusterData
 
     doc = json.loads(path.read_text())
+    objects = {Kind(f): tuple(from_builtin(Kind(f), o) for o in doc.get(f, ())) for f in snap_fields()}
+    pods = objects[Kind.POD]
+    for i in range(0, len(pods), 500):  # as the gatherer decodes them: pages of 500 that share equal parts
+        share_pod_parts(pods[i : i + 500])
     return ClusterData(
-        objects={Kind(f): tuple(from_builtin(Kind(f), o) for o in doc.get(f, ())) for f in snap_fields()},
+        objects=objects,
         read=frozenset(Kind(k) for k in doc["read"]),
         unavailable={
             Kind(k): Unavailable(Kind(k), v["reason"], v["detail"]) for k, v in doc["unavailable"].items()

@@ -259,9 +259,18 @@ def share_pod_parts(pods: Iterable[objects.Pod]) -> None:
     tuples: no dict), so an equal value already seen on the page replaces it; nothing else holds the pods yet
     (they are being decoded), and no code keys anything by the identity of these parts (only of whole pods).
     Container statuses are not shared whole (their startedAt differs from pod to pod on a real cluster), only
-    their states."""
+    their states.
+
+    The dicts of strings too (labels, annotations, nodeSelector, a container's resource limits; not the
+    `resources` Struct holding them): an equal dict, same pairs in the same order, already seen on the page
+    replaces it (msgspec decodes even an absent one as a new empty dict per pod). Nothing in kubediag
+    modifies an object's dict (callers copy one before adding to it), so sharing is safe; a dict holding a
+    number is left alone (1 and 1.0 are equal keys but not the same text)."""
     seen: dict[Any, Any] = {}
     share = seen.setdefault
+    dicts: dict[tuple[Any, ...], Any] = {}  # (("key", "value"), ...) -> the first such dict of the page
+    share_items = dicts.setdefault
+    empty: dict[str, Any] | None = None  # the page's first empty dict
     put = msgspec.structs.force_setattr
 
     def share_fields(obj: Any, names: tuple[str, ...]) -> None:
@@ -270,17 +279,38 @@ def share_pod_parts(pods: Iterable[objects.Pod]) -> None:
                 put(obj, name, same)
 
     for pod in pods:
+        md, spec = pod.metadata, pod.spec
+        # dicts whose values the decoder made str (labels and nodeSelector are IStr, annotations str)
+        for obj, name in ((md, "labels"), (md, "annotations"), (spec, "node_selector")):
+            if id(obj) in _DEFAULT_PARTS:  # a field's default Struct, shared by every pod without the field
+                continue
+            d = getattr(obj, name)
+            if not d:
+                if empty is None:
+                    empty = d
+                elif d is not empty:
+                    put(obj, name, empty)
+            elif (same := share_items(tuple(d.items()), d)) is not d:
+                put(obj, name, same)
         try:
             share_fields(pod.status, ("conditions",))
-            share_fields(pod.spec, _SHARED_SPEC_FIELDS)
-            for c in pod.spec.containers:
+            share_fields(spec, _SHARED_SPEC_FIELDS)
+            for c in spec.containers:
                 share_fields(c, _SHARED_CONTAINER_FIELDS)
+                res = c.resources
+                if (limits := res.limits) and id(res) not in _DEFAULT_PARTS:
+                    items = tuple(limits.items())
+                    if all(type(v) is str for _, v in items) and (same := share_items(items, limits)) is not limits:
+                        put(res, "limits", same)
             for cs in pod.status.container_statuses:
                 share_fields(cs, _SHARED_STATUS_FIELDS)
         except TypeError:  # a part that is not hashable (a dict field added to one of these Structs): unshared
             continue
 
 
+# The ids of the Structs msgspec gives every pod that lacks the field (one object each, shared by all such
+# pods, alive as long as the Struct classes): never modified
+_DEFAULT_PARTS = frozenset(map(id, (objects.Pod().metadata, objects.Pod().spec, objects.Container().resources)))
 _SHARED_SPEC_FIELDS = ("tolerations", "affinity", "readiness_gates")
 _SHARED_CONTAINER_FIELDS = ("ports", "env", "readiness_probe", "liveness_probe", "startup_probe", "command", "args")
 _SHARED_STATUS_FIELDS = ("state", "last_state")  # last_state is mostly `{}`; state is equal when started together

@@ -271,13 +271,15 @@ class ClusterData:
 
     @cached_property
     def pods_by_owner(self) -> Mapping[tuple[str, str], tuple[Pod, ...]]:
-        """(namespace, "deployment/web") -> its pods; a pod without owner is keyed "pod/<name>"."""
+        """(namespace, "deployment/web") -> its pods. A pod without owner is not in it: it would be the only
+        pod of its own key "pod/<name>" (`owner_label`), one entry per bare pod for nothing."""
         from kubediag.workloads import owner_of  # workloads imports this module
 
         out: dict[tuple[str, str], list[Pod]] = defaultdict(list)
         for p in self.pods:
             o = owner_of(p)
-            out[(p.metadata.namespace, str(o) if o else f"pod/{p.metadata.name}")].append(p)
+            if o is not None:
+                out[(p.metadata.namespace, str(o))].append(p)
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property

@@ -159,6 +159,27 @@ def test_pods_of_a_page_share_equal_strings_and_parts_and_decode_as_before() -> 
     )
 
 
+def test_pods_of_a_page_share_equal_dicts_of_strings_and_never_a_default_part() -> None:
+    pods = [_pod("web-1"), _pod("web-2"), _pod("web-3")]
+    pods[2]["metadata"]["labels"] = {"tier": "front", "app": "web"}  # equal, another order: kept apart
+    pods[1]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": 1}}  # a number: left alone
+    bare = [{"metadata": {"name": "bare-1"}}, {"metadata": {"name": "bare-2"}}]  # no spec at all
+    items, _ = decode_list(Kind.POD, json.dumps({"items": pods + bare}).encode())
+    a, b, c, d, e = items
+    assert items == [from_builtin(Kind.POD, p) for p in pods + bare]
+    assert a.metadata.labels is b.metadata.labels and a.metadata.labels is not c.metadata.labels
+    assert list(c.metadata.labels) == ["tier", "app"]
+    assert a.metadata.annotations is b.metadata.annotations is d.metadata.annotations == {}
+    assert a.spec.node_selector is c.spec.node_selector
+    assert a.spec.containers[0].resources.limits is c.spec.containers[0].resources.limits
+    assert b.spec.containers[0].resources.limits == {"cpu": 1}
+    # pods without a spec hold msgspec's one default PodSpec: it is never changed
+    assert d.spec is e.spec is Pod().spec and Pod().spec.node_selector == {}
+    # another page shares nothing with this one
+    (again,), _ = decode_list(Kind.POD, json.dumps({"items": [_pod("web-4")]}).encode())
+    assert again.metadata.labels == a.metadata.labels and again.metadata.labels is not a.metadata.labels
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -161,13 +161,19 @@ def _claimed_by(snap: Snapshot, labels: Mapping[str, str]) -> list[str]:
 
 
 def _owner_keys(snap: Snapshot) -> Mapping[int, str]:
-    """id(pod) -> its owner as `ClusterData.pods_by_owner` keys it ("replicaset/web-5d8f", "pod/NAME" for a pod
-    without owner), for every pod of the data: read from that index once instead of from each pod again."""
+    """id(pod) -> its owner as `ClusterData.pods_by_owner` keys it ("replicaset/web-5d8f"), for every owned
+    pod of the data: read from that index once instead of from each pod again. Bare pods are not in it (nor
+    in the index): `_owner_key` names them "pod/NAME"."""
     key = ("owner-key-by-pod",)
     memo = snap.data.memo
     if key not in memo:  # the data holds the pods, so their ids are stable while the memo lives
         memo[key] = {id(p): owner for (_, owner), pods in snap.data.pods_by_owner.items() for p in pods}
     return memo[key]  # type: ignore[no-any-return]
+
+
+def _owner_key(keys: Mapping[int, str], pod: Pod) -> str:
+    """The pod's owner as `owner_label` spells it, "pod/NAME" for a bare pod (`keys`: `_owner_keys`)."""
+    return keys.get(id(pod)) or f"pod/{pod.metadata.name}"
 
 
 def _canon(snap: Snapshot, owner: str) -> str:
@@ -189,7 +195,7 @@ def _repoint_is_safe(snap: Snapshot, selector: Mapping[str, str], owner: str, ow
     owner = _canon(snap, owner)
     pods = snap.data.pods_matching(snap.namespace, selector)
     keys = _owner_keys(snap)
-    owners = {_canon(snap, k) for k in {keys[id(p)] for p in pods}}
+    owners = {_canon(snap, k) for k in {_owner_key(keys, p) for p in pods}}
     if owners - {owner}:
         return f"it would also select pods of {', '.join(sorted(owners - {owner}))}"
     templates = {w.ref for w in template_matches(snap.data, snap.namespace, selector)}
@@ -279,7 +285,7 @@ def _owner_label_sets(snap: Snapshot) -> list[tuple[str, Pod, int, Mapping[str, 
         out: list[tuple[str, Pod, int, Mapping[str, str]]] = []
         canon: dict[str, str] = {}  # owner key -> `_canon` of it (which scans the namespace's Deployments)
         for pod in snap.namespace_pods:
-            key = keys[id(pod)]
+            key = _owner_key(keys, pod)
             owner = canon.get(key)
             if owner is None:
                 owner = canon[key] = _canon(snap, key)
@@ -440,16 +446,16 @@ def selector_matches(snap: Snapshot) -> Iterator[Finding]:
 
 
 def _owners(snap: Snapshot) -> Mapping[str, list[Pod]]:
-    """The selected pods per owner, without the pods that have none (their own "pod/NAME" owner: neither
-    KD202 nor KD203 counts them), once per Service (both ask; read only)."""
+    """The selected pods per owner, without the pods that have none (bare pods, "pod/NAME": neither KD202
+    nor KD203 counts them, and `_owner_keys` leaves them out), once per Service (both ask; read only)."""
     key = "selected-owners"
     memo = snap.memo
     if key not in memo:
         keys = _owner_keys(snap)
         out: dict[str, list[Pod]] = defaultdict(list)
         for p in snap.selected_pods:
-            owner = keys[id(p)]
-            if not owner.startswith("pod/"):
+            owner = keys.get(id(p))
+            if owner is not None:
                 out[owner].append(p)
         memo[key] = dict(out)
     return memo[key]  # type: ignore[no-any-return]

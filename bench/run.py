@@ -1019,7 +1019,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed_timeout or {"xl": 10800.0, "large": 3600.0}.get(size.name, 900.0),
             )
             res["seed"] = rep.as_dict()
-        if args.seed_only:
+        if args.seed_only:  # the seed's report alone, beside the measurements' latest-SIZE.json
+            write(res, args.out, stamp, f"{size.name}-seed")
             return 0
         if "help" in only:
             res["help"] = measure_help(args.help_runs)

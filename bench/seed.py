@@ -560,6 +560,7 @@ KWOK_EVENTS = {  # the Event kwok's simulation stages emit (e2e/kwok/stages.yaml
     "not-ready": ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
     "crashloop": ("BackOff", "Back-off restarting failed container"),
 }
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 DISREGARD = "disregardStatusWithLabelSelector: kubediag.io/bench=1"  # bench/kwok-bench.yaml
 
 
@@ -755,7 +756,8 @@ class PodStatuses:
         # the API server less: no patch to apply, and the current object comes from its watch cache (written
         # a few seconds after the create: see `seed`). A changed pod (409) gets the merge patch instead.
         body = json.dumps({**pod, "status": {**(pod.get("status") or {}), **patch["status"]}}).encode()
-        code, out = kube.raw("PUT", path, q, body, {"Accept": "application/json"})
+        # the answer (the pod) is not read: protobuf is the cheapest for the API server to encode
+        code, out = kube.raw("PUT", path, q, body, {"Accept": PROTOBUF})
         if code == 409:
             body = json.dumps(patch).encode()
             hdrs = {"Content-Type": "application/merge-patch+json"}
@@ -819,12 +821,12 @@ def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
 
 
 # ---- seeding --------------------------------------------------------------------------------------------------
-def interleaved(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every namespace's objects spread evenly over the whole list (namespace 000 holds 10% of them): the
-    API server's per-namespace work (admission, the EndpointSlice controller's queue) is spread too."""
-    keyed = [((i + 0.5) / len(objs), ns, i) for ns, objs in by_ns.items() for i in range(len(objs))]
-    keyed.sort()
-    return [by_ns[ns][i] for _, ns, i in keyed]
+def by_namespace(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every namespace's objects together, one namespace after the other. The API server's admission
+    (LimitRanger, ResourceQuota) LISTs a namespace's LimitRanges and ResourceQuotas live whenever it has none
+    and its 30-second cache of that LIST has expired: objects spread over all the namespaces (xl: 200) cost
+    ~7 such LISTs a second, one namespace at a time one per 30 s."""
+    return [o for objs in by_ns.values() for o in objs]
 
 
 def missing(kube: Kube, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -856,6 +858,8 @@ class SeedReport:
     objects: dict[str, int] = field(default_factory=dict)
     pod_status: str = "kwok"  # who writes the pods' statuses: kwok, or the seeder (seeder_writes_status)
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> component -> CPU seconds
+    load: dict[str, list[float]] = field(default_factory=dict)  # step -> the machine's load averages at its end
+    started: str = ""  # UTC
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -867,6 +871,8 @@ class SeedReport:
             "threads": self.threads,
             "objects": self.objects,
             "cpu_s": {k: {c: round(v, 1) for c, v in d.items()} for k, d in self.cpu.items()},
+            "load_avg": self.load,
+            "started": self.started,
         }
 
 
@@ -900,6 +906,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         pod_status="seeder" if seeder_writes_status(kube) else "kwok",
     )
     start = time.monotonic()
+    rep.started = _now()
     deadline = start + timeout
     others = [n["metadata"]["name"] for n in bench_namespaces(kube) if not _mine(n, plan)]
     if others:
@@ -954,7 +961,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     # the unschedulable pods last: every pod bound before them would send them back to the scheduler,
     # which tries each against every node (1,500 for xl) and writes FailedScheduling events
-    pods = sorted(missing(kube, interleaved(plan.objects["pods"])), key=lambda o: "nodeName" not in o["spec"])
+    pods = sorted(missing(kube, by_namespace(plan.objects["pods"])), key=lambda o: "nodeName" not in o["spec"])
     prefix = f"bench-{size.name}-"
 
     def pending(limit: int) -> tuple[int, bool]:
@@ -1002,7 +1009,12 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         now = cpu_now()
         rep.cpu[step] = {k: v - cpu[0][k] for k, v in now.items() if k in cpu[0]}
         cpu[0] = now
-        log(f"  CPU during {step}: " + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items())))
+        rep.load[step] = [round(x, 2) for x in os.getloadavg()]
+        log(
+            f"  CPU during {step}: "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items()))
+            + f"; load average {rep.load[step][0]:.1f}"
+        )
 
     if rep.pod_status == "seeder":
         statuses = PodStatuses(plan)
@@ -1074,7 +1086,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     cpu_step("pods")
 
-    rest = [with_cluster_ip(plan, o) for o in missing(kube, interleaved(plan.objects["services"]))]
+    rest = [with_cluster_ip(plan, o) for o in missing(kube, by_namespace(plan.objects["services"]))]
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
 
     def post_rest(obj: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -34,6 +35,9 @@ COMPLETE_LABEL = "kubediag.io/bench-complete"
 KIND_LABEL = "kubediag.io/bench-kind"  # on each Service: healthy or the way it is broken
 NODE_PREFIX = "bench-node-"
 KWOK_BACKLOG = 3000  # pods created but not yet Running (kwok) before the seed pauses creating more
+TERMINATED_POD_WATCHERS = re.compile(
+    rb'^apiserver_terminated_watchers_total\{group="",resource="pods"\} (\S+)$', re.M
+)
 ZONES = ("zone-a", "zone-b", "zone-c")
 PREFIXES = ("web", "api", "cart", "auth", "search", "orders", "media", "billing", "users", "report")
 
@@ -599,6 +603,39 @@ def control_plane_cpu(kube: Kube) -> dict[str, float]:
     return out
 
 
+def terminated_pod_watchers(kube: Kube) -> float | None:
+    """How many pod watchers the API server has closed for not keeping up (its metric
+    apiserver_terminated_watchers_total), or None if it does not say."""
+    code, out = kube.raw("GET", "/metrics")
+    m = TERMINATED_POD_WATCHERS.search(out) if code == 200 else None
+    return float(m.group(1)) if m else None
+
+
+class WatchGuard:
+    """Pauses the seed while kwok replays its pod watch. kwok v0.8.0 (re)starts its watch of every bound pod
+    from resourceVersion 0 (`informer.Option.setup`): the API server first sends it every existing pod. When
+    the API server closes that watch for falling behind (xl, from ~45,000 pods on the loaded machine),
+    the replay of tens of thousands of pods falls behind the seed's new events in turn and is closed again:
+    2-3 replays a minute, each costing the API server and kwok CPU in proportion to the pods (the seed
+    slowed from ~85 to ~40 pods/s). A pause of one second per 1,500 pods seeded (at least 15 s) lets the
+    replay finish; the seed then goes on at its former rate."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.last = terminated_pod_watchers(kube)
+        self.pauses: list[tuple[str, int, float]] = []  # (UTC, pods seeded, seconds)
+
+    def check(self, seeded: int) -> None:
+        now = terminated_pod_watchers(self.kube)
+        if self.last is not None and now is not None and now > self.last:
+            pause = max(15.0, seeded / 1500)
+            log(f"  the API server closed {now - self.last:.0f} pod watcher(s) that fell behind; pausing {pause:.0f}s")
+            self.pauses.append((_now(), seeded, pause))
+            time.sleep(pause)
+            now = terminated_pod_watchers(self.kube)
+        self.last = now
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -860,6 +897,7 @@ class SeedReport:
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> component -> CPU seconds
     load: dict[str, list[float]] = field(default_factory=dict)  # step -> the machine's load averages at its end
     started: str = ""  # UTC
+    watch_pauses: list[tuple[str, int, float]] = field(default_factory=list)  # WatchGuard's (UTC, pods, s)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -873,6 +911,7 @@ class SeedReport:
             "cpu_s": {k: {c: round(v, 1) for c, v in d.items()} for k, d in self.cpu.items()},
             "load_avg": self.load,
             "started": self.started,
+            "watch_pauses": self.watch_pauses,
         }
 
 
@@ -1053,12 +1092,19 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
                     for p in todo
                 ]:
                     fut.result()
+            seeded[0] += len(todo)
+            if not flush:
+                guard.check(seeded[0])
+
+        guard = WatchGuard(kube)
+        seeded = [0]
 
         log(f"seed: {len(pods)} pods, statuses written by the seeder (raw, {threads} threads)")
         rep.steps["pods: create + status"] = creator.create(
             pods, "pods", deadline, throttle=write_statuses, chunk=1000, post=post_pod
         )
         write_statuses(flush=True)
+        rep.watch_pauses = guard.pauses
         # pods a previous (interrupted) seed created but gave no status yet
         t = time.monotonic()
         left = [

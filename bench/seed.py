@@ -859,10 +859,11 @@ def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
 
 # ---- seeding --------------------------------------------------------------------------------------------------
 def by_namespace(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every namespace's objects together, one namespace after the other. The API server's admission
-    (LimitRanger, ResourceQuota) LISTs a namespace's LimitRanges and ResourceQuotas live whenever it has none
-    and its 30-second cache of that LIST has expired: objects spread over all the namespaces (xl: 200) cost
-    ~7 such LISTs a second, one namespace at a time one per 30 s."""
+    """Every namespace's objects together, one namespace after the other (namespace 000 first). Admission
+    (LimitRanger, ResourceQuota) LISTs a namespace's LimitRanges and ResourceQuotas live when it has none,
+    at most every 30 s per namespace: spread over every namespace, that is up to one such LIST a second per
+    30 namespaces; one namespace at a time, one per 30 s. (Neither showed in the API server's profiles at
+    large and xl: <0.5% of its CPU.)"""
     return [o for objs in by_ns.values() for o in objs]
 
 

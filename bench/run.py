@@ -75,15 +75,37 @@ def median(xs: list[float]) -> float:
 # A process spawned by this one starts as a copy of it: Linux counts the pages it had before exec in its
 # ru_maxrss, so a child of the bench (whose own RSS grows with the floor's parsed pages) would report at
 # least the bench's size. The launcher is a small Python process that runs argv and reports its child's
-# wall time and peak RSS (a child of a ~10 MB process: only kubediag's own pages count).
+# wall time and peak RSS (a child of a ~10 MB process: only that program's own pages count). With a cap
+# (MiB; the peers, `run_capped`) it polls the child's resident set every 20 ms and kills it (SIGKILL) once
+# it passes the cap, or after `timeout` seconds.
 _LAUNCHER = """
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
+res, cap, timeout, argv = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 start = time.perf_counter()
-code = subprocess.call(sys.argv[2:])
+killed, at_kill = "-", 0
+if not cap:
+    code = subprocess.call(argv)
+else:
+    proc = subprocess.Popen(argv)
+    page, deadline = os.sysconf("SC_PAGE_SIZE"), time.monotonic() + timeout
+    while (code := proc.poll()) is None:
+        if killed == "-":
+            try:
+                with open(f"/proc/{proc.pid}/statm") as f:
+                    rss = int(f.read().split()[1]) * page
+            except (OSError, IndexError, ValueError):
+                rss = 0
+            if rss > cap * 2**20:
+                killed, at_kill = "memory-cap", rss
+                proc.kill()
+            elif time.monotonic() > deadline:
+                killed = "timeout"
+                proc.kill()
+        time.sleep(0.02)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(sys.argv[1], "w") as f:
-    f.write(f"{wall} {usage.ru_maxrss} {code} {usage.ru_utime + usage.ru_stime}")
+with open(res, "w") as f:
+    f.write(f"{wall} {usage.ru_maxrss} {code} {killed} {at_kill} {usage.ru_utime + usage.ru_stime}")
 """
 
 
@@ -94,7 +116,7 @@ def run_timed(
     CPU seconds (user + system) appended."""
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as res:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, res.name, *argv],
+            [sys.executable, "-c", _LAUNCHER, res.name, "0", "0", *argv],
             stdout=stdout,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -106,7 +128,7 @@ def run_timed(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s") from None
-        wall, maxrss, code, used = res.read().split()
+        wall, maxrss, code, _, _, used = res.read().split()
         if cpu is not None:
             cpu.append(float(used))
         err.seek(0)
@@ -182,50 +204,44 @@ def default_peer_cap_mib() -> float:
 
 
 def run_capped(argv: list[str], timeout: float, cap_mib: float) -> dict[str, Any]:
-    """Run argv under a memory cap: its resident set is read from /proc every 20 ms and
-    the process is killed (SIGKILL) once it passes `cap_mib`, or after `timeout` seconds. (A userspace cap:
-    this machine's cgroup v2 has no memory controller; a Go peer grows by far less than the cap in 20 ms.)
+    """Run argv under a memory cap, through the launcher (as `run_timed`: the peak RSS is the peer's own):
+    its resident set is read from /proc every 20 ms and it is killed (SIGKILL) once it passes `cap_mib`, or
+    after `timeout` seconds. (A userspace cap: this machine's cgroup v2 has no memory controller; a Go peer
+    grows by far less than the cap in 20 ms.)
     {wall_s, peak_rss_mb, exit_code, killed: None | "memory cap" | "timeout", stdout, stderr_tail}"""
-    page = os.sysconf("SC_PAGE_SIZE")
-    cap_bytes = cap_mib * 2**20
-    killed = None
-    rss_at_kill = 0.0
-    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdout:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        statm = f"/proc/{proc.pid}/statm"
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if killed is None:
-                try:
-                    with open(statm) as f:
-                        rss = int(f.read().split()[1]) * page
-                except (OSError, IndexError, ValueError):
-                    rss = 0
-                if rss > cap_bytes:
-                    killed, rss_at_kill = "memory cap", rss / 1e6
-                    proc.kill()
-                elif time.monotonic() > deadline:
-                    killed = "timeout"
-                    proc.kill()
-            time.sleep(0.02)
-        wall = time.perf_counter() - start
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as stdout,
+        tempfile.NamedTemporaryFile("r") as res,
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, res.name, str(max(cap_mib, 1.0)), str(timeout), *argv],
+            stdout=stdout,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=timeout + 60)
+        except subprocess.TimeoutExpired:  # the launcher itself is stuck: never seen
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise TimeoutError(f"{' '.join(argv)}: not done after {timeout:.0f}s") from None
+        wall, maxrss, code, how, at_kill, _ = res.read().split()
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", "replace")
         stdout.seek(0)
         text = stdout.read()
+    killed = {"-": None, "memory-cap": "memory cap", "timeout": "timeout"}[how]
     out: dict[str, Any] = {
         "stdout": text,
-        "wall_s": round(wall, 3),
-        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
-        "exit_code": os.waitstatus_to_exitcode(status),
+        "wall_s": round(float(wall), 3),
+        "peak_rss_mb": round(int(maxrss) * 1024 / 1e6, 1),
+        "exit_code": int(code),
         "killed": killed,
     }
     if killed == "memory cap":
-        out["rss_mb_at_kill"] = round(rss_at_kill, 1)
+        out["rss_mb_at_kill"] = round(int(at_kill) / 1e6, 1)
     if killed or out["exit_code"] != 0:
         out["stderr_tail"] = tail
     return out
@@ -1015,7 +1031,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed_timeout or {"xl": 10800.0, "large": 3600.0}.get(size.name, 900.0),
             )
             res["seed"] = rep.as_dict()
-        if args.seed_only:
+        if args.seed_only:  # the seed's report alone, beside the measurements' latest-SIZE.json
+            write(res, args.out, stamp, f"{size.name}-seed")
             return 0
         if "help" in only:
             res["help"] = measure_help(args.help_runs)

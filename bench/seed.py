@@ -14,6 +14,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -34,6 +35,9 @@ COMPLETE_LABEL = "kubediag.io/bench-complete"
 KIND_LABEL = "kubediag.io/bench-kind"  # on each Service: healthy or the way it is broken
 NODE_PREFIX = "bench-node-"
 KWOK_BACKLOG = 3000  # pods created but not yet Running (kwok) before the seed pauses creating more
+TERMINATED_POD_WATCHERS = re.compile(
+    rb'^apiserver_terminated_watchers_total\{group="",resource="pods"\} (\S+)$', re.M
+)
 ZONES = ("zone-a", "zone-b", "zone-c")
 PREFIXES = ("web", "api", "cart", "auth", "search", "orders", "media", "billing", "users", "report")
 
@@ -560,6 +564,7 @@ KWOK_EVENTS = {  # the Event kwok's simulation stages emit (e2e/kwok/stages.yaml
     "not-ready": ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
     "crashloop": ("BackOff", "Back-off restarting failed container"),
 }
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 DISREGARD = "disregardStatusWithLabelSelector: kubediag.io/bench=1"  # bench/kwok-bench.yaml
 
 
@@ -596,6 +601,39 @@ def control_plane_cpu(kube: Kube) -> dict[str, float]:
             continue
         out[name.removesuffix(".pid")] = (int(fields[11]) + int(fields[12])) / tick
     return out
+
+
+def terminated_pod_watchers(kube: Kube) -> float | None:
+    """How many pod watchers the API server has closed for not keeping up (its metric
+    apiserver_terminated_watchers_total), or None if it does not say."""
+    code, out = kube.raw("GET", "/metrics")
+    m = TERMINATED_POD_WATCHERS.search(out) if code == 200 else None
+    return float(m.group(1)) if m else None
+
+
+class WatchGuard:
+    """Pauses the seed while kwok replays its pod watch. kwok v0.8.0 (re)starts its watch of every bound pod
+    from resourceVersion 0 (`informer.Option.setup`): the API server first sends it every existing pod. When
+    the API server closes that watch for falling behind (xl, from ~45,000 pods on the loaded machine),
+    the replay of tens of thousands of pods falls behind the seed's new events in turn and is closed again:
+    2-3 replays a minute, each costing the API server and kwok CPU in proportion to the pods (the seed
+    slowed from ~85 to ~40 pods/s). A pause of one second per 1,500 pods seeded (at least 15 s) lets the
+    replay finish; the seed then goes on at its former rate."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.last = terminated_pod_watchers(kube)
+        self.pauses: list[tuple[str, int, float]] = []  # (UTC, pods seeded, seconds)
+
+    def check(self, seeded: int) -> None:
+        now = terminated_pod_watchers(self.kube)
+        if self.last is not None and now is not None and now > self.last:
+            pause = max(15.0, seeded / 1500)
+            log(f"  the API server closed {now - self.last:.0f} pod watcher(s) that fell behind; pausing {pause:.0f}s")
+            self.pauses.append((_now(), seeded, pause))
+            time.sleep(pause)
+            now = terminated_pod_watchers(self.kube)
+        self.last = now
 
 
 def _now() -> str:
@@ -755,7 +793,8 @@ class PodStatuses:
         # the API server less: no patch to apply, and the current object comes from its watch cache (written
         # a few seconds after the create: see `seed`). A changed pod (409) gets the merge patch instead.
         body = json.dumps({**pod, "status": {**(pod.get("status") or {}), **patch["status"]}}).encode()
-        code, out = kube.raw("PUT", path, q, body, {"Accept": "application/json"})
+        # the answer (the pod) is not read: protobuf is the cheapest for the API server to encode
+        code, out = kube.raw("PUT", path, q, body, {"Accept": PROTOBUF})
         if code == 409:
             body = json.dumps(patch).encode()
             hdrs = {"Content-Type": "application/merge-patch+json"}
@@ -819,12 +858,13 @@ def _nodes_ready(kube: Kube, names: Iterable[str]) -> tuple[bool, str]:
 
 
 # ---- seeding --------------------------------------------------------------------------------------------------
-def interleaved(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every namespace's objects spread evenly over the whole list (namespace 000 holds 10% of them): the
-    API server's per-namespace work (admission, the EndpointSlice controller's queue) is spread too."""
-    keyed = [((i + 0.5) / len(objs), ns, i) for ns, objs in by_ns.items() for i in range(len(objs))]
-    keyed.sort()
-    return [by_ns[ns][i] for _, ns, i in keyed]
+def by_namespace(by_ns: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every namespace's objects together, one namespace after the other (namespace 000 first). Admission
+    (LimitRanger, ResourceQuota) LISTs a namespace's LimitRanges and ResourceQuotas live when it has none,
+    at most every 30 s per namespace: spread over every namespace, that is up to one such LIST a second per
+    30 namespaces; one namespace at a time, one per 30 s. (Neither showed in the API server's profiles at
+    large and xl: <0.5% of its CPU.)"""
+    return [o for objs in by_ns.values() for o in objs]
 
 
 def missing(kube: Kube, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -856,6 +896,9 @@ class SeedReport:
     objects: dict[str, int] = field(default_factory=dict)
     pod_status: str = "kwok"  # who writes the pods' statuses: kwok, or the seeder (seeder_writes_status)
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> component -> CPU seconds
+    load: dict[str, list[float]] = field(default_factory=dict)  # step -> the machine's load averages at its end
+    started: str = ""  # UTC
+    watch_pauses: list[tuple[str, int, float]] = field(default_factory=list)  # WatchGuard's (UTC, pods, s)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -867,6 +910,9 @@ class SeedReport:
             "threads": self.threads,
             "objects": self.objects,
             "cpu_s": {k: {c: round(v, 1) for c, v in d.items()} for k, d in self.cpu.items()},
+            "load_avg": self.load,
+            "started": self.started,
+            "watch_pauses": self.watch_pauses,
         }
 
 
@@ -900,6 +946,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         pod_status="seeder" if seeder_writes_status(kube) else "kwok",
     )
     start = time.monotonic()
+    rep.started = _now()
     deadline = start + timeout
     others = [n["metadata"]["name"] for n in bench_namespaces(kube) if not _mine(n, plan)]
     if others:
@@ -954,7 +1001,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     # the unschedulable pods last: every pod bound before them would send them back to the scheduler,
     # which tries each against every node (1,500 for xl) and writes FailedScheduling events
-    pods = sorted(missing(kube, interleaved(plan.objects["pods"])), key=lambda o: "nodeName" not in o["spec"])
+    pods = sorted(missing(kube, by_namespace(plan.objects["pods"])), key=lambda o: "nodeName" not in o["spec"])
     prefix = f"bench-{size.name}-"
 
     def pending(limit: int) -> tuple[int, bool]:
@@ -1002,7 +1049,12 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
         now = cpu_now()
         rep.cpu[step] = {k: v - cpu[0][k] for k, v in now.items() if k in cpu[0]}
         cpu[0] = now
-        log(f"  CPU during {step}: " + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items())))
+        rep.load[step] = [round(x, 2) for x in os.getloadavg()]
+        log(
+            f"  CPU during {step}: "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in sorted(rep.cpu[step].items()))
+            + f"; load average {rep.load[step][0]:.1f}"
+        )
 
     if rep.pod_status == "seeder":
         statuses = PodStatuses(plan)
@@ -1041,12 +1093,19 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
                     for p in todo
                 ]:
                     fut.result()
+            seeded[0] += len(todo)
+            if not flush:
+                guard.check(seeded[0])
+
+        guard = WatchGuard(kube)
+        seeded = [0]
 
         log(f"seed: {len(pods)} pods, statuses written by the seeder (raw, {threads} threads)")
         rep.steps["pods: create + status"] = creator.create(
             pods, "pods", deadline, throttle=write_statuses, chunk=1000, post=post_pod
         )
         write_statuses(flush=True)
+        rep.watch_pauses = guard.pauses
         # pods a previous (interrupted) seed created but gave no status yet
         t = time.monotonic()
         left = [
@@ -1074,7 +1133,7 @@ def seed(kube: Kube, plan: Plan, method: str, threads: int, timeout: float) -> S
 
     cpu_step("pods")
 
-    rest = [with_cluster_ip(plan, o) for o in missing(kube, interleaved(plan.objects["services"]))]
+    rest = [with_cluster_ip(plan, o) for o in missing(kube, by_namespace(plan.objects["services"]))]
     log(f"seed: {len(rest)} Services, NetworkPolicies and Ingresses")
 
     def post_rest(obj: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from kubediag.checks.base import NotApplicable, check
@@ -56,18 +56,18 @@ class _Memo:
         self.sibling_pairs: dict[tuple[str, str], bool] = {}
 
     def close(self, a: str, b: str) -> bool:
-        key = (a, b)
-        found = self.close_pairs.get(key)
-        if found is None:
-            found = self.close_pairs[key] = is_close(a, b)
-        return found
+        return _remembered(self.close_pairs, is_close, a, b)
 
     def siblings(self, a: str, b: str) -> bool:
-        key = (a, b)
-        found = self.sibling_pairs.get(key)
-        if found is None:
-            found = self.sibling_pairs[key] = _siblings(a, b)
-        return found
+        return _remembered(self.sibling_pairs, _siblings, a, b)
+
+
+def _remembered(table: dict[tuple[str, str], bool], test: Callable[[str, str], bool], a: str, b: str) -> bool:
+    """test(a, b), asked once per pair of `table`."""
+    found = table.get((a, b))
+    if found is None:
+        found = table[(a, b)] = test(a, b)
+    return found
 
 
 def near_miss(

@@ -119,7 +119,6 @@ class _Step:
         "applies",
         "chk",
         "func",
-        "inapplicable",
         "independent",
         "passed",
         "required",
@@ -130,7 +129,10 @@ class _Step:
 
     def __init__(self, chk: Check, gaps: _Gaps) -> None:
         self.chk = chk
-        self.func = chk.func
+        # with a declared precondition, `run` tests it itself and calls the body (`_preceded`'s `__wrapped__`),
+        # so that it is asked once per Service, not once here and again by the wrapper
+        self.applies = chk.applies
+        self.func = chk.func if chk.applies is None else getattr(chk.func, "__wrapped__", chk.func)
         self.independent = chk.independent
         self.required = gaps.required
         # the skip decided before the check runs, when the Service exists and when it does not
@@ -144,8 +146,6 @@ class _Step:
             self.skip_without_service = None if gaps.not_read is None else _skipped(chk, gaps.not_read)
         self.passed = CheckResult(chk.id, chk.title, chk.stage, Outcome.PASSED, findings=(), notes=())
         self.skips: dict[str, CheckResult] = {}
-        self.applies = chk.applies
-        self.inapplicable: dict[str, CheckResult] = {}  # per reason the precondition gives
 
     def skipped(self, reason: str) -> CheckResult:
         res = self.skips.get(reason)
@@ -158,13 +158,7 @@ class _Step:
     def run(self, snap: Snapshot, blocked_by: str | None) -> CheckResult:
         """The check's function and its result (the skips decided before it runs are the caller's)."""
         if self.applies is not None and (why := self.applies(snap)) is not None:
-            # what the function would raise first, without calling it
-            res = self.inapplicable.get(why)
-            if res is None:
-                res = self.skipped(f"not applicable: {why}")
-                if len(self.inapplicable) < MAX_SHARED_SKIPS:
-                    self.inapplicable[why] = res
-            return res
+            return self.skipped(f"not applicable: {why}")  # what the function would raise first
         try:
             found = tuple(self.func(snap))
         except NotApplicable as exc:

@@ -9,7 +9,7 @@ import pytest
 from fixtureload import build_data, chain_fixtures, load_fixture
 
 from kubediag.cli import FailOn, exit_code_for
-from kubediag.engine import diagnose
+from kubediag.engine import Report, diagnose
 from kubediag.model import ExitCode, Outcome, Severity, Stage, Status
 from kubediag.render.json import report_dict
 from kubediag.render.markdown import report as to_markdown
@@ -168,6 +168,15 @@ def test_every_fixture_report_is_schema_valid(path: Any) -> None:
     assert f"`{fx.snapshot.namespace}/{fx.snapshot.name}`" in md
 
 
+def _together_equals_alone(objects: list[dict[str, Any]], names: list[str]) -> list[Report]:
+    """The reports of Services `names` diagnosed one after another over one shared ClusterData, asserted
+    equal to each diagnosed alone over fresh data."""
+    shared = build_data(objects, None)
+    together = [diagnose(Snapshot("shop", n, shared)) for n in names]
+    assert together == [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
+    return together
+
+
 def test_reports_over_shared_data_equal_reports_over_fresh_data() -> None:
     # the engine decides per data what does not depend on the Service and shares immutable results between
     # reports: Services diagnosed one after another over one ClusterData (audit) get exactly the reports
@@ -184,10 +193,7 @@ def test_reports_over_shared_data_equal_reports_over_fresh_data() -> None:
         slice_for("ok", web_pods),
     ]
     names = ["web", "api", "ok", "gone", "api", "web", "gone", "ok"]
-    shared = build_data(objects, None)
-    together = [diagnose(Snapshot("shop", n, shared)) for n in names]
-    alone = [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
-    assert together == alone
+    together = _together_equals_alone(objects, names)
     roots = {n: r.root_cause.check_id if r.root_cause else None for n, r in zip(names, together, strict=True)}
     assert roots == {"web": "KD502", "api": "KD201", "ok": None, "gone": "KD101"}
     for n, r in zip(names, together, strict=True):
@@ -218,11 +224,8 @@ def test_services_sharing_a_selector_over_shared_data_equal_fresh_data() -> None
         slice_for("three", pods),
     ]
     names = ["one", "two", "three", "four", "two", "one", "four", "three"]
-    shared = build_data(objects, None)
-    together = [diagnose(Snapshot("shop", n, shared)) for n in names]
-    alone = [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names]
-    assert together == alone
-    assert together[::-1] == [diagnose(Snapshot("shop", n, build_data(objects, None))) for n in names[::-1]]
+    together = _together_equals_alone(objects, names)
+    assert together[::-1] == _together_equals_alone(objects, names[::-1])
 
 
 def test_a_declared_precondition_skips_exactly_as_the_check_would() -> None:

@@ -10,6 +10,7 @@ IDs are never reused: a retired check keeps its number in RETIRED_IDS.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -229,7 +230,7 @@ def _preceded(applies: Applies, body: CheckFunc) -> CheckFunc:
             raise NotApplicable(why)
         yield from body(snap)
 
-    func.__name__, func.__doc__ = body.__name__, body.__doc__
+    functools.update_wrapper(func, body)  # its name and doc; `__wrapped__`: the body, for the engine
     return func
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubediag.checks.base import NotApplicable, check
+from kubediag.checks.base import check
 from kubediag.kinds import ROUTE_KINDS, SPECS
 from kubediag.model import Category, Evidence, Finding, Kind, Severity, Stage, Unavailable
 from kubediag.objects import (
@@ -207,14 +207,6 @@ def route_skip_reason(snap: Snapshot) -> str | None:
     return f"no {kinds} names Service {snap.namespace}/{snap.name}{tail}"
 
 
-def route_refs_or_skip(snap: Snapshot) -> tuple[RouteBackend, ...]:
-    """The backendRefs naming this Service, or NotApplicable saying why there is nothing to judge."""
-    why = route_skip_reason(snap)
-    if why is not None:
-        raise NotApplicable(why)
-    return routes_to(snap.data, snap.namespace, snap.name)
-
-
 def _no_route_reason(data: ClusterData, served: tuple[Kind, ...]) -> tuple[str, str]:
     """The route kinds read ("HTTPRoute or GRPCRoute") and what follows the Service's name in the reason
     (kinds not read, kinds read in part): the same for every Service of the data, so built once."""
@@ -362,7 +354,7 @@ For a route in another namespace, create the ReferenceGrant kubediag prints in t
 admits only that route kind and namespace, and only this Service).""",
 )
 def route_backend_invalid(snap: Snapshot) -> Iterator[Finding]:
-    refs = route_refs_or_skip(snap)
+    refs = routes_to(snap.data, snap.namespace, snap.name)  # some: `route_skip_reason`
     data = snap.data
     ns = snap.namespace
     grant_version = data.served_versions.get(Kind.REFERENCEGRANT, "v1beta1")
@@ -621,7 +613,7 @@ GatewayClass (`kubectl describe gatewayclass NAME`), and act on the quoted condi
 (`kubectl -n shop describe httproute store`).""",
 )
 def route_not_accepted(snap: Snapshot) -> Iterator[Finding]:
-    refs = route_refs_or_skip(snap)
+    refs = routes_to(snap.data, snap.namespace, snap.name)  # some: `route_skip_reason`
     data = snap.data
     if (note := _unread_note(snap)) is not None:
         yield note
